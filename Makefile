@@ -1,0 +1,57 @@
+# cnnlab: one-step set-up. `make test` and `make lab` create .venv on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(abspath $(VENV))/bin
+PY     := $(BIN)/python
+PIP    := $(PY) -m pip
+# nbgrader runs `alembic` from PATH when it creates a gradebook: the venv goes first.
+export PATH := $(BIN):$(PATH)
+# Keep Jupyter, Matplotlib and Numba state inside the checkout, never in $HOME.
+export MPLBACKEND ?= Agg
+STAMP  := $(VENV)/.cnnlab-installed
+PYTEST_ARGS ?=
+
+.PHONY: help venv test test-fast lab bench lint grade-demo browser-deps clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "cnnlab needs Python 3.10 or newer, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[test]'
+	@# PyTorch (CPU) is the cross-check for the layer tests. Use a local CPU wheel when
+	@# pip can find one without an index; otherwise the torch tests skip and say why.
+	@if $(PIP) install --quiet --no-index --no-deps 'torch==2.13.0' 2>/dev/null; then \
+	    $(PIP) install --quiet 'torch==2.13.0'; \
+	else echo "note: no local PyTorch CPU wheel; torch comparisons will be skipped (pip install torch to enable)"; fi
+	touch $@
+
+venv: $(STAMP)  ## Create .venv and install cnnlab with its test extras
+
+browser-deps:  ## Install Debian's chromium for the browser test (root only; skipped otherwise)
+	@sh scripts/ensure-chromium.sh
+
+test: $(STAMP) browser-deps  ## Lint, then run the whole test suite
+	$(BIN)/ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)  ## The suite without notebooks, browser and nbgrader runs
+	$(PY) -m pytest -m "not notebooks and not browser and not grading" $(PYTEST_ARGS)
+
+lab: $(STAMP)  ## Start JupyterLab in this repository
+	$(BIN)/jupyter lab --notebook-dir=$(CURDIR)
+
+bench: $(STAMP)  ## Time cnnlab against PyTorch and NumPy; writes benchmarks/RESULTS.md
+	$(PY) benchmarks/run.py
+
+lint: $(STAMP)  ## ruff
+	$(BIN)/ruff check .
+
+grade-demo: $(STAMP)  ## Grade the sample class end to end with real nbgrader
+	$(PY) -m autograder.tools demo
+
+clean:  ## Remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .hypothesis
+	find . -name __pycache__ -prune -exec rm -rf {} +

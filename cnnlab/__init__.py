@@ -1,0 +1,85 @@
+"""cnnlab: convolutional neural networks, exactly and fast, for teaching.
+
+The top level re-exports the names a lecture or an assignment needs. Submodules are
+imported lazily, so ``import cnnlab`` stays quick and the Numba kernels compile (or
+load from the cache) only when a layer is first used.
+
+Modules
+-------
+shapes      output sizes of convolution and pooling (pure integer arithmetic)
+params      parameter, activation and multiply-accumulate counts
+receptive   receptive fields, effective stride and padding of layer stacks
+models      declarative network specs, the model zoo and :func:`summary`
+layers      NumPy forward/backward of conv, pooling, dense, ReLU, softmax loss
+naive       the readable loop versions a lecture shows
+gradcheck   finite-difference gradient checking
+net         a small trainable network, SGD, saliency maps, fine-tuning
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# name -> submodule that defines it. Keep alphabetical within each module.
+_EXPORTS: dict[str, str] = {}
+
+
+def _export(module: str, *names: str) -> None:
+    for name in names:
+        _EXPORTS[name] = module
+
+
+_export(
+    "shapes",
+    "conv_output_size",
+    "conv_transpose_output_size",
+    "pool_output_size",
+)
+_export("models", "summary")
+_export(
+    "layers",
+    "avg_pool2d_backward",
+    "avg_pool2d_forward",
+    "conv2d_backward",
+    "conv2d_forward",
+    "dense_backward",
+    "dense_forward",
+    "flatten",
+    "max_pool2d_backward",
+    "max_pool2d_forward",
+    "relu_backward",
+    "relu_forward",
+    "softmax_cross_entropy",
+)
+_export("gradcheck", "check_layer", "numerical_gradient", "rel_error")
+
+_SUBMODULES = (
+    "gradcheck",
+    "layers",
+    "models",
+    "naive",
+    "net",
+    "params",
+    "receptive",
+    "shapes",
+)
+
+__all__ = sorted(_EXPORTS) + list(_SUBMODULES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
