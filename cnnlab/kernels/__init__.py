@@ -1,0 +1,17 @@
+"""Numba kernels behind :mod:`cnnlab.layers` (internal: call the layers, not these).
+
+Every kernel here is a private loop nest compiled with ``@njit(cache=True)``. Kernels
+trust their inputs: they take C-contiguous float32 or float64 arrays and plain ints,
+never check a shape (Numba does not bounds-check), and are only ever called by the
+public wrappers in :mod:`cnnlab.layers`, which validate, pad and allocate first.
+
+Modules
+-------
+conv    im2col / col2im and the reshuffles that turn convolution into one GEMM
+pool    max and average pooling, forward and backward
+
+``parallel=True`` is used only where each ``prange`` iteration writes its own slice of
+the output (its own row, image or channel plane), so no two threads ever add into the
+same element. No kernel uses ``fastmath``: the gradient checks compare them to finite
+differences. Every kernel also runs as plain Python under ``NUMBA_DISABLE_JIT=1``.
+"""
