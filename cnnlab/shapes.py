@@ -69,28 +69,30 @@ _MINIMUM_HINTS = {
 # --- validation --------------------------------------------------------------------
 
 
-def _as_int(value: object, name: str, minimum: int) -> int:
-    """Return ``value`` as an int >= ``minimum`` or raise a message for students."""
+def _as_int(value: object, name: str, minimum: int, hint: str | None = None) -> int:
+    """Return ``value`` as an int >= ``minimum`` or raise a message for students.
+
+    ``hint`` explains the minimum; the module's own argument names have one built in.
+    """
     if isinstance(value, bool) or not hasattr(type(value), "__index__"):
         found = f"{value!r} ({type(value).__name__})"
         if isinstance(value, bool):
-            hint = "booleans are not sizes."
+            advice = "booleans are not sizes."
         elif isinstance(value, float) and value.is_integer():
-            hint = f"pass int({value!r}) = {int(value)}; sizes count whole pixels."
+            advice = f"pass int({value!r}) = {int(value)}; sizes and counts are whole numbers."
         elif isinstance(value, float):
-            hint = "sizes count whole pixels; if you computed it with '/', use '//'."
+            advice = "sizes and counts are whole numbers; if you computed it with '/', use '//'."
         else:
-            hint = "sizes count whole pixels."
-        raise TypeError(f"{name} must be an integer, got {found}: {hint}")
+            advice = "sizes and counts are whole numbers."
+        raise TypeError(f"{name} must be an integer, got {found}: {advice}")
     number = operator.index(value)  # type: ignore[arg-type]
     if number < minimum:
-        raise ValueError(
-            f"{name} must be at least {minimum}, got {number}: {_MINIMUM_HINTS[name]}."
-        )
+        hint = hint or _MINIMUM_HINTS.get(name, f"{name} counts something")
+        raise ValueError(f"{name} must be at least {minimum}, got {number}: {hint}.")
     return number
 
 
-def _as_pair(value: object, name: str, minimum: int) -> Pair:
+def _as_pair(value: object, name: str, minimum: int, hint: str | None = None) -> Pair:
     """Return ``(h, w)`` from an int (used for both axes) or a length-2 sequence."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
@@ -100,10 +102,10 @@ def _as_pair(value: object, name: str, minimum: int) -> Pair:
                 "batch axis)."
             )
         return (
-            _as_int(value[0], name, minimum),
-            _as_int(value[1], name, minimum),
+            _as_int(value[0], name, minimum, hint),
+            _as_int(value[1], name, minimum, hint),
         )
-    number = _as_int(value, name, minimum)
+    number = _as_int(value, name, minimum, hint)
     return (number, number)
 
 

@@ -1,0 +1,57 @@
+"""Course content side of grading: questions, diagnoses, variants and ``check``.
+
+``autograder/DESIGN.md`` is the contract. In short: a :class:`Question` names what it
+probes in a student's notebook (:attr:`Question.target`), builds the inputs
+(:meth:`Question.visible_cases`, :meth:`Question.hidden_cases`) and turns the outcomes
+into a :class:`Report` (:meth:`Question.grade`). The grading machinery runs the
+student's code in a sandbox and calls ``grade`` here; a test cell calls :func:`check`,
+which runs the same cases in the student's own kernel and prints the same report.
+
+Modules
+-------
+questions   Case, Check, Verdict, Report, Question and the registry
+plain       the plain-data type check and wire format (stdlib + NumPy only)
+variants    per-student numbers from a course secret (HMAC-SHA256)
+check       the in-kernel ``check``
+compare     sub-checks: numbers and arrays against the reference
+reference   the correct answers, from cnnlab.layers
+mistakes    deliberately wrong implementations
+diagnose    misconception detectors built on them
+tinycnn     the small network of ps4, from cnnlab.layers
+ps1 .. ps4  the questions of each assignment
+
+Question keys are the test cells' nbgrader ``grade_id``: ``"<assignment>-<name>"``
+(nbgrader's schema allows no dots in a ``grade_id``).
+"""
+
+from __future__ import annotations
+
+from cnnlab.grading import plain, variants
+from cnnlab.grading.check import check
+from cnnlab.grading.questions import (
+    ASSIGNMENTS,
+    Case,
+    Check,
+    Question,
+    Report,
+    Verdict,
+    question,
+    questions_for,
+)
+from cnnlab.grading.variants import hidden_case_seed, variant_for
+
+__all__ = [
+    "ASSIGNMENTS",
+    "Case",
+    "Check",
+    "Question",
+    "Report",
+    "Verdict",
+    "check",
+    "hidden_case_seed",
+    "plain",
+    "question",
+    "questions_for",
+    "variant_for",
+    "variants",
+]

@@ -1,0 +1,160 @@
+"""Sub-checks that compare a student's value with cnnlab's reference.
+
+Each function returns one :class:`~cnnlab.grading.questions.Check`. ``reveal`` says
+whether the expected value may appear in the message (visible cases of function
+questions); hidden cases and value questions never show it. ``diagnose`` is called only
+when the check fails and returns the likely misconception (or None).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from cnnlab.grading.questions import Check
+
+__all__ = [
+    "array_check",
+    "as_array",
+    "as_number",
+    "number_check",
+    "sequence_of",
+    "shape_text",
+]
+
+Diagnose = Callable[[], "str | None"]
+
+
+def _run(diagnose: Diagnose | None) -> str | None:
+    return diagnose() if diagnose is not None else None
+
+
+def as_number(value: Any) -> float | int | None:
+    """``value`` as a Python number, or None (bools and strings are not numbers)."""
+    if type(value) in (int, float):
+        return value
+    if type(value) is np.ndarray and value.ndim == 0 and value.dtype.kind in "iuf":
+        return value.item()
+    return None
+
+
+def as_array(value: Any) -> np.ndarray | None:
+    """``value`` (an array or nested lists of numbers) as a float64 array, or None."""
+    if type(value) is np.ndarray:
+        if value.dtype.kind not in "biuf":
+            return None
+        return value.astype(np.float64)
+    if type(value) in (list, tuple):
+        try:
+            array = np.array(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+        return array
+    number = as_number(value)
+    if number is not None:
+        return np.array(number, dtype=np.float64)
+    return None
+
+
+def shape_text(shape: Sequence[int]) -> str:
+    return "(" + ", ".join(str(int(n)) for n in shape) + (",)" if len(shape) == 1 else ")")
+
+
+def _describe(value: Any) -> str:
+    if type(value) is np.ndarray:
+        return f"an array of shape {shape_text(value.shape)}"
+    if value is None:
+        return "None"
+    if type(value) is str:
+        return "a string"
+    return f"a {type(value).__name__}"
+
+
+def number_check(
+    name: str,
+    value: Any,
+    expected: float,
+    *,
+    reveal: bool,
+    integer: bool = True,
+    rel: float = 1e-9,
+    abs_tol: float = 0.0,
+    diagnose: Diagnose | None = None,
+    weight: float = 1.0,
+) -> Check:
+    """Compare one number; ``integer=True`` wants a whole number (counts, sizes)."""
+    number = as_number(value)
+    if number is None:
+        return Check(False, f"{name} should be a number, found {_describe(value)}.", None, weight)
+    if not math.isfinite(number):
+        return Check(False, f"{name} is {number}, not a finite number.", None, weight)
+    if math.isclose(number, expected, rel_tol=rel, abs_tol=abs_tol):
+        return Check(True, weight=weight)
+    diagnosis = _run(diagnose)
+    if integer and not float(number).is_integer():
+        problem = f"{name} is {number:g}, not a whole number."
+        diagnosis = diagnosis or (
+            "`/` gives a fraction: sizes and counts are whole numbers; `//` rounds "
+            "down (floor), which is what a window that doesn't fit does."
+        )
+    elif reveal:
+        problem = f"{name}: expected {expected:g}, found {number:g}."
+    else:
+        problem = f"{name} is not right (found {number:g})."
+    return Check(False, problem, diagnosis, weight)
+
+
+def array_check(
+    name: str,
+    value: Any,
+    expected: np.ndarray,
+    *,
+    reveal: bool,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+    diagnose: Diagnose | None = None,
+    weight: float = 1.0,
+) -> Check:
+    """Compare an array: its shape first, then its values within tolerance."""
+    array = as_array(value)
+    if array is None:
+        return Check(
+            False, f"{name} should be a NumPy array, found {_describe(value)}.", None, weight
+        )
+    if array.shape != expected.shape:
+        where = f"expected {shape_text(expected.shape)}" if reveal else "which is not right"
+        problem = f"{name} has shape {shape_text(array.shape)}, {where}."
+        return Check(False, problem, _run(diagnose), weight)
+    if not np.all(np.isfinite(array)):
+        return Check(False, f"{name} contains NaN or infinity.", _run(diagnose), weight)
+    if np.allclose(array, expected, rtol=rtol, atol=atol):
+        return Check(True, weight=weight)
+    wrong = ~np.isclose(array, expected, rtol=rtol, atol=atol)
+    count = int(wrong.sum())
+    problem = f"{name} has the right shape but {count} of {array.size} values are wrong"
+    if reveal:
+        index = tuple(int(i) for i in np.argwhere(wrong)[0])
+        problem += (
+            f" (first at index {index}: expected {expected[index]:.6g}, "
+            f"found {array[index]:.6g})"
+        )
+    return Check(False, problem + ".", _run(diagnose), weight)
+
+
+def sequence_of(value: Any, length: int) -> list[Any] | None:
+    """``value`` as a list of ``length`` items if it is a tuple or list of that length."""
+    if type(value) in (tuple, list) and len(value) == length:
+        return list(value)
+    return None
+
+
+def close(value: Any, expected: Any, *, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
+    """Whether ``value`` equals ``expected`` (numbers or arrays) within tolerance."""
+    a = as_array(value)
+    if a is None:
+        return False
+    b = np.asarray(expected, dtype=np.float64)
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))

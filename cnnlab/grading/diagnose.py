@@ -1,0 +1,659 @@
+"""Misconception detectors: say what the mistake most likely is, never the answer.
+
+Every detector has the signature ``detector(value, case, reference) -> str | None``:
+``value`` is what the student returned, ``case`` the :class:`~cnnlab.grading.Case` it
+answered (its ``args`` in the order the question's target takes them) and
+``reference`` the correct answer. A detector recomputes the answer each known mistake
+would give (:mod:`cnnlab.grading.mistakes`) and, when one matches the student's value
+(and differs from the correct answer), returns that mistake's sentence.
+
+The sentences describe the mistake and the idea that fixes it; none contains a
+number that depends on the case, so they are safe for hidden cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from cnnlab.grading import mistakes
+from cnnlab.grading import reference as ref
+from cnnlab.grading.compare import as_number, close
+from cnnlab.grading.questions import Case
+
+__all__ = [
+    "SENTENCES",
+    "avg_pool_dx",
+    "avg_pool_out",
+    "conv_db",
+    "conv_dw",
+    "conv_dx",
+    "conv_out",
+    "conv_params",
+    "dense_params",
+    "first_match",
+    "input_region",
+    "max_pool_dx",
+    "max_pool_out",
+    "numerical_gradient",
+    "output_size",
+    "receptive_field",
+    "saliency",
+    "same_padding",
+    "separable_params",
+]
+
+#: Every sentence a detector can return, by mistake name.
+SENTENCES: dict[str, str] = {
+    # output sizes
+    "missing_plus_one": (
+        "the count is one short: (n + 2p - k)/s counts the steps the window takes, and "
+        "the window's first position needs the +1."
+    ),
+    "one_side_padding": (
+        "padding was counted on one side only: p pixels go on *each* side, so the "
+        "padded width is n + 2p."
+    ),
+    "ceil": (
+        "you rounded up: a window that doesn't fit is dropped, so the division rounds "
+        "down (floor)."
+    ),
+    "true_division": (
+        "`/` gives a fraction: sizes and counts are whole numbers; `//` rounds down "
+        "(floor), which is what a window that doesn't fit does."
+    ),
+    "dilation_ignored": (
+        "dilation was ignored: a kernel of k taps with dilation d spans d*(k - 1) + 1 "
+        "pixels."
+    ),
+    "dilation_times_kernel": (
+        "a dilated kernel spans d*(k - 1) + 1 pixels, not d*k: the gaps are only "
+        "between taps."
+    ),
+    "stride_ignored": (
+        "the stride was ignored: with stride s the window moves s pixels per step, so "
+        "divide the sliding room by s."
+    ),
+    "padding_ignored": "the padding was left out: it widens the input before the window slides.",
+    "extra_pixel_first": (
+        "the odd padding pixel is on the wrong side: TensorFlow/Keras 'same' puts the "
+        "extra pixel at the end (bottom/right)."
+    ),
+    "same_stride_ignored": (
+        "that is the stride-1 rule (k - 1 in total): with stride s, 'same' means "
+        "ceil(n/s) outputs, and the padding is what makes the last window fit."
+    ),
+    # parameter counts
+    "no_bias": "the biases are missing: every filter (or output unit) has one bias.",
+    "no_input_channels": (
+        "the input channels are missing: each filter spans all C input channels, so it "
+        "has k*k*C weights."
+    ),
+    "kernel_not_squared": "a k x k filter has k*k weights per input channel, not k.",
+    "bias_per_channel": "there is one bias per filter, not one per input channel.",
+    "bias_on_inputs": "the biases belong to the output units, one each, not to the inputs.",
+    "separable_no_biases": (
+        "the biases are missing: the depthwise step has one per channel and the "
+        "pointwise step one per output channel."
+    ),
+    "separable_no_depthwise_bias": "the depthwise step's biases (one per input channel) are missing.",
+    "separable_no_pointwise_bias": "the pointwise step's biases (one per output channel) are missing.",
+    "separable_full_depthwise": (
+        "the depthwise step was counted as a full convolution: each of its filters sees "
+        "only its own channel (k*k weights), not all channels."
+    ),
+    "separable_is_standard": (
+        "that is the count of a standard convolution; a depthwise-separable one is a "
+        "depthwise k x k step followed by a pointwise 1 x 1 step."
+    ),
+    "flatten_wrong_size": (
+        "the flattened length is conv2's *output* (H_out * W_out * filters); a 'same' "
+        "convolution with stride s gives ceil(n/s) pixels per axis."
+    ),
+    "pool_has_params": "pooling has no parameters: it only takes a max (or an average) of each window.",
+    "total_no_bias": "the biases are missing from the total: every conv filter and dense unit has one.",
+    "macs_input_positions": (
+        "the multiply-adds were counted at the input's positions: a filter is applied "
+        "once per *output* position, and a valid k x k convolution has n - k + 1 per axis."
+    ),
+    "activations_no_input": "the input image is an activation too: count its values.",
+    "activations_slide_total": (
+        "that is the slide's total, which does not match its own rows: add up the "
+        "per-layer values instead."
+    ),
+    "mb_not_mib": "that is in MB (10^6 bytes); a MiB is 2^20 = 1,048,576 bytes.",
+    "wrong_dtype_size": "float32 values take 4 bytes each.",
+    # conv forward
+    "flipped_kernel": (
+        "the kernel is flipped: CNN layers compute a cross-correlation, "
+        "out = sum w[kh, kw] * x[i*s + kh, j*s + kw], without flipping w."
+    ),
+    "transposed_kernel": "the kernel's rows and columns are swapped (w[kw, kh] used for w[kh, kw]).",
+    "forward_no_bias": "the bias b[f] was not added to the output of filter f.",
+    "forward_one_side_padding": (
+        "the input was padded on one side only: np.pad needs (p, p) on both spatial axes."
+    ),
+    "forward_missing_last": (
+        "the last row and column of outputs are missing: the window's positions run "
+        "from 0 to (H + 2p - KH)//s inclusive (range(H_out) with the +1)."
+    ),
+    "forward_stride_ignored": (
+        "the stride was ignored: output (i, j) reads the window starting at (i*s, j*s)."
+    ),
+    "forward_padding_ignored": "the input was not zero-padded before sliding the window.",
+    # conv backward
+    "uncropped_dx": (
+        "dx still has the padded border: the gradient for the padding is thrown away, "
+        "so crop dxp[:, :, p:p+H, p:p+W]."
+    ),
+    "backward_stride_ignored": (
+        "the stride was ignored in backward: the gradient of output (i, j) goes to the "
+        "window starting at (i*s, j*s), as in forward."
+    ),
+    "dx_flipped_kernel": (
+        "dx used a flipped kernel: each output's gradient flows back through the same "
+        "weight w[f, c, kh, kw] that multiplied x[i*s + kh, j*s + kw] in forward."
+    ),
+    "dx_overwritten": (
+        "gradients were overwritten (=) where windows overlap: a pixel seen by several "
+        "windows collects the sum of their gradients (+=)."
+    ),
+    "transposed_dw": (
+        "dw is transposed (dw[..., kw, kh]): dw[f, c, kh, kw] pairs with "
+        "x[i*s + kh, j*s + kw], rows with rows."
+    ),
+    "flipped_dw": (
+        "dw is flipped, as for a true convolution: no flip anywhere, dw[f, c, kh, kw] "
+        "= sum over n, i, j of dout[n, f, i, j] * x[n, c, i*s + kh, j*s + kw]."
+    ),
+    "dw_last_image": (
+        "dw holds only the last image's contribution: accumulate (+=) over the batch "
+        "instead of overwriting."
+    ),
+    "dw_mean": "dw was averaged over the batch; the gradient of a sum is a sum (no 1/N).",
+    "dw_filters_channels_swapped": "dw has its filter and channel axes swapped: it must match w, (F, C, KH, KW).",
+    "db_not_summed_over_n": "db must also be summed over the images of the batch (axis 0).",
+    "db_not_summed_over_positions": (
+        "db must be summed over every output position (axes 2 and 3): the bias is "
+        "added at each of them."
+    ),
+    "db_summed_over_filters": "db has one value per filter: sum over axes 0, 2 and 3, not over filters.",
+    "db_mean": "db was averaged; every output the bias touched adds its full gradient (a sum).",
+    # pooling
+    "pool_missing_last": (
+        "the last row and column of windows are missing: there are (H + 2p - k)//s + 1 "
+        "window positions per axis."
+    ),
+    "pool_stride_ignored": "the stride was ignored: window (i, j) starts at (i*s, j*s).",
+    "max_zero_padding": (
+        "max pooling was padded with zeros: padding must never win a max, so pad with "
+        "-inf (PyTorch's rule); it matters where a window holds only negative values."
+    ),
+    "avg_exclude_pad": (
+        "you divided by the real pixels in the window: this course follows PyTorch's "
+        "default (count_include_pad=True) and divides by k*k, padded zeros included."
+    ),
+    "avg_sum": "each window was summed, not averaged: divide by k*k.",
+    "pool_overwritten": (
+        "gradients were overwritten (=) where pooling windows overlap: a pixel that "
+        "wins (or belongs to) several windows collects the sum of their gradients (+=)."
+    ),
+    "last_tie": (
+        "on a tie the gradient went to the last maximum: PyTorch's rule (and this "
+        "course's) sends it to the first maximum in row-major order, and only to it."
+    ),
+    "all_ties": (
+        "on a tie every maximum got the gradient: only the first maximum in row-major "
+        "order (the one forward picked) receives it."
+    ),
+    "pool_uncropped_dx": "dx still has the padded border: crop the padding off before returning.",
+    "pool_backward_stride_ignored": (
+        "the stride was ignored in backward: the gradient of window (i, j) goes to the "
+        "window starting at (i*s, j*s)."
+    ),
+    "avg_no_divide": (
+        "the upstream gradient was not divided by k*k: each pixel contributed 1/(k*k) "
+        "of the window's average."
+    ),
+    # gradient checking
+    "forward_difference": (
+        "that is a one-sided difference (f(x + h) - f(x))/h: use the centred "
+        "(f(x + h) - f(x - h))/(2h), which is far more accurate."
+    ),
+    "ignores_df": (
+        "the upstream gradient df was ignored: the gradient of sum(f(x) * df) weights "
+        "each output's change by df."
+    ),
+    "divides_by_h": "the centred difference spans 2h, so divide by 2h, not h.",
+    "not_restored": "x[i] was not restored after nudging it, so later entries were measured at a shifted point.",
+    # receptive fields
+    "rf_jump_ignored": (
+        "each layer widens the receptive field by d*(k - 1) times the jump (the product "
+        "of the strides before it), not by d*(k - 1) alone."
+    ),
+    "rf_dilation_ignored": "dilation was ignored: a layer adds d*(k - 1) steps of the jump.",
+    "rf_jump_updated_first": (
+        "the jump was multiplied by this layer's stride before widening the field: a "
+        "layer's own stride only affects the layers after it."
+    ),
+    "region_padding_ignored": (
+        "the padding was ignored: unit i starts at i*jump minus the effective padding "
+        "(it can start before pixel 0)."
+    ),
+    "region_inclusive_stop": "stop is exclusive (half-open, like range): start + receptive field.",
+    "region_padding_without_jump": (
+        "each layer's padding must be multiplied by the jump before that layer when "
+        "adding up the effective padding."
+    ),
+    # saliency
+    "saliency_softmax": (
+        "that is the gradient of the softmax probability: saliency uses the raw "
+        "(unnormalised) class score, before softmax."
+    ),
+    "saliency_loss": (
+        "that is the gradient of the loss: saliency differentiates the target class's "
+        "raw score alone (dscores = one-hot of the target)."
+    ),
+    "saliency_no_abs": "take the absolute value of the gradient before the max over channels.",
+    "saliency_mean_channels": "reduce the channels with the maximum of |gradient|, not the mean.",
+    "saliency_sum_channels": "reduce the channels with the maximum of |gradient|, not the sum.",
+    "saliency_all_classes": (
+        "the gradient of every class score was summed: set dscores to 1 for the target "
+        "class only and 0 elsewhere."
+    ),
+}
+
+
+def first_match(
+    value: Any,
+    reference: Any,
+    candidates: Iterable[tuple[str, Callable[[], Any]]],
+    *,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+) -> str | None:
+    """The sentence of the first candidate mistake whose answer equals ``value``.
+
+    ``candidates`` are ``(mistake name, thunk)``; a thunk that raises, or whose answer
+    equals the correct ``reference``, is skipped.
+    """
+    for name, thunk in candidates:
+        try:
+            wrong = thunk()
+        except (ArithmeticError, ValueError, TypeError, IndexError):
+            continue
+        if wrong is None or close(wrong, reference, rtol=rtol, atol=atol):
+            continue
+        if close(value, wrong, rtol=rtol, atol=atol):
+            return SENTENCES[name]
+    return None
+
+
+# --- ps1 -----------------------------------------------------------------------------------
+
+
+def output_size(value: Any, case: Case, reference: Any) -> str | None:
+    """``case.args = (n, k, s, p, d)`` of a convolution output size."""
+    n, k, s, p, d = _five(case.args)
+    names = (
+        "missing_plus_one",
+        "one_side_padding",
+        "ceil",
+        "true_division",
+        "dilation_ignored",
+        "dilation_times_kernel",
+        "stride_ignored",
+        "padding_ignored",
+    )
+    number = as_number(value)
+    if number is None:
+        return None
+    return first_match(
+        number,
+        reference,
+        [
+            (name, lambda name=name: mistakes.output_size(n, k, s, p, d, mistake=name))
+            for name in names
+        ],
+    )
+
+
+def _five(args: tuple) -> tuple[int, int, int, int, int]:
+    n, k, s, p, d = (list(args) + [1, 0, 1][len(args) - 2 :])[:5]
+    return int(n), int(k), int(s), int(p), int(d)
+
+
+def same_padding(value: Any, case: Case, reference: Any) -> str | None:
+    """``case.args = (n, k, s)``; the answer is ``(before, after)``."""
+    n, k, s = (int(a) for a in case.args[:3])
+    return first_match(
+        value,
+        reference,
+        [
+            ("extra_pixel_first", lambda: mistakes.same_padding(n, k, s, mistake="extra_pixel_first")),
+            (
+                "same_stride_ignored",
+                lambda: mistakes.same_padding(n, k, s, mistake="stride_ignored"),
+            ),
+        ],
+    )
+
+
+def conv_params(value: Any, case: Case, reference: Any) -> str | None:
+    """``case.args = (c_in, c_out, k)``; a convolution's parameter count with biases."""
+    c_in, c_out, k = (int(a) for a in case.args[:3])
+    return first_match(
+        value,
+        reference,
+        [
+            ("no_bias", lambda: c_out * c_in * k * k),
+            ("no_input_channels", lambda: c_out * (k * k + 1)),
+            ("kernel_not_squared", lambda: c_out * (c_in * k + 1)),
+            ("bias_per_channel", lambda: c_out * c_in * (k * k + 1)),
+        ],
+    )
+
+
+def dense_params(value: Any, case: Case, reference: Any) -> str | None:
+    """``case.args = (n_in, n_out)``."""
+    n_in, n_out = (int(a) for a in case.args[:2])
+    return first_match(
+        value,
+        reference,
+        [("no_bias", lambda: n_in * n_out), ("bias_on_inputs", lambda: n_in * n_out + n_in)],
+    )
+
+
+def separable_params(value: Any, case: Case, reference: Any) -> str | None:
+    """``case.args = (c_in, c_out, k)``; depthwise k x k then pointwise 1 x 1, with biases."""
+    c_in, c_out, k = (int(a) for a in case.args[:3])
+    depthwise, pointwise = k * k * c_in, c_in * c_out
+    return first_match(
+        value,
+        reference,
+        [
+            ("separable_no_biases", lambda: depthwise + pointwise),
+            ("separable_no_depthwise_bias", lambda: depthwise + pointwise + c_out),
+            ("separable_no_pointwise_bias", lambda: depthwise + c_in + pointwise),
+            (
+                "separable_full_depthwise",
+                lambda: k * k * c_in * c_in + c_in + pointwise + c_out,
+            ),
+            ("separable_is_standard", lambda: k * k * c_in * c_out + c_out),
+        ],
+    )
+
+
+# --- ps2 ------------------------------------------------------------------------------------
+
+
+def _conv_args(case: Case):
+    x, w, b = (np.asarray(a, dtype=np.float64) for a in case.args[:3])
+    stride, padding = int(case.args[-2]), int(case.args[-1])
+    return x, w, b, stride, padding
+
+
+def conv_out(value: Any, case: Case, reference: Any) -> str | None:
+    """``case.args = (x, w, b, stride, padding)``; the forward output."""
+    x, w, b, s, p = _conv_args(case)
+    xp_top = np.pad(x, ((0, 0), (0, 0), (p, 0), (p, 0)))
+    xp_bottom = np.pad(x, ((0, 0), (0, 0), (0, p), (0, p)))
+    candidates = [
+        ("flipped_kernel", lambda: ref.conv_out(x, w[..., ::-1, ::-1], b, s, p)),
+        ("forward_no_bias", lambda: ref.conv_out(x, w, np.zeros_like(b), s, p)),
+        ("forward_missing_last", lambda: np.asarray(reference)[..., :-1, :-1]),
+        ("forward_stride_ignored", lambda: ref.conv_out(x, w, b, 1, p)),
+        ("forward_padding_ignored", lambda: ref.conv_out(x, w, b, s, 0)),
+        ("forward_one_side_padding", lambda: ref.conv_out(xp_top, w, b, s, 0)),
+        ("forward_one_side_padding", lambda: ref.conv_out(xp_bottom, w, b, s, 0)),
+        ("forward_one_side_padding", lambda: ref.conv_out(np.pad(x, _one_side(2 * p)), w, b, s, 0)),
+    ]
+    if w.shape[2] == w.shape[3]:
+        candidates.append(
+            ("transposed_kernel", lambda: ref.conv_out(x, w.transpose(0, 1, 3, 2), b, s, p))
+        )
+    return first_match(value, reference, candidates)
+
+
+def _one_side(total: int) -> tuple:
+    return ((0, 0), (0, 0), (total, 0), (total, 0))
+
+
+def _conv_backward_args(case: Case):
+    x, w, b, dout = (np.asarray(a, dtype=np.float64) for a in case.args[:4])
+    return x, w, b, dout, int(case.args[4]), int(case.args[5])
+
+
+def conv_dx(value: Any, case: Case, reference: Any) -> str | None:
+    """``case.args = (x, w, b, dout, stride, padding)``; the student's ``dx``."""
+    x, w, b, dout, s, p = _conv_backward_args(case)
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    return first_match(
+        value,
+        reference,
+        [
+            ("uncropped_dx", lambda: ref.conv_grads(xp, w, b, dout, s, 0)[0]),
+            ("backward_stride_ignored", lambda: mistakes.conv_grads_stride_ignored(x, w, b, dout, s, p)[0]),
+            ("dx_flipped_kernel", lambda: ref.conv_grads(x, w[..., ::-1, ::-1], b, dout, s, p)[0]),
+            ("dx_overwritten", lambda: mistakes.conv_dx_overwritten(x, w, dout, s, p)),
+        ],
+    )
+
+
+def conv_dw(value: Any, case: Case, reference: Any) -> str | None:
+    """``case.args = (x, w, b, dout, stride, padding)``; the student's ``dw``."""
+    x, w, b, dout, s, p = _conv_backward_args(case)
+    correct = np.asarray(reference)
+    candidates = [
+        ("flipped_dw", lambda: correct[..., ::-1, ::-1]),
+        ("backward_stride_ignored", lambda: mistakes.conv_grads_stride_ignored(x, w, b, dout, s, p)[1]),
+        ("dw_last_image", lambda: ref.conv_grads(x[-1:], w, b, dout[-1:], s, p)[1]),
+        ("dw_mean", lambda: correct / x.shape[0]),
+        ("dw_filters_channels_swapped", lambda: correct.transpose(1, 0, 2, 3)),
+    ]
+    if w.shape[2] == w.shape[3]:
+        candidates.insert(0, ("transposed_dw", lambda: correct.transpose(0, 1, 3, 2)))
+    return first_match(value, reference, candidates)
+
+
+def conv_db(value: Any, case: Case, reference: Any) -> str | None:
+    """``case.args = (x, w, b, dout, stride, padding)``; the student's ``db``."""
+    dout = np.asarray(case.args[3], dtype=np.float64)
+    return first_match(
+        value,
+        reference,
+        [
+            ("db_not_summed_over_n", lambda: dout.sum(axis=(2, 3))),
+            ("db_not_summed_over_n", lambda: dout[-1].sum(axis=(1, 2))),
+            ("db_not_summed_over_positions", lambda: dout.sum(axis=0)),
+            ("db_summed_over_filters", lambda: dout.sum()),
+            ("db_mean", lambda: dout.mean(axis=(0, 2, 3))),
+        ],
+    )
+
+
+def numerical_gradient(value: Any, case: Case, reference: Any) -> str | None:
+    """``case.args = (x, a, df)`` for ``f(z) = tanh(z @ a)`` and ``h = 1e-5``."""
+    x, a, df = (np.asarray(v, dtype=np.float64) for v in case.args[:3])
+
+    def f(z: np.ndarray) -> np.ndarray:
+        return np.tanh(z @ a)
+
+    return first_match(
+        value,
+        reference,
+        [
+            (name, lambda name=name: mistakes.numerical_gradient(f, x, df, mistake=name))
+            for name in ("forward_difference", "ignores_df", "divides_by_h", "not_restored")
+        ],
+        rtol=1e-6,
+        atol=1e-9,
+    )
+
+
+# --- ps3 ------------------------------------------------------------------------------------
+
+
+def _pool_args(case: Case, with_dout: bool):
+    x = np.asarray(case.args[0], dtype=np.float64)
+    rest = case.args[2:] if with_dout else case.args[1:]
+    kernel, stride, padding = (int(v) for v in rest[:3])
+    dout = np.asarray(case.args[1], dtype=np.float64) if with_dout else None
+    return x, dout, kernel, stride, padding
+
+
+def max_pool_out(value: Any, case: Case, reference: Any) -> str | None:
+    """``case.args = (x, kernel, stride, padding)``."""
+    x, _, k, s, p = _pool_args(case, False)
+    return first_match(
+        value,
+        reference,
+        [
+            ("max_zero_padding", lambda: mistakes.pool_forward(x, k, s, p, pad_value=0.0)),
+            ("pool_missing_last", lambda: np.asarray(reference)[..., :-1, :-1]),
+            ("pool_stride_ignored", lambda: mistakes.pool_forward(x, k, s, p, use_stride=False)),
+        ],
+    )
+
+
+def avg_pool_out(value: Any, case: Case, reference: Any) -> str | None:
+    """``case.args = (x, kernel, stride, padding)``."""
+    x, _, k, s, p = _pool_args(case, False)
+    return first_match(
+        value,
+        reference,
+        [
+            (
+                "avg_exclude_pad",
+                lambda: mistakes.pool_forward(x, k, s, p, mode="avg", include_pad=False),
+            ),
+            ("avg_sum", lambda: mistakes.pool_forward(x, k, s, p, mode="avg", average=False)),
+            ("pool_missing_last", lambda: np.asarray(reference)[..., :-1, :-1]),
+            (
+                "pool_stride_ignored",
+                lambda: mistakes.pool_forward(x, k, s, p, mode="avg", use_stride=False),
+            ),
+        ],
+    )
+
+
+def max_pool_dx(value: Any, case: Case, reference: Any) -> str | None:
+    """``case.args = (x, dout, kernel, stride, padding)``."""
+    x, dout, k, s, p = _pool_args(case, True)
+
+    def wrong(**flags: Any) -> Callable[[], np.ndarray]:
+        return lambda: mistakes.pool_backward(x, dout, k, s, p, **flags)
+
+    return first_match(
+        value,
+        reference,
+        [
+            ("pool_overwritten", wrong(accumulate=False)),
+            ("last_tie", wrong(tie="last")),
+            ("all_ties", wrong(tie="all")),
+            ("pool_uncropped_dx", wrong(crop=False)),
+            ("pool_backward_stride_ignored", wrong(use_stride=False)),
+            ("pool_overwritten", wrong(accumulate=False, tie="last")),
+        ],
+    )
+
+
+def avg_pool_dx(value: Any, case: Case, reference: Any) -> str | None:
+    """``case.args = (x, dout, kernel, stride, padding)``."""
+    x, dout, k, s, p = _pool_args(case, True)
+
+    def wrong(**flags: Any) -> Callable[[], np.ndarray]:
+        return lambda: mistakes.pool_backward(x, dout, k, s, p, mode="avg", **flags)
+
+    return first_match(
+        value,
+        reference,
+        [
+            ("avg_no_divide", wrong(divide=False)),
+            ("pool_overwritten", wrong(accumulate=False)),
+            ("avg_exclude_pad", wrong(include_pad=False)),
+            ("pool_uncropped_dx", wrong(crop=False)),
+            ("pool_backward_stride_ignored", wrong(use_stride=False)),
+        ],
+    )
+
+
+# --- ps4 ------------------------------------------------------------------------------------
+
+
+def _layers(case: Case) -> list[tuple[int, int, int, int]]:
+    return [tuple(int(v) for v in layer) for layer in case.args[0]]
+
+
+def _rf(layers, *, mode: str = "") -> tuple[int, int]:
+    r, j = 1, 1
+    for k, s, _p, d in layers:
+        if mode == "jump_first":
+            j *= s
+        step = (k - 1) * (1 if mode == "no_dilation" else d)
+        r += step * (1 if mode == "no_jump" else j)
+        if mode != "jump_first":
+            j *= s
+    return r, j
+
+
+def receptive_field(value: Any, case: Case, reference: Any) -> str | None:
+    """``case.args = (layers,)`` with layers ``(kernel, stride, padding, dilation)``."""
+    layers = _layers(case)
+    return first_match(
+        value,
+        reference,
+        [
+            ("rf_jump_ignored", lambda: _rf(layers, mode="no_jump")),
+            ("rf_dilation_ignored", lambda: _rf(layers, mode="no_dilation")),
+            ("rf_jump_updated_first", lambda: _rf(layers, mode="jump_first")),
+        ],
+    )
+
+
+def input_region(value: Any, case: Case, reference: Any) -> str | None:
+    """``case.args = (layers, i)``; the answer is ``(start, stop)``, half-open."""
+    layers, i = _layers(case), int(case.args[1])
+    r, j = _rf(layers)
+    pad, jump = 0, 1
+    for _k, s, p, _d in layers:
+        pad += p * jump
+        jump *= s
+    plain_pad = sum(p for _k, _s, p, _d in layers)
+    start = i * j - pad
+    return first_match(
+        value,
+        reference,
+        [
+            ("region_padding_ignored", lambda: (i * j, i * j + r)),
+            ("region_inclusive_stop", lambda: (start, start + r - 1)),
+            ("region_padding_without_jump", lambda: (i * j - plain_pad, i * j - plain_pad + r)),
+        ],
+    )
+
+
+def saliency(value: Any, case: Case, reference: Any) -> str | None:
+    """``case.args = (params, x, target)``; candidates come from the tiny CNN's gradients."""
+    from cnnlab.grading import tinycnn
+
+    params, x, target = case.args
+    x = np.asarray(x, dtype=np.float64)
+    target = np.asarray(target, dtype=np.int64)
+
+    def grad(kind: str) -> np.ndarray:
+        return tinycnn.score_gradient(params, x, target, kind=kind)
+
+    return first_match(
+        value,
+        reference,
+        [
+            ("saliency_softmax", lambda: np.abs(grad("probability")).max(axis=1)),
+            ("saliency_loss", lambda: np.abs(grad("loss")).max(axis=1)),
+            ("saliency_no_abs", lambda: grad("score").max(axis=1)),
+            ("saliency_mean_channels", lambda: np.abs(grad("score")).mean(axis=1)),
+            ("saliency_sum_channels", lambda: np.abs(grad("score")).sum(axis=1)),
+            ("saliency_all_classes", lambda: np.abs(grad("all")).max(axis=1)),
+        ],
+    )

@@ -1,0 +1,230 @@
+"""Deliberately wrong implementations: what a common mistake computes.
+
+:mod:`cnnlab.grading.diagnose` recognises a misconception by recomputing the answer
+*with the mistake* and comparing it with the student's. Where a mistake can be written
+as the correct layer applied to altered inputs (a flipped kernel, a pre-padded input, a
+stride of 1), the correct layer from :mod:`cnnlab.grading.reference` is reused; the
+pooling loops below are written out because their mistakes (overwriting, the wrong
+tie) live inside the loop. With every flag at its default, :func:`pool_forward` and
+:func:`pool_backward` are correct (a test checks them against cnnlab.layers).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cnnlab.grading import reference as ref
+
+__all__ = [
+    "conv_dx_overwritten",
+    "conv_grads_stride_ignored",
+    "numerical_gradient",
+    "output_size",
+    "pool_backward",
+    "pool_forward",
+    "same_padding",
+]
+
+
+# --- ps1: arithmetic -------------------------------------------------------------------
+
+
+def output_size(n: int, k: int, s: int = 1, p: int = 0, d: int = 1, *, mistake: str) -> float:
+    """The output size a given mistake produces (may be a non-integer for ``'true_division'``)."""
+    span = d * (k - 1) + 1
+    if mistake == "missing_plus_one":
+        return (n + 2 * p - span) // s
+    if mistake == "one_side_padding":
+        return (n + p - span) // s + 1
+    if mistake == "ceil":
+        return math.ceil((n + 2 * p - span) / s) + 1
+    if mistake == "true_division":
+        return (n + 2 * p - span) / s + 1
+    if mistake == "dilation_ignored":
+        return (n + 2 * p - k) // s + 1
+    if mistake == "dilation_times_kernel":
+        return (n + 2 * p - d * k) // s + 1
+    if mistake == "stride_ignored":
+        return n + 2 * p - span + 1
+    if mistake == "padding_ignored":
+        return (n - span) // s + 1
+    raise ValueError(f"unknown mistake {mistake!r}")
+
+
+def same_padding(n: int, k: int, s: int, *, mistake: str) -> tuple[int, int]:
+    """``(before, after)`` 'same' padding as a given mistake computes it."""
+    out = -(-n // s)
+    total = max((out - 1) * s + k - n, 0)
+    if mistake == "extra_pixel_first":
+        return (total - total // 2, total // 2)
+    if mistake == "stride_ignored":
+        total = k - 1
+        return (total // 2, total - total // 2)
+    raise ValueError(f"unknown mistake {mistake!r}")
+
+
+# --- ps2: convolution --------------------------------------------------------------------
+
+
+def conv_grads_stride_ignored(x, w, b, dout, stride: int, padding: int):
+    """Backward pass whose loops place window ``(i, j)`` at ``(i, j)`` instead of ``(i*s, j*s)``."""
+    N, F, H_out, W_out = dout.shape
+    H1 = x.shape[2] + 2 * padding - w.shape[2] + 1
+    W1 = x.shape[3] + 2 * padding - w.shape[3] + 1
+    dout1 = np.zeros((N, F, H1, W1))
+    dout1[:, :, :H_out, :W_out] = dout
+    return ref.conv_grads(x, w, b, dout1, 1, padding)
+
+
+def conv_dx_overwritten(x, w, dout, stride: int, padding: int) -> np.ndarray:
+    """dx from loops that assign (``=``) each window's contribution instead of adding it."""
+    N, F, H_out, W_out = dout.shape
+    _, _, KH, KW = w.shape
+    H, W = x.shape[2:]
+    dxp = np.zeros((N, x.shape[1], H + 2 * padding, W + 2 * padding))
+    for n in range(N):
+        for f in range(F):
+            for i in range(H_out):
+                for j in range(W_out):
+                    rows = slice(i * stride, i * stride + KH)
+                    cols = slice(j * stride, j * stride + KW)
+                    dxp[n, :, rows, cols] = w[f] * dout[n, f, i, j]
+    return dxp[:, :, padding : padding + H, padding : padding + W]
+
+
+# --- ps2: finite differences -----------------------------------------------------------
+
+
+def numerical_gradient(f, x: np.ndarray, df: np.ndarray, h: float = 1e-5, *, mistake: str):
+    """A numerical gradient of ``sum(f(x) * df)`` with a given mistake."""
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    if mistake == "ignores_df":
+        df = np.ones_like(df)
+    for index in np.ndindex(x.shape):
+        old = x[index]
+        if mistake == "forward_difference":
+            f0 = f(x)
+            x[index] = old + h
+            grad[index] = np.sum((f(x) - f0) * df) / h
+            x[index] = old
+            continue
+        x[index] = old + h
+        plus = f(x)
+        x[index] = old - h
+        minus = f(x)
+        if mistake != "not_restored":
+            x[index] = old
+        divisor = h if mistake == "divides_by_h" else 2 * h
+        grad[index] = np.sum((plus - minus) * df) / divisor
+    return grad
+
+
+# --- ps3: pooling, written as loops ------------------------------------------------------
+
+
+def _windows(H: int, W: int, kernel: int, stride: int, padding: int, use_stride: bool):
+    step = stride if use_stride else 1
+    H_out = (H + 2 * padding - kernel) // stride + 1
+    W_out = (W + 2 * padding - kernel) // stride + 1
+    for i in range(H_out):
+        for j in range(W_out):
+            yield i, j, slice(i * step, i * step + kernel), slice(j * step, j * step + kernel)
+
+
+def pool_forward(
+    x: np.ndarray,
+    kernel: int,
+    stride: int,
+    padding: int,
+    *,
+    mode: str = "max",
+    pad_value: float | None = None,
+    include_pad: bool = True,
+    average: bool = True,
+    use_stride: bool = True,
+) -> np.ndarray:
+    """Pooling forward; each flag switches on one mistake (defaults are correct)."""
+    N, C, H, W = x.shape
+    if pad_value is None:
+        pad_value = -np.inf if mode == "max" else 0.0
+    xp = np.pad(
+        np.asarray(x, dtype=np.float64),
+        ((0, 0), (0, 0), (padding, padding), (padding, padding)),
+        constant_values=pad_value,
+    )
+    real = np.pad(np.ones((H, W)), padding)
+    H_out = (H + 2 * padding - kernel) // stride + 1
+    W_out = (W + 2 * padding - kernel) // stride + 1
+    out = np.zeros((N, C, H_out, W_out))
+    for i, j, rows, cols in _windows(H, W, kernel, stride, padding, use_stride):
+        window = xp[:, :, rows, cols]
+        if mode == "max":
+            out[:, :, i, j] = window.max(axis=(2, 3))
+        else:
+            divisor = kernel * kernel if include_pad else real[rows, cols].sum()
+            total = window.sum(axis=(2, 3))
+            out[:, :, i, j] = total / divisor if average else total
+    return out
+
+
+def pool_backward(
+    x: np.ndarray,
+    dout: np.ndarray,
+    kernel: int,
+    stride: int,
+    padding: int,
+    *,
+    mode: str = "max",
+    accumulate: bool = True,
+    tie: str = "first",
+    crop: bool = True,
+    use_stride: bool = True,
+    divide: bool = True,
+    include_pad: bool = True,
+) -> np.ndarray:
+    """Pooling backward; each flag switches on one mistake (defaults are correct).
+
+    ``tie`` is ``"first"`` (PyTorch), ``"last"`` or ``"all"`` (every maximum gets the
+    gradient). ``accumulate=False`` assigns instead of adding where windows overlap.
+    """
+    N, C, H, W = x.shape
+    fill = -np.inf if mode == "max" else 0.0
+    xp = np.pad(
+        np.asarray(x, dtype=np.float64),
+        ((0, 0), (0, 0), (padding, padding), (padding, padding)),
+        constant_values=fill,
+    )
+    real = np.pad(np.ones((H, W)), padding)
+    dxp = np.zeros_like(xp)
+    for i, j, rows, cols in _windows(H, W, kernel, stride, padding, use_stride):
+        for n in range(N):
+            for c in range(C):
+                g = dout[n, c, i, j]
+                window = xp[n, c, rows, cols]
+                if mode == "max":
+                    mask = np.zeros(window.shape, dtype=bool)
+                    flat = window.ravel()
+                    hits = np.flatnonzero(flat == flat.max())
+                    if tie == "all":
+                        mask.ravel()[hits] = True
+                    else:
+                        mask.ravel()[hits[0] if tie == "first" else hits[-1]] = True
+                    contribution = np.where(mask, g, 0.0)
+                    target = dxp[n, c, rows, cols]
+                    if accumulate:
+                        target += contribution
+                    else:
+                        target[mask] = g
+                else:
+                    divisor = kernel * kernel if include_pad else real[rows, cols].sum()
+                    share = g / divisor if divide else g
+                    if accumulate:
+                        dxp[n, c, rows, cols] += share
+                    else:
+                        dxp[n, c, rows, cols] = share
+    if not crop:
+        return dxp
+    return dxp[:, :, padding : padding + H, padding : padding + W]

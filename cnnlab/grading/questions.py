@@ -1,0 +1,413 @@
+"""Questions, cases, verdicts and reports: the grading contract of ``autograder/DESIGN.md``.
+
+A :class:`Question` knows which name it probes in a student's notebook, which inputs to
+try (:meth:`Question.visible_cases`, :meth:`Question.hidden_cases`) and how to turn what
+came back (one *outcome* per case) into a :class:`Report`. The same ``grade`` runs in a
+student's kernel (:func:`cnnlab.grading.check`) and in the grading process, so the
+feedback text is identical in both places.
+
+An *outcome* is what running one case gave, as plain data:
+``{"value": ...}``, ``{"error": "TypeError: ..."}``, ``{"timeout": seconds}`` or
+``{"unsupported": "type name"}``.
+
+Scoring: each case earns a fraction of its sub-checks (``dx``, ``dw`` and ``db`` of a
+backward pass, the elements of a tuple answer, ...); a question scores
+``points * mean(case fractions)``, rounded to 3 decimals, which nbgrader records as
+partial credit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = [
+    "ASSIGNMENTS",
+    "Case",
+    "Check",
+    "Question",
+    "Report",
+    "Verdict",
+    "question",
+    "questions_for",
+]
+
+#: The course's assignments, in teaching order.
+ASSIGNMENTS = (
+    "ps1_shapes_params",
+    "ps2_conv",
+    "ps3_pooling",
+    "ps4_receptive_saliency_transfer",
+)
+_MODULES = {
+    "ps1_shapes_params": "cnnlab.grading.ps1",
+    "ps2_conv": "cnnlab.grading.ps2",
+    "ps3_pooling": "cnnlab.grading.ps3",
+    "ps4_receptive_saliency_transfer": "cnnlab.grading.ps4",
+}
+#: Most failing cases listed one by one in a report; the rest are counted.
+MAX_LISTED = 6
+
+Outcome = Mapping[str, Any]
+
+
+@dataclass(frozen=True, eq=False)
+class Case:
+    """One call of the student's function (or one read of a variable).
+
+    Parameters
+    ----------
+    args, kwargs
+        Plain data passed to the target.
+    label
+        What a student may see about the inputs: ``"N=1, 3x5 input, stride 2"``.
+    hidden
+        Hidden cases never reveal the expected answer.
+    data
+        Grader-side data that is never sent to the student's code (a held-out test set,
+        the seed that built the case, ...).
+    """
+
+    args: tuple = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    label: str = ""
+    hidden: bool = False
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one case.
+
+    ``credit`` is the fraction (0 to 1) of the case's sub-checks that passed; it
+    defaults to 1 for a passed case and 0 for a failed one.
+    """
+
+    passed: bool
+    message: str
+    diagnosis: str | None = None
+    credit: float | None = None
+
+    @property
+    def fraction(self) -> float:
+        if self.credit is not None:
+            return float(self.credit)
+        return 1.0 if self.passed else 0.0
+
+
+@dataclass(frozen=True)
+class Report:
+    """The outcome of one question: score out of points, one verdict per case."""
+
+    key: str
+    points: float
+    score: float
+    verdicts: tuple[Verdict, ...]
+    title: str = ""
+
+    @property
+    def full_marks(self) -> bool:
+        return self.score >= self.points
+
+    def diagnoses(self) -> list[str]:
+        """The distinct diagnoses, in the order the cases found them."""
+        seen: list[str] = []
+        for verdict in self.verdicts:
+            if verdict.diagnosis and verdict.diagnosis not in seen:
+                seen.append(verdict.diagnosis)
+        return seen
+
+    def text(self) -> str:
+        """The feedback a student reads, identical in-kernel and at grading."""
+        head = f"{self.key}"
+        if self.title:
+            head += f" ({self.title})"
+        lines = [f"{head}: {_fmt(self.score)} / {_fmt(self.points)} points"]
+        failed = [v for v in self.verdicts if not v.passed]
+        passed = [v for v in self.verdicts if v.passed]
+        for verdict in passed:
+            if not verdict.message.startswith("hidden"):
+                lines.append(f"  [pass] {verdict.message}")
+        hidden_passed = sum(1 for v in passed if v.message.startswith("hidden"))
+        if hidden_passed:
+            plural = "s" if hidden_passed != 1 else ""
+            lines.append(f"  [pass] {hidden_passed} hidden case{plural}")
+        hinted: set[str] = set()
+        for verdict in failed[:MAX_LISTED]:
+            lines.append(f"  [FAIL] {verdict.message}")
+            if verdict.diagnosis and verdict.diagnosis not in hinted:
+                hinted.add(verdict.diagnosis)
+                lines.append(f"         Likely mistake: {verdict.diagnosis}")
+        if len(failed) > MAX_LISTED:
+            lines.append(f"  ... and {len(failed) - MAX_LISTED} more failing cases")
+        return "\n".join(lines)
+
+
+def _fmt(number: float) -> str:
+    return f"{number:g}"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One sub-check of a case (``dx``, one element of a tuple, ...).
+
+    ``problem`` is one sentence saying what is wrong (empty when passed); it must not
+    contain the expected answer of a hidden case. ``diagnosis`` names the likely
+    misconception when one is recognised.
+    """
+
+    passed: bool
+    problem: str = ""
+    diagnosis: str | None = None
+    weight: float = 1.0
+
+
+Judge = Callable[[Any, Case, Mapping[str, Any]], Sequence[Check]]
+
+
+class Question:
+    """One graded question: a function or a variable the student defines.
+
+    Parameters
+    ----------
+    key : str
+        The nbgrader ``grade_id`` of the test cell, ``"<assignment>-<name>"``.
+    target : str
+        The name probed in the student's namespace.
+    kind : {"function", "value"}
+        Call ``target`` on each case, or read it (one case, no arguments).
+    points : float
+        Maximum score.
+    visible : callable(variant) -> list of Case
+        Cases a student's own ``check`` runs (their expected answers may be shown,
+        except for ``kind="value"`` questions, whose answer is the point).
+    judge : callable(value, case, variant) -> list of Check
+        Compares one returned value with the reference; the reference is computed by
+        cnnlab inside ``judge``, never taken from the student.
+    hidden : callable(rng, variant) -> list of Case, optional
+        Cases drawn at grading time; ``None`` for questions without hidden cases.
+    variant_fields : tuple of str
+        The variant numbers this question uses.
+    title : str
+        A short human name ("conv2d_forward", "output size when the stride doesn't fit").
+    """
+
+    def __init__(
+        self,
+        key: str,
+        target: str,
+        kind: Literal["function", "value"],
+        points: float,
+        *,
+        visible: Callable[[Mapping[str, Any]], list[Case]],
+        judge: Judge,
+        hidden: Callable[[np.random.Generator, Mapping[str, Any]], list[Case]] | None = None,
+        variant_fields: tuple[str, ...] = (),
+        title: str = "",
+    ) -> None:
+        assignment, sep, name = key.partition("-")
+        if not sep or not name or assignment not in ASSIGNMENTS:
+            raise ValueError(f"question key {key!r} is not '<assignment>-<name>'")
+        if kind not in ("function", "value"):
+            raise ValueError(f"kind must be 'function' or 'value', not {kind!r}")
+        self.key = key
+        self.assignment = assignment
+        self.target = target
+        self.kind = kind
+        self.points = float(points)
+        self.title = title or target
+        self._visible = visible
+        self._hidden = hidden
+        self._judge = judge
+        self._variant_fields = tuple(variant_fields)
+
+    def __repr__(self) -> str:
+        return f"Question({self.key!r}, target={self.target!r}, points={self.points:g})"
+
+    def variant_fields(self) -> tuple[str, ...]:
+        """The names of the variant numbers this question uses (may be empty)."""
+        return self._variant_fields
+
+    def visible_cases(self, variant: Mapping[str, Any]) -> list[Case]:
+        """Cases shown to students (their own ``check`` runs them)."""
+        cases = list(self._visible(variant))
+        if self.kind == "value" and (len(cases) != 1 or cases[0].args or cases[0].kwargs):
+            raise AssertionError(f"{self.key}: a value question has one case without args")
+        return cases
+
+    def hidden_cases(self, rng: np.random.Generator, variant: Mapping[str, Any]) -> list[Case]:
+        """Cases drawn from ``rng`` at grading time (none for value questions)."""
+        if self._hidden is None:
+            return []
+        cases = list(self._hidden(rng, variant))
+        if not all(case.hidden for case in cases):
+            raise AssertionError(f"{self.key}: hidden_cases must mark every case hidden")
+        return cases
+
+    # --- grading -------------------------------------------------------------------
+
+    def grade(
+        self,
+        outputs: Sequence[Outcome],
+        cases: Sequence[Case],
+        variant: Mapping[str, Any],
+    ) -> Report:
+        """Score the outcomes of ``cases`` (same length, same order)."""
+        if len(outputs) != len(cases):
+            raise ValueError(
+                f"{self.key}: {len(outputs)} outcomes for {len(cases)} cases; the grader "
+                "must return one outcome per case"
+            )
+        if cases and all(_not_implemented(outcome) for outcome in outputs):
+            return self._report([self._not_implemented_verdict()])
+        verdicts = [
+            self._verdict(outcome, case, variant, index)
+            for index, (outcome, case) in enumerate(zip(outputs, cases, strict=True), 1)
+        ]
+        return self._report(verdicts)
+
+    def missing_report(self) -> Report:
+        """The report when ``target`` is not defined in the student's namespace.
+
+        The grading machinery uses it for a missing target, so the text matches the
+        one :func:`cnnlab.grading.check` prints in the student's kernel.
+        """
+        if self.kind == "value":
+            message = (
+                f"not answered yet: there is no variable `{self.target}`. Replace "
+                f"`raise NotImplementedError()` in its answer cell with "
+                f"`{self.target} = ...` and run that cell."
+            )
+        else:
+            message = (
+                f"no function named `{self.target}` was found: run the cell that defines "
+                "it, and keep the name the assignment asks for."
+            )
+        return self._report([Verdict(False, message)])
+
+    def _report(self, verdicts: list[Verdict]) -> Report:
+        fraction = sum(v.fraction for v in verdicts) / len(verdicts) if verdicts else 0.0
+        score = round(self.points * min(max(fraction, 0.0), 1.0), 3)
+        return Report(self.key, self.points, score, tuple(verdicts), self.title)
+
+    def _not_implemented_verdict(self) -> Verdict:
+        if self.kind == "value":
+            return Verdict(False, f"not answered yet: `{self.target}` is not defined.")
+        return Verdict(
+            False,
+            f"not implemented yet: `{self.target}` still raises NotImplementedError. "
+            "Replace the `raise NotImplementedError()` line with your code.",
+        )
+
+    def _describe(self, case: Case, index: int) -> str:
+        if self.kind == "value":
+            return f"`{self.target}`"
+        if case.hidden:
+            return f"hidden case {index}" + (f" ({case.label})" if case.label else "")
+        return case.label or f"case {index}"
+
+    def _verdict(self, outcome: Outcome, case: Case, variant: Mapping[str, Any], index: int):
+        where = self._describe(case, index)
+        problem = _outcome_problem(outcome, self.target, self.kind)
+        if problem is not None:
+            return Verdict(False, f"{where}: {problem}")
+        checks = list(self._judge(outcome["value"], case, variant))
+        if not checks:  # pragma: no cover - every judge returns at least one check
+            raise AssertionError(f"{self.key}: judge returned no checks")
+        total = sum(c.weight for c in checks)
+        earned = sum(c.weight for c in checks if c.passed)
+        passed = all(c.passed for c in checks)
+        if passed:
+            return Verdict(True, where, None, 1.0)
+        problems = [c.problem for c in checks if not c.passed and c.problem]
+        diagnosis = next((c.diagnosis for c in checks if not c.passed and c.diagnosis), None)
+        message = f"{where}: " + " ".join(problems) if problems else f"{where}: wrong."
+        return Verdict(False, message, diagnosis, earned / total if total else 0.0)
+
+
+def _not_implemented(outcome: Outcome) -> bool:
+    error = outcome.get("error")
+    return isinstance(error, str) and error.startswith("NotImplementedError")
+
+
+def _outcome_problem(outcome: Outcome, target: str, kind: str) -> str | None:
+    if "value" in outcome:
+        return None
+    if "error" in outcome:
+        error = str(outcome["error"]).strip().splitlines()
+        first = error[0] if error else "an exception"
+        if len(first) > 200:
+            first = first[:197] + "..."
+        return f"raised {first}"
+    if "timeout" in outcome:
+        seconds = outcome["timeout"]
+        try:
+            limit = f"{float(seconds):g} s"
+        except (TypeError, ValueError):
+            limit = "the time limit"
+        return (
+            f"did not finish within {limit}: look for a loop that never ends "
+            "(or one that does far more work than the inputs need)."
+        )
+    if "unsupported" in outcome:
+        what = "returned" if kind == "function" else "holds"
+        return (
+            f"`{target}` {what} a {outcome['unsupported']}, which the grader cannot read: "
+            "use NumPy arrays, numbers, strings, tuples, lists or dicts."
+        )
+    return f"the grader could not run `{target}`."
+
+
+# --- registry --------------------------------------------------------------------------
+
+_REGISTRY: dict[str, Question] = {}
+
+
+def register(*questions: Question) -> None:
+    """Add questions to the registry (assignment modules call this on import)."""
+    for q in questions:
+        if q.key in _REGISTRY and _REGISTRY[q.key] is not q:
+            raise ValueError(f"question {q.key!r} registered twice")
+        _REGISTRY[q.key] = q
+
+
+def load_assignment(assignment: str) -> None:
+    """Import the module that defines an assignment's questions and variant."""
+    if assignment not in _MODULES:
+        raise KeyError(
+            f"unknown assignment {assignment!r}; the assignments are {', '.join(ASSIGNMENTS)}"
+        )
+    importlib.import_module(_MODULES[assignment])
+
+
+def questions_for(assignment: str) -> list[Question]:
+    """The questions of one assignment, in notebook order."""
+    load_assignment(assignment)
+    return [q for q in _REGISTRY.values() if q.assignment == assignment]
+
+
+def question(key: str) -> Question:
+    """The question whose key (the test cell's ``grade_id``) is ``key``.
+
+    ``"ps2_conv.conv_forward"`` is accepted as an alias of ``"ps2_conv-conv_forward"``
+    (nbgrader's metadata schema allows only letters, digits, ``_`` and ``-`` in a
+    ``grade_id``, so the keys use ``-``).
+    """
+    assignment, _, name = key.replace(".", "-", 1).partition("-")
+    canonical = f"{assignment}-{name}"
+    if assignment in _MODULES:
+        load_assignment(assignment)
+    try:
+        return _REGISTRY[canonical]
+    except KeyError:
+        raise KeyError(f"no question with key {key!r}") from None
+
+
+def points_total(assignment: str) -> float:
+    """Maximum score of an assignment."""
+    return math.fsum(q.points for q in questions_for(assignment))

@@ -1,0 +1,97 @@
+"""The correct answers, from cnnlab's own layers, in float64 and without warnings.
+
+Grading never trusts the student's code for the expected value: every question asks
+these wrappers, which call :mod:`cnnlab.layers` (the Numba reference) with the course
+conventions of the assignments (integer kernel, stride and padding; PyTorch's rules for
+max-pool ties, ``-inf`` max-pool padding and ``count_include_pad=True``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+
+__all__ = [
+    "avg_pool_dx",
+    "avg_pool_out",
+    "conv_grads",
+    "conv_out",
+    "max_pool_dx",
+    "max_pool_out",
+    "quiet",
+]
+
+T = TypeVar("T")
+
+
+def quiet(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call ``function`` with every warning silenced (nbgrader zeroes stderr output)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with np.errstate(all="ignore"):
+            return function(*args, **kwargs)
+
+
+def _f64(a: Any) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def conv_out(x, w, b, stride: int, padding: int) -> np.ndarray:
+    """``conv2d_forward`` output: x (N, C, H, W), w (F, C, KH, KW), b (F,)."""
+    from cnnlab.layers import conv2d_forward
+
+    out, _ = quiet(conv2d_forward, _f64(x), _f64(w), _f64(b), stride=stride, padding=padding)
+    return out
+
+
+def conv_grads(x, w, b, dout, stride: int, padding: int):
+    """``(dx, dw, db)`` of a convolution for upstream gradient ``dout``."""
+    from cnnlab.layers import conv2d_backward, conv2d_forward
+
+    _, cache = quiet(conv2d_forward, _f64(x), _f64(w), _f64(b), stride=stride, padding=padding)
+    return quiet(conv2d_backward, _f64(dout), cache)
+
+
+def max_pool_out(x, kernel: int, stride: int, padding: int) -> np.ndarray:
+    from cnnlab.layers import max_pool2d_forward
+
+    out, _ = quiet(max_pool2d_forward, _f64(x), kernel=kernel, stride=stride, padding=padding)
+    return out
+
+
+def max_pool_dx(x, dout, kernel: int, stride: int, padding: int) -> np.ndarray:
+    from cnnlab.layers import max_pool2d_backward, max_pool2d_forward
+
+    _, cache = quiet(max_pool2d_forward, _f64(x), kernel=kernel, stride=stride, padding=padding)
+    return quiet(max_pool2d_backward, _f64(dout), cache)
+
+
+def avg_pool_out(x, kernel: int, stride: int, padding: int, *, include_pad: bool = True):
+    from cnnlab.layers import avg_pool2d_forward
+
+    out, _ = quiet(
+        avg_pool2d_forward,
+        _f64(x),
+        kernel=kernel,
+        stride=stride,
+        padding=padding,
+        count_include_pad=include_pad,
+    )
+    return out
+
+
+def avg_pool_dx(x, dout, kernel: int, stride: int, padding: int, *, include_pad: bool = True):
+    from cnnlab.layers import avg_pool2d_backward, avg_pool2d_forward
+
+    _, cache = quiet(
+        avg_pool2d_forward,
+        _f64(x),
+        kernel=kernel,
+        stride=stride,
+        padding=padding,
+        count_include_pad=include_pad,
+    )
+    return quiet(avg_pool2d_backward, _f64(dout), cache)

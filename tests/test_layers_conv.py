@@ -1,0 +1,211 @@
+"""cnnlab.layers.conv: values, gradients, dtypes and error messages of conv2d.
+
+Every case is checked against finite differences (float64); against
+``torch.nn.functional.conv2d`` in float64 and float32 when PyTorch is installed; and
+against the naive loops of :mod:`cnnlab.naive`, caches swapped both ways.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from cnnlab import naive
+from cnnlab.layers import conv2d_backward, conv2d_forward
+from tests.layer_helpers import check_op, torch_conv2d
+
+FAST = (conv2d_forward, conv2d_backward)
+NAIVE = (naive.conv2d_forward, naive.conv2d_backward)
+
+PADDINGS = [0, 1, (1, 2), ((0, 1), (2, 1)), "same", "valid"]
+STRIDES = [1, 2, 3]
+DILATIONS = [1, 2]
+GROUPS = ["1", "2", "depthwise"]
+
+
+def _case(padding, stride, dilation, groups, seed=0):
+    """Tiny non-square input and kernel for one combination of the options."""
+    rng = np.random.default_rng(seed)
+    C, F = {"1": (3, 2), "2": (4, 6), "depthwise": (3, 3)}[groups]
+    g = {"1": 1, "2": 2, "depthwise": 3}[groups]
+    x = rng.standard_normal((2, C, 7, 6))
+    w = rng.standard_normal((F, C // g, 3, 2))
+    b = rng.standard_normal(F)
+    params = {"stride": stride, "padding": padding, "dilation": dilation, "groups": g}
+    return {"x": x, "w": w, "b": b}, params
+
+
+GRID = list(itertools.product(PADDINGS, STRIDES, DILATIONS, GROUPS))
+
+
+def _ids(case):
+    padding, stride, dilation, groups = case
+    return f"pad{padding}-s{stride}-d{dilation}-g{groups}".replace(" ", "")
+
+
+@pytest.mark.parametrize(("padding", "stride", "dilation", "groups"), GRID, ids=map(_ids, GRID))
+def test_conv_matches_finite_differences_and_naive(padding, stride, dilation, groups):
+    inputs, params = _case(padding, stride, dilation, groups)
+    check_op(FAST, inputs, params, naive=NAIVE)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(("padding", "stride", "dilation", "groups"), GRID, ids=map(_ids, GRID))
+def test_conv_matches_torch(padding, stride, dilation, groups):
+    pytest.importorskip("torch", reason="PyTorch is the optional cross-check (pip install torch)")
+    inputs, params = _case(padding, stride, dilation, groups)
+    check_op(FAST, inputs, params, torch_fn=torch_conv2d, finite_differences=False)
+
+
+EDGE_CASES = {
+    "N=1": ((1, 3, 5, 5), (2, 3, 3, 3), {}),
+    "C=1": ((2, 1, 5, 4), (3, 1, 2, 3), {"padding": 1}),
+    "F=1 1x1 kernel": ((2, 3, 4, 5), (1, 3, 1, 1), {}),
+    "kernel = whole input": ((2, 2, 4, 3), (3, 2, 4, 3), {}),
+    "1-pixel output, stride larger than input": ((1, 2, 3, 3), (2, 2, 3, 3), {"stride": 5}),
+    "pair stride and dilation": (
+        (2, 2, 9, 8), (2, 2, 3, 2), {"stride": (2, 1), "dilation": (1, 3)}
+    ),
+    "even kernel, same": ((1, 2, 6, 5), (2, 2, 4, 2), {"padding": "same"}),
+    "AlexNet-like k11 s4": ((1, 3, 23, 23), (2, 3, 11, 11), {"stride": 4}),
+}
+
+
+@pytest.mark.parametrize("name", list(EDGE_CASES))
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
+def test_conv_edge_cases(name, bias):
+    x_shape, w_shape, params = EDGE_CASES[name]
+    rng = np.random.default_rng(1)
+    inputs = {
+        "x": rng.standard_normal(x_shape),
+        "w": rng.standard_normal(w_shape),
+        "b": rng.standard_normal(w_shape[0]) if bias else None,
+    }
+    check_op(FAST, inputs, params, naive=NAIVE)
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return
+    check_op(FAST, inputs, params, torch_fn=torch_conv2d, finite_differences=False)
+
+
+def test_conv_worked_example():
+    # A 2x2 box filter, stride 2: each output is the sum of a 2x2 block plus the bias.
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    out, cache = conv2d_forward(x, np.ones((1, 1, 2, 2)), np.array([0.5]), stride=2)
+    np.testing.assert_array_equal(out[0, 0], [[10.5, 18.5], [42.5, 50.5]])
+    dx, dw, db = conv2d_backward(np.ones_like(out), cache)
+    np.testing.assert_array_equal(dx, np.ones_like(x))  # windows do not overlap
+    np.testing.assert_array_equal(dw[0, 0], [[20, 24], [36, 40]])
+    np.testing.assert_array_equal(db, [4.0])
+
+
+def test_conv_overlapping_windows_accumulate():
+    # 3x3 filter, stride 1 on 5x5: the centre pixel is seen by all 9 output positions.
+    out, cache = conv2d_forward(np.zeros((1, 1, 5, 5)), np.ones((1, 1, 3, 3)))
+    dx, _, _ = conv2d_backward(np.ones_like(out), cache)
+    assert dx[0, 0, 2, 2] == 9
+    assert dx[0, 0, 0, 0] == 1
+    assert dx.sum() == 81
+
+
+def test_conv_same_padding_keeps_size_and_puts_extra_pixel_at_the_end():
+    x = np.zeros((1, 1, 6, 6))
+    x[0, 0, -1, -1] = 1.0  # bottom-right corner
+    w = np.zeros((1, 1, 2, 2))
+    w[0, 0, 0, 0] = 1.0  # picks the top-left tap of each window
+    out, cache = conv2d_forward(x, w, padding="same")
+    assert out.shape == (1, 1, 6, 6)
+    assert cache.geometry.padding == ((0, 1), (0, 1))
+    assert out[0, 0, -1, -1] == 1.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv_keeps_dtype_and_accepts_non_contiguous_input(dtype):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 5, 4, 3)).astype(dtype).transpose(0, 3, 2, 1)  # a view
+    w = rng.standard_normal((2, 3, 2, 2)).astype(dtype)
+    out, cache = conv2d_forward(x, w, None)
+    expected, _ = naive.conv2d_forward(np.ascontiguousarray(x), w, None)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+    dx, dw, db = conv2d_backward(np.ones_like(out), cache)
+    assert (dx.dtype, dw.dtype, db) == (dtype, dtype, None)
+
+
+def test_conv_cache_repr_shows_geometry_not_arrays():
+    _out, cache = conv2d_forward(np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 2, 2)), padding=1)
+    text = repr(cache)
+    assert "padding=((1, 1), (1, 1))" in text
+    assert "array" not in text
+
+
+X = np.zeros((2, 3, 8, 8))
+W = np.zeros((4, 3, 3, 3))
+B = np.zeros(4)
+
+BAD_INPUTS = {
+    "single image": (
+        {"x": np.zeros((3, 8, 8)), "w": W, "b": B}, ValueError, ["(3, 8, 8)", "x[None]"]
+    ),
+    "channels last": (
+        {"x": np.zeros((2, 8, 8, 3)), "w": W, "b": B},
+        ValueError,
+        ["C=8", "(2, 8, 8, 3)", "transpose(0, 3, 1, 2)"],
+    ),
+    "weights swapped F and C": (
+        {"x": np.zeros((2, 3, 8, 8)), "w": np.zeros((3, 4, 3, 3)), "b": np.zeros(3)},
+        ValueError,
+        ["w (3, 4, 3, 3)", "swapped"],
+    ),
+    "weights channels last": (
+        {"x": np.zeros((2, 2, 8, 8)), "w": np.zeros((3, 3, 2, 4)), "b": None},
+        ValueError,
+        ["channels-last", "(F, C, KH, KW)"],
+    ),
+    "bias length": ({"x": X, "w": W, "b": np.zeros(3)}, ValueError, ["(4,)", "(3,)"]),
+    "int image": ({"x": X.astype(np.uint8), "w": W, "b": B}, TypeError, ["uint8", "astype"]),
+    "mixed dtypes": (
+        {"x": X.astype(np.float32), "w": W, "b": B}, TypeError, ["float32", "float64"]
+    ),
+    "float16": ({"x": X.astype(np.float16), "w": W, "b": B}, TypeError, ["float16"]),
+    "kernel larger than input": (
+        {"x": np.zeros((1, 3, 2, 2)), "w": W, "b": B}, ValueError, ["does not fit", "(1, 3, 2, 2)"]
+    ),
+    "groups not dividing": (
+        {"x": X, "w": np.zeros((4, 1, 3, 3)), "b": B, "groups": 2}, ValueError, ["groups=2", "C=3"]
+    ),
+    "groups weight shape": (
+        {"x": np.zeros((2, 4, 8, 8)), "w": np.zeros((4, 4, 3, 3)), "b": B, "groups": 2},
+        ValueError,
+        ["(4, 2, 3, 3)"],
+    ),
+    "groups zero": ({"x": X, "w": W, "b": B, "groups": 0}, ValueError, ["groups"]),
+    "stride zero": ({"x": X, "w": W, "b": B, "stride": 0}, ValueError, ["stride"]),
+    "negative padding": ({"x": X, "w": W, "b": B, "padding": -1}, ValueError, ["padding"]),
+    "unknown padding": ({"x": X, "w": W, "b": B, "padding": "full"}, ValueError, ["'full'"]),
+    "float stride": ({"x": X, "w": W, "b": B, "stride": 1.5}, TypeError, ["stride"]),
+    "empty batch": ({"x": np.zeros((0, 3, 8, 8)), "w": W, "b": B}, ValueError, ["empty"]),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_INPUTS))
+@pytest.mark.parametrize("forward", [conv2d_forward, naive.conv2d_forward], ids=["fast", "naive"])
+def test_conv_bad_inputs_raise_before_any_kernel(name, forward):
+    kwargs, error, fragments = BAD_INPUTS[name]
+    with pytest.raises(error) as info:
+        forward(**kwargs)
+    for fragment in fragments:
+        assert fragment in str(info.value), str(info.value)
+
+
+def test_conv_backward_checks_dout_and_cache():
+    out, cache = conv2d_forward(X, W, B, padding=1)
+    with pytest.raises(ValueError, match=r"dout has shape \(2, 4, 7, 8\).*\(2, 4, 8, 8\)"):
+        conv2d_backward(np.zeros((2, 4, 7, 8)), cache)
+    with pytest.raises(TypeError, match=r"float32.*float64"):
+        conv2d_backward(out.astype(np.float32), cache)
+    with pytest.raises(TypeError, match="Conv2dCache"):
+        conv2d_backward(out, (X, W, B))
