@@ -36,8 +36,22 @@ _export(
     "shapes",
     "conv_output_size",
     "conv_transpose_output_size",
+    "explain_conv_output_size",
+    "fits",
     "pool_output_size",
+    "resolve_padding",
 )
+_export(
+    "params",
+    "batchnorm_params",
+    "conv2d_macs",
+    "conv2d_params",
+    "dense_macs",
+    "dense_params",
+    "depthwise_separable_macs",
+    "depthwise_separable_params",
+)
+_export("receptive", "input_region", "receptive_field", "receptive_fields")
 _export("models", "summary")
 _export(
     "layers",

@@ -23,7 +23,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["Split", "TransferSplit", "load_digits", "train_test_split", "transfer_split"]
+__all__ = [
+    "Split",
+    "TransferSplit",
+    "load_digits",
+    "place_randomly",
+    "train_test_split",
+    "transfer_split",
+]
 
 
 @lru_cache(maxsize=1)
@@ -144,6 +151,46 @@ def train_test_split(
     return Split(x[train], x[test], y[train], y[test])
 
 
+def place_randomly(x: np.ndarray, *, canvas: int, seed: int = 0) -> np.ndarray:
+    """Paste each image at a random position on a larger blank canvas.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+    canvas : int
+        Side of the square output, ``>= max(H, W)``.
+    seed : int
+        Fixes the positions (uniform over all ``(canvas - H + 1) * (canvas - W + 1)``).
+
+    Returns
+    -------
+    ndarray, shape (N, C, canvas, canvas)
+        Zeros (background) except for the pasted image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = place_randomly(np.ones((3, 1, 8, 8)), canvas=12, seed=0)
+    >>> out.shape, out.sum(axis=(1, 2, 3)).tolist()
+    ((3, 1, 12, 12), [64.0, 64.0, 64.0])
+    """
+    x = np.asarray(x)
+    if x.ndim != 4:
+        raise ValueError(f"place_randomly: x must be (N, C, H, W), found shape {x.shape}")
+    n, c, h, w = x.shape
+    if not isinstance(canvas, (int, np.integer)) or canvas < max(h, w):
+        raise ValueError(
+            f"place_randomly: canvas must be an int >= the image size {max(h, w)}, found {canvas!r}"
+        )
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, canvas - h + 1, size=n)
+    cols = rng.integers(0, canvas - w + 1, size=n)
+    out = np.zeros((n, c, canvas, canvas), dtype=x.dtype)
+    for i in range(n):
+        out[i, :, rows[i] : rows[i] + h, cols[i] : cols[i] + w] = x[i]
+    return out
+
+
 class TransferSplit(NamedTuple):
     """Source and target tasks for a transfer-learning experiment.
 
@@ -175,11 +222,17 @@ def transfer_split(
     target_classes: Sequence[int] = (5, 6, 7, 8, 9),
     shots: int = 5,
     test_size: float = 0.25,
+    canvas: int = 12,
+    source_copies: int = 3,
     seed: int = 0,
     dtype: Any = np.float32,
-    upsample: int = 1,
 ) -> TransferSplit:
     """Digits split into a data-rich source task and a few-shot target task.
+
+    Every digit is pasted at a random position on a ``canvas x canvas`` background
+    (:func:`place_randomly`), so that recognising it needs features that work
+    anywhere in the image: what a convolutional base learns from many source
+    examples, and what a few target examples cannot teach.
 
     Parameters
     ----------
@@ -191,20 +244,34 @@ def transfer_split(
         ``shots * len(target_classes)`` images).
     test_size : float, default 0.25
         Fraction of the source data held out (stratified).
+    canvas : int, default 12
+        Side of the images; 8 keeps the original centred digits.
+    source_copies : int, default 3
+        The source training set holds each source training image this many times, at
+        independent random positions (data augmentation; ignored when ``canvas == 8``).
     seed : int
-        Fixes both splits.
-    dtype, upsample
-        As in :func:`load_digits`.
+        Fixes the splits and the positions.
+    dtype : numpy dtype, default float32
 
     Returns
     -------
     TransferSplit
 
+    Notes
+    -----
+    Why not the centred 8x8 digits? On them raw pixels are already excellent features:
+    a logistic regression on 5 pixel vectors per class of the digits 5-9 scores about
+    90% on the rest, a CNN trained from scratch on them about 83%, and the features of a
+    CNN trained on 0-4 add nothing. Once the digits move around (``canvas=12``), the
+    same logistic regression falls to about 30%, a CNN from scratch to about 43%, and
+    transfer from the source network reaches about 55% (measured with
+    :func:`cnnlab.net.scratch_vs_transfer`, 3 splits x 2 seeds).
+
     Examples
     --------
     >>> split = transfer_split(shots=3)
     >>> split.target.x_train.shape, sorted(split.target.y_train.tolist())
-    ((15, 1, 8, 8), [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4])
+    ((15, 1, 12, 12), [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4])
     >>> split.target_classes[0]      # target label 0 is the digit 5
     5
     """
@@ -220,13 +287,28 @@ def transfer_split(
             raise ValueError(f"transfer_split: digits are 0-9, found class {c}")
     if not isinstance(shots, (int, np.integer)) or shots < 1:
         raise ValueError(f"transfer_split: shots must be a positive int, found {shots!r}")
-    x, y = load_digits(dtype=dtype, upsample=upsample)
+    if not isinstance(source_copies, (int, np.integer)) or source_copies < 1:
+        raise ValueError(
+            f"transfer_split: source_copies must be a positive int, found {source_copies!r}"
+        )
+    x, y = load_digits(dtype=dtype)
     rng = np.random.default_rng(seed)
 
-    is_source = np.isin(y, source_classes)
-    source = train_test_split(
-        x[is_source], _relabel(y[is_source], source_classes), test_size=test_size,
-        seed=int(rng.integers(2**31)),
+    def place(images: np.ndarray) -> np.ndarray:
+        if canvas == x.shape[-1]:
+            return images
+        return place_randomly(images, canvas=canvas, seed=int(rng.integers(2**31)))
+
+    source_idx = np.flatnonzero(np.isin(y, source_classes))
+    by_index = train_test_split(
+        source_idx, y[source_idx], test_size=test_size, seed=int(rng.integers(2**31))
+    )
+    copies = 1 if canvas == x.shape[-1] else int(source_copies)
+    source = Split(
+        np.concatenate([place(x[by_index.x_train]) for _ in range(copies)]),
+        place(x[by_index.x_test]),
+        np.tile(_relabel(by_index.y_train, source_classes), copies),
+        _relabel(by_index.y_test, source_classes),
     )
 
     train_idx, test_idx = [], []
@@ -242,6 +324,7 @@ def transfer_split(
     train = rng.permutation(np.concatenate(train_idx))
     test = rng.permutation(np.concatenate(test_idx))
     target = Split(
-        x[train], x[test], _relabel(y[train], target_classes), _relabel(y[test], target_classes)
+        place(x[train]), place(x[test]),
+        _relabel(y[train], target_classes), _relabel(y[test], target_classes),
     )
     return TransferSplit(source, target, source_classes, target_classes)

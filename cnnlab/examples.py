@@ -74,9 +74,9 @@ CS109B_DENSE_PARAMS = 2_099_716
 CS109B_TOTAL_PARAMS = 2_103_156
 #: CS231n: 10 filters of 5x5x3 (with biases): 10 * (5*5*3 + 1).
 CS231N_TEN_FILTERS_PARAMS = 760
-#: EECS 442: fully connected 2 -> 4 -> 2 network (weights 12, biases 5).
+#: EECS 442: fully connected 2 -> 4 -> 1 network (weights 2*4 + 4*1 = 12, biases 5).
 EECS442_TWO_LAYER_PARAMS = 17
-#: EECS 442: fully connected 2 -> 4 -> 4 -> 2 network (weights 36, biases 11).
+#: EECS 442: fully connected 2 -> 4 -> 4 -> 3 network (weights 8 + 16 + 12 = 36, biases 11).
 EECS442_THREE_LAYER_PARAMS = 47
 
 # --- Output sizes worked on the slides ---------------------------------------------

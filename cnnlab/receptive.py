@@ -253,9 +253,7 @@ def _stack(layers: object) -> tuple[list[tuple[str, str, list[Window] | str]], P
 # --- the recurrence ---------------------------------------------------------------------------
 
 
-def receptive_fields(
-    layers: object, input_size: int | Pair | None = None
-) -> list[ReceptiveField]:
+def receptive_fields(layers: object, input_size: int | Pair | None = None) -> list[ReceptiveField]:
     """Receptive field, jump and effective padding after every layer of a stack.
 
     Parameters

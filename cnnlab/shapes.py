@@ -147,8 +147,7 @@ def _padding_mode(padding: object) -> str | PerSide:
             else ""
         )
         raise ValueError(
-            f"padding must be an int, an (h, w) pair, 'valid' or 'same', got {padding!r}."
-            + hint
+            f"padding must be an int, an (h, w) pair, 'valid' or 'same', got {padding!r}." + hint
         )
     if _is_per_side(padding):
         (top, bottom), (left, right) = padding  # type: ignore[misc]

@@ -78,3 +78,10 @@ def test_check_layer_skips_none_inputs_and_checks_gradient_count():
         check_layer(relu_forward, lambda dout, cache: (dout, dout), {"x": np.ones(3)})
     with pytest.raises(TypeError, match="float64"):
         check_layer(relu_forward, relu_backward, {"x": np.ones(3, dtype=np.float32)})
+
+
+def test_numerical_gradient_copes_with_f_returning_a_view_of_x():
+    # flatten returns x.reshape(...), a view: the difference must not read x after
+    # it has been nudged back.
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_allclose(numerical_gradient(lambda v: v.reshape(-1), x), np.ones((2, 3)))

@@ -138,8 +138,7 @@ def array_check(
     if reveal:
         index = tuple(int(i) for i in np.argwhere(wrong)[0])
         problem += (
-            f" (first at index {index}: expected {expected[index]:.6g}, "
-            f"found {array[index]:.6g})"
+            f" (first at index {index}: expected {expected[index]:.6g}, found {array[index]:.6g})"
         )
     return Check(False, problem + ".", _run(diagnose), weight)
 

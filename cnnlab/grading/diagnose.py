@@ -65,12 +65,10 @@ SENTENCES: dict[str, str] = {
         "(floor), which is what a window that doesn't fit does."
     ),
     "dilation_ignored": (
-        "dilation was ignored: a kernel of k taps with dilation d spans d*(k - 1) + 1 "
-        "pixels."
+        "dilation was ignored: a kernel of k taps with dilation d spans d*(k - 1) + 1 pixels."
     ),
     "dilation_times_kernel": (
-        "a dilated kernel spans d*(k - 1) + 1 pixels, not d*k: the gaps are only "
-        "between taps."
+        "a dilated kernel spans d*(k - 1) + 1 pixels, not d*k: the gaps are only between taps."
     ),
     "stride_ignored": (
         "the stride was ignored: with stride s the window moves s pixels per step, so "
@@ -98,8 +96,12 @@ SENTENCES: dict[str, str] = {
         "the biases are missing: the depthwise step has one per channel and the "
         "pointwise step one per output channel."
     ),
-    "separable_no_depthwise_bias": "the depthwise step's biases (one per input channel) are missing.",
-    "separable_no_pointwise_bias": "the pointwise step's biases (one per output channel) are missing.",
+    "separable_no_depthwise_bias": (
+        "the depthwise step's biases (one per input channel) are missing."
+    ),
+    "separable_no_pointwise_bias": (
+        "the pointwise step's biases (one per output channel) are missing."
+    ),
     "separable_full_depthwise": (
         "the depthwise step was counted as a full convolution: each of its filters sees "
         "only its own channel (k*k weights), not all channels."
@@ -112,8 +114,12 @@ SENTENCES: dict[str, str] = {
         "the flattened length is conv2's *output* (H_out * W_out * filters); a 'same' "
         "convolution with stride s gives ceil(n/s) pixels per axis."
     ),
-    "pool_has_params": "pooling has no parameters: it only takes a max (or an average) of each window.",
-    "total_no_bias": "the biases are missing from the total: every conv filter and dense unit has one.",
+    "pool_has_params": (
+        "pooling has no parameters: it only takes a max (or an average) of each window."
+    ),
+    "total_no_bias": (
+        "the biases are missing from the total: every conv filter and dense unit has one."
+    ),
     "macs_input_positions": (
         "the multiply-adds were counted at the input's positions: a filter is applied "
         "once per *output* position, and a valid k x k convolution has n - k + 1 per axis."
@@ -130,7 +136,9 @@ SENTENCES: dict[str, str] = {
         "the kernel is flipped: CNN layers compute a cross-correlation, "
         "out = sum w[kh, kw] * x[i*s + kh, j*s + kw], without flipping w."
     ),
-    "transposed_kernel": "the kernel's rows and columns are swapped (w[kw, kh] used for w[kh, kw]).",
+    "transposed_kernel": (
+        "the kernel's rows and columns are swapped (w[kw, kh] used for w[kh, kw])."
+    ),
     "forward_no_bias": "the bias b[f] was not added to the output of filter f.",
     "forward_one_side_padding": (
         "the input was padded on one side only: np.pad needs (p, p) on both spatial axes."
@@ -173,13 +181,17 @@ SENTENCES: dict[str, str] = {
         "instead of overwriting."
     ),
     "dw_mean": "dw was averaged over the batch; the gradient of a sum is a sum (no 1/N).",
-    "dw_filters_channels_swapped": "dw has its filter and channel axes swapped: it must match w, (F, C, KH, KW).",
+    "dw_filters_channels_swapped": (
+        "dw has its filter and channel axes swapped: it must match w, (F, C, KH, KW)."
+    ),
     "db_not_summed_over_n": "db must also be summed over the images of the batch (axis 0).",
     "db_not_summed_over_positions": (
         "db must be summed over every output position (axes 2 and 3): the bias is "
         "added at each of them."
     ),
-    "db_summed_over_filters": "db has one value per filter: sum over axes 0, 2 and 3, not over filters.",
+    "db_summed_over_filters": (
+        "db has one value per filter: sum over axes 0, 2 and 3, not over filters."
+    ),
     "db_mean": "db was averaged; every output the bias touched adds its full gradient (a sum).",
     # pooling
     "pool_missing_last": (
@@ -227,7 +239,10 @@ SENTENCES: dict[str, str] = {
         "each output's change by df."
     ),
     "divides_by_h": "the centred difference spans 2h, so divide by 2h, not h.",
-    "not_restored": "x[i] was not restored after nudging it, so later entries were measured at a shifted point.",
+    "not_restored": (
+        "x[i] was not restored after nudging it, so later entries "
+        "were measured at a shifted point."
+    ),
     # receptive fields
     "rf_jump_ignored": (
         "each layer widens the receptive field by d*(k - 1) times the jump (the product "
@@ -332,7 +347,10 @@ def same_padding(value: Any, case: Case, reference: Any) -> str | None:
         value,
         reference,
         [
-            ("extra_pixel_first", lambda: mistakes.same_padding(n, k, s, mistake="extra_pixel_first")),
+            (
+                "extra_pixel_first",
+                lambda: mistakes.same_padding(n, k, s, mistake="extra_pixel_first"),
+            ),
             (
                 "same_stride_ignored",
                 lambda: mistakes.same_padding(n, k, s, mistake="stride_ignored"),
@@ -408,7 +426,10 @@ def conv_out(value: Any, case: Case, reference: Any) -> str | None:
         ("forward_padding_ignored", lambda: ref.conv_out(x, w, b, s, 0)),
         ("forward_one_side_padding", lambda: ref.conv_out(xp_top, w, b, s, 0)),
         ("forward_one_side_padding", lambda: ref.conv_out(xp_bottom, w, b, s, 0)),
-        ("forward_one_side_padding", lambda: ref.conv_out(np.pad(x, _one_side(2 * p)), w, b, s, 0)),
+        (
+            "forward_one_side_padding",
+            lambda: ref.conv_out(np.pad(x, _one_side(2 * p)), w, b, s, 0),
+        ),
     ]
     if w.shape[2] == w.shape[3]:
         candidates.append(
@@ -435,7 +456,10 @@ def conv_dx(value: Any, case: Case, reference: Any) -> str | None:
         reference,
         [
             ("uncropped_dx", lambda: ref.conv_grads(xp, w, b, dout, s, 0)[0]),
-            ("backward_stride_ignored", lambda: mistakes.conv_grads_stride_ignored(x, w, b, dout, s, p)[0]),
+            (
+                "backward_stride_ignored",
+                lambda: mistakes.conv_grads_stride_ignored(x, w, b, dout, s, p)[0],
+            ),
             ("dx_flipped_kernel", lambda: ref.conv_grads(x, w[..., ::-1, ::-1], b, dout, s, p)[0]),
             ("dx_overwritten", lambda: mistakes.conv_dx_overwritten(x, w, dout, s, p)),
         ],
@@ -448,7 +472,10 @@ def conv_dw(value: Any, case: Case, reference: Any) -> str | None:
     correct = np.asarray(reference)
     candidates = [
         ("flipped_dw", lambda: correct[..., ::-1, ::-1]),
-        ("backward_stride_ignored", lambda: mistakes.conv_grads_stride_ignored(x, w, b, dout, s, p)[1]),
+        (
+            "backward_stride_ignored",
+            lambda: mistakes.conv_grads_stride_ignored(x, w, b, dout, s, p)[1],
+        ),
         ("dw_last_image", lambda: ref.conv_grads(x[-1:], w, b, dout[-1:], s, p)[1]),
         ("dw_mean", lambda: correct / x.shape[0]),
         ("dw_filters_channels_swapped", lambda: correct.transpose(1, 0, 2, 3)),

@@ -69,7 +69,7 @@ def same_padding(n: int, k: int, s: int, *, mistake: str) -> tuple[int, int]:
 
 
 def conv_grads_stride_ignored(x, w, b, dout, stride: int, padding: int):
-    """Backward pass whose loops place window ``(i, j)`` at ``(i, j)`` instead of ``(i*s, j*s)``."""
+    """Backward whose loops put window ``(i, j)`` at ``(i, j)``, not ``(i*s, j*s)``."""
     N, F, H_out, W_out = dout.shape
     H1 = x.shape[2] + 2 * padding - w.shape[2] + 1
     W1 = x.shape[3] + 2 * padding - w.shape[3] + 1

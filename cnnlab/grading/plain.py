@@ -167,7 +167,7 @@ def to_plain(obj: Any) -> Any:
 
 
 def outcome_for(obj: Any) -> dict[str, Any]:
-    """The sandbox's outcome for a returned value: ``{"value": ...}`` or ``{"unsupported": ...}``."""
+    """The sandbox's outcome for a value: ``{"value": ...}`` or ``{"unsupported": ...}``."""
     try:
         return {"value": to_plain(obj)}
     except Unsupported as error:

@@ -72,8 +72,12 @@ def _draw(draw: Draw) -> dict[str, int]:
     k_pad = draw.choice((3, 5, 7))
     v.update(n_pad=draw.integer(16, 64), k_pad=k_pad, p_pad=draw.integer(1, k_pad // 2 + 1))
     v.update(n_dil=draw.integer(16, 64), k_dil=draw.choice((3, 5)), d_dil=draw.integer(2, 4))
-    v.update(n_same=draw.integer(15, 64), k_same=draw.choice((3, 5, 7)), s_same=draw.choice((2, 3)))
-    v.update(cp_filters=draw.integer(4, 64), cp_k=draw.choice((3, 5, 7)), cp_c=draw.choice((1, 3, 4)))
+    v.update(
+        n_same=draw.integer(15, 64), k_same=draw.choice((3, 5, 7)), s_same=draw.choice((2, 3))
+    )
+    v.update(
+        cp_filters=draw.integer(4, 64), cp_k=draw.choice((3, 5, 7)), cp_c=draw.choice((1, 3, 4))
+    )
     v.update(
         cs_in=draw.choice((24, 28, 32, 36, 40)),
         cs_f1=draw.integer(4, 16),
@@ -118,7 +122,26 @@ def cs109b_params(v: Mapping[str, int]) -> tuple[int, int, int, int]:
     )
 
 
-VGG16_CONVS = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
+VGG16_CONVS = (
+    64,
+    64,
+    "M",
+    128,
+    128,
+    "M",
+    256,
+    256,
+    256,
+    "M",
+    512,
+    512,
+    512,
+    "M",
+    512,
+    512,
+    512,
+    "M",
+)
 
 
 def vgg16_counts() -> tuple[int, int, int, int]:
@@ -251,8 +274,14 @@ def _draw_dense(rng: np.random.Generator) -> tuple[int, int]:
 OUTPUT_SIZE = _function_question(
     "output_size",
     3,
-    [(7, 3, 1, 0, 1), (7, 3, 2, 0, 1), (7, 3, 3, 0, 1), (32, 5, 1, 2, 1), (227, 11, 4, 0, 1),
-     (32, 3, 1, 0, 2)],
+    [
+        (7, 3, 1, 0, 1),
+        (7, 3, 2, 0, 1),
+        (7, 3, 3, 0, 1),
+        (32, 5, 1, 2, 1),
+        (227, 11, 4, 0, 1),
+        (32, 3, 1, 0, 2),
+    ],
     _draw_output_size,
     12,
     _int_judge(output_size, diagnose.output_size),
@@ -301,7 +330,9 @@ SEPARABLE_PARAMS = _function_question(
 
 # --- value questions -----------------------------------------------------------------------
 
-Part = tuple[str, Callable[[Mapping[str, int]], Any], Callable[[Any, Mapping[str, int], Any], "str | None"]]
+Part = tuple[
+    str, Callable[[Mapping[str, int]], Any], Callable[[Any, Mapping[str, int], Any], "str | None"]
+]
 
 
 def _value_question(
@@ -444,7 +475,9 @@ DILATED = _value_question(
 
 
 def _same_size(v: Mapping[str, int]) -> int:
-    return int(shapes.conv_output_size(v["n_same"], v["k_same"], stride=v["s_same"], padding="same"))
+    return int(
+        shapes.conv_output_size(v["n_same"], v["k_same"], stride=v["s_same"], padding="same")
+    )
 
 
 SAME = _value_question(
@@ -455,15 +488,14 @@ SAME = _value_question(
         (
             "the padding before",
             lambda v: same_padding(v["n_same"], v["k_same"], v["s_same"])[0],
-            _sentence(
-                "same_stride_ignored", lambda v: (v["k_same"] - 1) // 2
-            ),
+            _sentence("same_stride_ignored", lambda v: (v["k_same"] - 1) // 2),
         ),
         (
             "the padding after",
             lambda v: same_padding(v["n_same"], v["k_same"], v["s_same"])[1],
             _sentence(
-                "extra_pixel_first", lambda v: same_padding(v["n_same"], v["k_same"], v["s_same"])[0]
+                "extra_pixel_first",
+                lambda v: same_padding(v["n_same"], v["k_same"], v["s_same"])[0],
             ),
         ),
     ],

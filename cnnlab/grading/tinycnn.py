@@ -3,7 +3,7 @@
 The assignment gives students the same network written in plain NumPy (a read-only
 cell, because the grading sandbox cannot import cnnlab)::
 
-    conv 3x3, padding 1 (w1 (F, C, 3, 3), b1 (F,)) -> ReLU -> flatten -> dense (w2 (K, F*H*W), b2 (K,))
+    conv 3x3 pad 1 (w1 (F, C, 3, 3), b1 (F,)) -> ReLU -> flatten -> dense (w2 (K, F*H*W), b2 (K,))
 
 Parameters are a dict ``{"w1", "b1", "w2", "b2"}`` of float64 arrays. This module is
 the grader's reference for that network: its class-score gradients (saliency), its

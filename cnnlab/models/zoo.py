@@ -87,15 +87,19 @@ def names() -> list[str]:
     return list(_ZOO)
 
 
+def _squash(name: str) -> str:
+    """``'VGG-16'``, ``'vgg_16'`` and ``'vgg16'`` are the same name."""
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
 def describe(name: str) -> ZooEntry:
     """The :class:`ZooEntry` for ``name`` (description, reference, builder)."""
-    key = name.strip().lower().replace("-", "_")
-    if key not in _ZOO:
-        close = difflib.get_close_matches(key, list(_ZOO), n=3)
+    squashed = {_squash(known): known for known in _ZOO}
+    key = squashed.get(_squash(str(name)))
+    if key is None:
+        close = difflib.get_close_matches(str(name).lower(), list(_ZOO), n=3)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(
-            f"unknown model {name!r}: the zoo has {', '.join(_ZOO)}.{hint}"
-        )
+        raise ValueError(f"unknown model {name!r}: the zoo has {', '.join(_ZOO)}.{hint}")
     return _ZOO[key]
 
 

@@ -36,31 +36,53 @@ from cnnlab.net.train import History, evaluate, fit
 __all__ = ["PRETRAINED", "Reference", "digits_cnn", "pretrained", "train_reference"]
 
 
-def digits_cnn(num_classes: int = 10, *, seed: int = 0, dtype: Any = np.float32) -> Sequential:
-    """The small CNN of the course, for 1x8x8 digit images (1,898 parameters for 10 classes).
+def digits_cnn(
+    num_classes: int = 10,
+    *,
+    channels: tuple[int, int] = (8, 16),
+    image_size: int = 8,
+    seed: int = 0,
+    dtype: Any = np.float32,
+) -> Sequential:
+    """The small CNN of the course, for one-channel digit images.
 
-    ``conv 8@3x3 pad 1 -> ReLU -> maxpool 2 -> conv 16@3x3 pad 1 -> ReLU -> maxpool 2
-    -> flatten (16*2*2 = 64) -> dense num_classes``.
+    ``conv c1@3x3 pad 1 -> ReLU -> maxpool 2 -> conv c2@3x3 pad 1 -> ReLU -> maxpool 2
+    -> flatten (c2 * (image_size // 4)**2) -> dense num_classes``.
+
+    Parameters
+    ----------
+    num_classes : int, default 10
+    channels : (int, int), default (8, 16)
+        Filters of the two conv layers.
+    image_size : int, default 8
+        Side of the square input (8 for :func:`~cnnlab.datasets.load_digits`, 12 for
+        :func:`~cnnlab.datasets.transfer_split`).
+    seed : int
+    dtype : numpy dtype
 
     Examples
     --------
-    >>> digits_cnn().num_parameters()
+    >>> digits_cnn().num_parameters()        # 80 + 1,168 + 650
     1898
+    >>> digits_cnn(5, channels=(16, 32), image_size=12)[-1]
+    Dense(288, 5)
     """
+    c1, c2 = channels
+    side = image_size // 4
     return Sequential(
         [
-            Conv2d(1, 8, 3, padding=1),
+            Conv2d(1, c1, 3, padding=1),
             ReLU(),
             MaxPool2d(2),
-            Conv2d(8, 16, 3, padding=1),
+            Conv2d(c1, c2, 3, padding=1),
             ReLU(),
             MaxPool2d(2),
             Flatten(),
-            Dense(16 * 2 * 2, num_classes),
+            Dense(c2 * side * side, num_classes),
         ],
         seed=seed,
         dtype=dtype,
-        input_shape=(1, 8, 8),
+        input_shape=(1, image_size, image_size),
     )
 
 
@@ -113,10 +135,17 @@ PRETRAINED: dict[str, Reference] = {
         description="digits 0-9, trained on 75% of load_digits (seeded stratified split)",
     ),
     "digits_source_cnn": Reference(
-        build=lambda seed=0, dtype=np.float32: digits_cnn(5, seed=seed, dtype=dtype),
+        build=lambda seed=0, dtype=np.float32: digits_cnn(
+            5, channels=(16, 32), image_size=12, seed=seed, dtype=dtype
+        ),
         data=_source_split,
         filename="digits_source_cnn.npz",
-        description="source task of transfer_split(seed=0): digits 0-4 relabelled 0-4",
+        description=(
+            "source task of transfer_split(seed=0): digits 0-4 (relabelled 0-4) at random "
+            "positions on a 12x12 canvas"
+        ),
+        epochs=10,
+        decay_every=5,
     ),
 }
 

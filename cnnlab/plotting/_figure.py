@@ -9,7 +9,12 @@ __all__ = ["figure_to_png", "new_figure"]
 
 
 def new_figure(
-    nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] = (6.0, 3.0), **kwargs: Any
+    nrows: int = 1,
+    ncols: int = 1,
+    *,
+    figsize: tuple[float, float] = (6.0, 3.0),
+    layout: str | None = "constrained",
+    **kwargs: Any,
 ) -> tuple[Any, Any]:
     """Create a ``matplotlib.figure.Figure`` and its axes, outside pyplot.
 
@@ -23,6 +28,9 @@ def new_figure(
         Grid of axes, as in ``Figure.subplots``.
     figsize : (width, height)
         In inches.
+    layout : str or None, default "constrained"
+        Matplotlib's layout engine. Widgets that redraw on every click pass None
+        and place the axes themselves: constrained layout costs more than the drawing.
     **kwargs
         Passed to ``Figure.subplots`` (``squeeze``, ``gridspec_kw``, ...).
 
@@ -32,7 +40,7 @@ def new_figure(
     """
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=figsize, layout="constrained")
+    fig = Figure(figsize=figsize, layout=layout)
     axes = fig.subplots(nrows, ncols, **kwargs)
     return fig, axes
 

@@ -77,10 +77,9 @@ def draw_cell_grid(
         if 0 <= row < height and 0 <= col < width:
             image[row, col] = _rgb(color)
     ax.imshow(image, interpolation="nearest", extent=(-0.5, width - 0.5, height - 0.5, -0.5))
-    ax.set_xticks(np.arange(-0.5, width, 1.0), minor=True)
-    ax.set_yticks(np.arange(-0.5, height, 1.0), minor=True)
-    ax.grid(which="minor", color="#888888", linewidth=0.6)
-    ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+    # Grid lines as two line collections; no ticks (ticks are slow to lay out).
+    ax.vlines(np.arange(-0.5, width, 1.0), -0.5, height - 0.5, color="#888888", linewidth=0.6)
+    ax.hlines(np.arange(-0.5, height, 1.0), -0.5, width - 0.5, color="#888888", linewidth=0.6)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlim(-0.5, width - 0.5)
@@ -128,7 +127,10 @@ def draw_conv_explorer(state: Any, *, figsize: tuple[float, float] = (8.0, 4.0))
     out_width = state.output[1] if state.output is not None else state.padded[1] / 2
     # Same cell size in both grids, unless the output would be too small to see.
     ratios = (state.padded[1], max(out_width, state.padded[1] / 3))
-    fig, (ax_in, ax_out) = new_figure(1, 2, figsize=figsize, width_ratios=ratios)
+    fig, (ax_in, ax_out) = new_figure(
+        1, 2, figsize=figsize, width_ratios=ratios, layout=None,
+        gridspec_kw={"left": 0.02, "right": 0.98, "top": 0.9, "bottom": 0.08, "wspace": 0.15},
+    )
     fill: dict[Cell, str] = {}
     text: dict[Cell, str] = {}
     write_zeros = max(state.padded) <= 14
@@ -182,7 +184,10 @@ def draw_pool_step(state: Any, *, figsize: tuple[float, float] = (9.0, 3.4)) -> 
     -------
     matplotlib.figure.Figure
     """
-    fig, (ax_x, ax_out, ax_dx) = new_figure(1, 3, figsize=figsize, width_ratios=(5, 3, 5))
+    fig, (ax_x, ax_out, ax_dx) = new_figure(
+        1, 3, figsize=figsize, width_ratios=(5, 3, 5), layout=None,
+        gridspec_kw={"left": 0.02, "right": 0.98, "top": 0.82, "bottom": 0.03, "wspace": 0.12},
+    )
     fill: dict[Cell, str] = {}
     if state.window is not None:
         (r0, r1), (c0, c1) = state.window
@@ -245,7 +250,10 @@ def draw_receptive_field(state: Any, *, figsize: tuple[float, float] | None = No
     if figsize is None:
         figsize = (min(2.6 * count, 13.0), 3.2)
     ratios = [fmap.size[1] for fmap in state.maps]
-    fig, axes = new_figure(1, count, figsize=figsize, squeeze=False, width_ratios=ratios)
+    fig, axes = new_figure(
+        1, count, figsize=figsize, squeeze=False, width_ratios=ratios, layout=None,
+        gridspec_kw={"left": 0.02, "right": 0.98, "top": 0.8, "bottom": 0.03, "wspace": 0.1},
+    )
     for ax, fmap in zip(axes[0], state.maps, strict=True):
         fill = {cell: COLORS["region"] for cell in fmap.cells}
         if fmap.is_output:

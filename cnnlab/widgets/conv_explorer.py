@@ -121,7 +121,7 @@ class ConvExplorer(W.VBox):
                 position.observe(self._on_change, names="value")
         color = "#1a7f37" if self.state.fits else "#c00000"
         self.headline.value = (
-            f'<b style="color:{color}">{html.escape(self.state.headline)}</b>'
+            f'<b style="color:{color}">{html.escape(self.state.headline, quote=False)}</b>'
         )
-        self.formula.value = f"<pre>{html.escape(self.state.formula)}</pre>"
+        self.formula.value = f"<pre>{html.escape(self.state.formula, quote=False)}</pre>"
         self.image.show(draw_conv_explorer(self.state))

@@ -117,7 +117,7 @@ class NetworkBuilderWidget(W.VBox):
         try:
             self.builder.input_shape = parse_shape(self.shape.value)
         except ValueError as error:
-            self.message.value = f'<span style="color:#c00000">{html.escape(str(error))}</span>'
+            self.message.value = f'<span style="color:#c00000">{html.escape(str(error), quote=False)}</span>'
             return
         self._refresh()
 
@@ -126,7 +126,7 @@ class NetworkBuilderWidget(W.VBox):
         try:
             self.builder.add(self.kind.value, **options)
         except (ValueError, TypeError) as error:
-            self.message.value = f'<span style="color:#c00000">{html.escape(str(error))}</span>'
+            self.message.value = f'<span style="color:#c00000">{html.escape(str(error), quote=False)}</span>'
             return
         self._refresh()
 
@@ -146,8 +146,8 @@ class NetworkBuilderWidget(W.VBox):
                 f"layer {self.status.failing + 1}: " if self.status.failing is not None else ""
             )
             self.message.value = (
-                f'<span style="color:#c00000"><b>{html.escape(where)}</b>'
-                f"{html.escape(self.status.error)}</span>"
+                f'<span style="color:#c00000"><b>{html.escape(where, quote=False)}</b>'
+                f"{html.escape(self.status.error, quote=False)}</span>"
             )
         else:
             self.message.value = (

@@ -81,5 +81,5 @@ class PoolStepperWidget(W.VBox):
         phase = {"start": "start", "forward": "forward", "backward": "backward"}[
             self.state.phase
         ]
-        self.message.value = f"<b>{phase}</b>: {html.escape(self.state.message)}"
+        self.message.value = f"<b>{phase}</b>: {html.escape(self.state.message, quote=False)}"
         self.image.show(draw_pool_step(self.state))

@@ -1,0 +1,172 @@
+"""Only the grader writes grades: check the gradebook against what the grader computed.
+
+:class:`~autograder.grader.preprocessor.SandboxedGrading` records every score it
+writes into a ledger (``<course root>/.cnnlab/ledger/<assignment>/<student>/
+<notebook>.json``). After a batch, :func:`verify` compares every autograded score in
+the gradebook with the ledger and reports any difference: a score the grader did not
+compute, or one changed after it was computed. On Linux with namespaces the sandbox
+cannot see the course directory at all (neither ``gradebook.db`` nor the ledger);
+elsewhere this check is what detects a submission that wrote to them.
+
+``post_convert_hook`` runs the check after each submission from nbgrader itself
+(configured in ``autograder/nbgrader_config.py``); ``python -m autograder.tools grade``
+runs it after the batch and fails when anything differs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+LEDGER = os.path.join(".cnnlab", "ledger")
+_SAFE = re.compile(r"^[A-Za-z0-9_.@+\-]+$")
+log = logging.getLogger(__name__)
+
+
+class GradebookMismatch(RuntimeError):
+    """The gradebook holds scores the grader did not compute."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"the gradebook differs from what the grader computed:\n{lines}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    assignment: str
+    student: str
+    notebook: str
+    grade_id: str
+    expected: float | None
+    found: float | None
+    what: str
+
+    def __str__(self) -> str:
+        return (f"{self.student}/{self.assignment}/{self.notebook} {self.grade_id}: {self.what} "
+                f"(grader computed {self.expected}, gradebook has {self.found})")
+
+
+def default_ledger_dir(course_root: str) -> str:
+    return os.path.join(course_root, LEDGER)
+
+
+def _safe(part: str) -> str:
+    if not _SAFE.match(part) or part in (".", ".."):
+        raise ValueError(f"unsafe name for a ledger path: {part!r}")
+    return part
+
+
+def record(ledger_dir: str, assignment: str, student: str, notebook: str,
+           scores: Mapping[str, tuple[float, float]], **extra) -> str:
+    """Record the scores (grade_id -> (score, max)) the grader wrote for one notebook."""
+    folder = os.path.join(ledger_dir, _safe(assignment), _safe(student))
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, _safe(notebook) + ".json")
+    data = {"assignment": assignment, "student": student, "notebook": notebook,
+            "scores": {k: {"score": s, "max": m} for k, (s, m) in scores.items()},
+            "time": time.time(), **extra}
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(data, fh, indent=1)
+    os.replace(tmp, path)
+    return path
+
+
+def read_ledger(ledger_dir: str, assignments: Iterable[str] | None = None) -> list[dict]:
+    entries = []
+    if not os.path.isdir(ledger_dir):
+        return entries
+    wanted = set(assignments) if assignments is not None else None
+    for assignment in sorted(os.listdir(ledger_dir)):
+        if wanted is not None and assignment not in wanted:
+            continue
+        adir = os.path.join(ledger_dir, assignment)
+        for student in sorted(os.listdir(adir)):
+            sdir = os.path.join(adir, student)
+            for name in sorted(os.listdir(sdir)):
+                if name.endswith(".json"):
+                    with open(os.path.join(sdir, name)) as fh:
+                        entries.append(json.load(fh))
+    return entries
+
+
+def _close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+
+
+def verify(db_url: str, ledger_dir: str, assignments: Iterable[str] | None = None) -> list[Problem]:
+    """Every autograded score of the ledger's submissions equals the recorded one."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    assignments = list(assignments) if assignments is not None else None
+    entries = read_ledger(ledger_dir, assignments)
+    problems: list[Problem] = []
+    recorded = {(e["assignment"], e["student"], e["notebook"]): e for e in entries}
+    with Gradebook(db_url) as gb:
+        for (assignment, student, notebook), entry in recorded.items():
+            for gid, rec in entry["scores"].items():
+                try:
+                    grade = gb.find_grade(gid, notebook, assignment, student)
+                except MissingEntry:
+                    problems.append(Problem(assignment, student, notebook, gid, rec["score"],
+                                            None, "missing from the gradebook"))
+                    continue
+                if not _close(grade.auto_score, rec["score"]):
+                    problems.append(Problem(assignment, student, notebook, gid, rec["score"],
+                                            grade.auto_score, "autograded score differs"))
+                if not _close(grade.max_score, rec["max"]):
+                    problems.append(Problem(assignment, student, notebook, gid, rec["max"],
+                                            grade.max_score, "maximum score differs"))
+        # autograded scores nobody recorded (the grader never computed them)
+        names = {a for a, _, _ in recorded} if assignments is None else set(assignments)
+        for assignment in sorted(names):
+            try:
+                submissions = gb.find_assignment(assignment).submissions
+            except MissingEntry:
+                continue
+            for submission in submissions:
+                for snb in submission.notebooks:
+                    key = (assignment, submission.student.id, snb.name)
+                    for grade in snb.grades:
+                        if not grade.auto_score or grade.cell.cell_type != "code":
+                            continue  # nbgrader's own zeros: notebook missing, answer blank
+                        if key not in recorded:
+                            problems.append(Problem(*key, grade.name, None, grade.auto_score,
+                                                    "autograded score without a grader record"))
+                        elif grade.name not in recorded[key]["scores"]:
+                            problems.append(Problem(*key, grade.name, None, grade.auto_score,
+                                                    "score the grader did not compute"))
+    return problems
+
+
+def check(db_url: str, ledger_dir: str, assignments: Iterable[str] | None = None) -> None:
+    """Raise :class:`GradebookMismatch` if :func:`verify` finds anything."""
+    problems = verify(db_url, ledger_dir, assignments)
+    if problems:
+        raise GradebookMismatch(problems)
+
+
+def post_convert_hook(assignment: str, student: str, notebooks) -> None:
+    """nbgrader ``Autograde.post_convert_hook``: check the gradebook after each submission.
+
+    nbgrader runs converters from the course root; a mismatch is logged as an error
+    (nbgrader only logs hook failures), and ``python -m autograder.tools grade`` fails.
+    """
+    root = os.getcwd()
+    db = os.path.join(root, "gradebook.db")
+    if not os.path.exists(db):
+        return
+    wanted = None if (not assignment or any(ch in assignment for ch in "*?[")) else [assignment]
+    problems = verify("sqlite:///" + db, default_ledger_dir(root), wanted)
+    for problem in problems:
+        log.error("GRADEBOOK GUARD: %s", problem)
+        logging.getLogger("traitlets").error("GRADEBOOK GUARD: %s", problem)

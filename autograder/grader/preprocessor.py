@@ -1,0 +1,376 @@
+"""nbgrader preprocessors: grade in this process, run student code only in the sandbox.
+
+* :class:`RestoreCellMetadata` (sanitize step, first): rewrites every cell's nbgrader
+  metadata from the gradebook, so a submission cannot turn a test cell into something
+  else, change its points, duplicate ids or set an old schema version (which would
+  stop nbgrader's whole batch).
+* :class:`SandboxedGrading` (autograde step, replaces nbgrader's ``Execute``): runs the
+  student's code cells in the sandbox, asks each question on the cases of this
+  student's variant, grades with the course's ``Question.grade`` here, and writes each
+  test cell's outputs itself: the report as stdout and the score as the
+  ``execute_result`` nbgrader reads for partial credit. Test cell code never runs.
+* :class:`HideTestSources` (generate_feedback): replaces each test cell's source by a
+  one-line header, so no test code, visible or hidden, reaches the feedback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib
+import importlib.util
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from nbformat.notebooknode import NotebookNode
+from nbformat.v4 import new_markdown_cell, new_output
+from traitlets import Bool, Enum, Float, Integer, List, Unicode
+
+from nbgrader import utils
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+from . import gradebook_guard, sandbox
+
+SECRET_ENV = "CNNLAB_COURSE_SECRET"
+SECRET_FILE_ENV = "CNNLAB_COURSE_SECRET_FILE"
+FOOTER_KEY = "cnnlab_grading_footer"
+SCHEMA_VERSION = 3
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def is_test_cell(cell: NotebookNode) -> bool:
+    """An autograded test cell: a code grade cell that is not an answer cell."""
+    return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
+
+
+def grade_id(cell: NotebookNode) -> str | None:
+    meta = cell.metadata.get("nbgrader")
+    gid = meta.get("grade_id") if isinstance(meta, dict) else None
+    return gid if isinstance(gid, str) else None
+
+
+def course_root_from(resources: dict) -> str:
+    """The course directory: where gradebook.db lives (sqlite), else the cwd."""
+    url = resources.get("nbgrader", {}).get("db_url", "")
+    if url.startswith("sqlite:///"):
+        return os.path.dirname(os.path.abspath(url[len("sqlite:///"):]))
+    return os.getcwd()
+
+
+def load_secret(course_root: str | None = None) -> str | None:
+    """The course secret: ``$CNNLAB_COURSE_SECRET``, else the file named by
+    ``$CNNLAB_COURSE_SECRET_FILE``, else ``<course root>/course_secret``."""
+    value = os.environ.get(SECRET_ENV)
+    if value:
+        return value.strip()
+    path = os.environ.get(SECRET_FILE_ENV)
+    if not path and course_root:
+        path = os.path.join(course_root, "course_secret")
+    if path and os.path.isfile(path):
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read().strip()
+        return text or None
+    return None
+
+
+def case_seed(secret: str | bytes | None, assignment: str, student: str) -> int:
+    """Seed of a student's hidden cases: HMAC-SHA256(secret, "<assignment>:<student>:cases")."""
+    key = secret.encode() if isinstance(secret, str) else (secret or b"")
+    digest = hmac.new(key, f"{assignment}:{student}:cases".encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest, "big")
+
+
+class Course:
+    """The course-content side, as DESIGN.md describes it (``cnnlab.grading`` by default)."""
+
+    def __init__(self, module: str = "cnnlab.grading", plain_path: str = "") -> None:
+        self.module = importlib.import_module(module)
+        if hasattr(self.module, "variant_for"):
+            self.variants = self.module
+        else:
+            self.variants = importlib.import_module(module + ".variants")
+        self.plain_path = plain_path or getattr(self.module, "PLAIN_PATH", "") or ""
+        if not self.plain_path:
+            spec = importlib.util.find_spec(module + ".plain")
+            if spec is None or not spec.origin:
+                raise ImportError(f"{module}.plain not found: no plain-data module")
+            self.plain_path = spec.origin
+        self.plain = sandbox.load_plain(self.plain_path)
+
+    def secret(self, course_root: str | None) -> str | None:
+        default = os.path.join(course_root, "course_secret") if course_root else None
+        reader = getattr(self.variants, "read_secret", None)
+        return reader(default) if reader is not None else load_secret(course_root)
+
+    def question(self, assignment: str, gid: str):
+        """The question a test cell grades: by grade_id, or ``<assignment>.<grade_id>``."""
+        for key in (gid, f"{assignment}.{gid}"):
+            try:
+                return self.module.question(key)
+            except (KeyError, LookupError, ValueError):
+                continue
+        return None
+
+    def variant(self, assignment: str, student: str | None, secret) -> dict:
+        return dict(self.variants.variant_for(assignment, student, secret))
+
+    def rng(self, secret, assignment: str, student: str) -> np.random.Generator:
+        seed = getattr(self.variants, "hidden_case_seed", None)
+        value = seed(assignment, student, secret) if seed else case_seed(secret, assignment,
+                                                                          student)
+        return np.random.default_rng(value)
+
+
+def _stream(name: str, text: str) -> NotebookNode:
+    return new_output("stream", name=name, text=text)
+
+
+def _cell_outputs(rec: sandbox.CellRecord) -> list[NotebookNode]:
+    outputs = []
+    if rec.stdout:
+        outputs.append(_stream("stdout", rec.stdout))
+    if rec.stderr:
+        outputs.append(_stream("stderr", rec.stderr))
+    if rec.result is not None and rec.error is None:
+        outputs.append(new_output("execute_result", data={"text/plain": rec.result},
+                                  execution_count=None))
+    if rec.error is not None:
+        outputs.append(new_output("error", ename=rec.error["ename"],
+                                  evalue=rec.error["evalue"],
+                                  traceback=list(rec.error["traceback"])))
+    return outputs
+
+
+def _score_output(score: float) -> NotebookNode:
+    return new_output("execute_result", data={"text/plain": repr(float(score))},
+                      execution_count=None)
+
+
+# ----------------------------------------------------------------------- sanitizing
+
+
+class RestoreCellMetadata(NbGraderPreprocessor):
+    """Rewrite all nbgrader cell metadata from the gradebook (sanitize step, first).
+
+    A cell whose grade_id the gradebook does not know, or a second cell with the same
+    id, becomes an ordinary cell; every known cell gets exactly the master's flags,
+    points, checksum and the current schema version.
+    """
+
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        nbg = resources["nbgrader"]
+        with Gradebook(nbg["db_url"]) as gb:
+            try:
+                source_nb = gb.find_notebook(nbg["notebook"], nbg["assignment"])
+            except MissingEntry:
+                return nb, resources
+            sources = {c.name: c for c in source_nb.source_cells}
+            grades = {c.name: float(c.max_score) for c in source_nb.grade_cells}
+            solutions = {c.name for c in source_nb.solution_cells}
+            tasks = {c.name: float(c.max_score) for c in source_nb.task_cells}
+        seen: set[str] = set()
+        for cell in reversed(nb.cells):  # like nbgrader's DeduplicateIds, the last copy wins
+            if "nbgrader" not in cell.get("metadata", {}):
+                continue
+            gid = grade_id(cell)
+            if gid is None or gid not in sources or gid in seen:
+                if gid is not None and gid in seen:
+                    self.log.warning("Duplicate cell id %r: the earlier copy is now a plain "
+                                     "cell", gid)
+                del cell.metadata["nbgrader"]
+                continue
+            seen.add(gid)
+            src = sources[gid]
+            meta = {"schema_version": SCHEMA_VERSION, "grade": gid in grades,
+                    "solution": gid in solutions, "locked": bool(src.locked),
+                    "task": gid in tasks, "grade_id": gid}
+            if gid in grades or gid in tasks:
+                meta["points"] = grades.get(gid, tasks.get(gid))
+            if src.checksum:
+                meta["checksum"] = src.checksum
+            if src.cell_type in ("code", "markdown", "raw"):
+                meta["cell_type"] = src.cell_type
+            if cell.metadata["nbgrader"] != meta:
+                self.log.warning("Restored the nbgrader metadata of cell %r", gid)
+            cell.metadata["nbgrader"] = NotebookNode(meta)
+        return nb, resources
+
+
+# ------------------------------------------------------------------------- grading
+
+
+class SandboxedGrading(NbGraderPreprocessor):
+    """Autograde without running test code: the sandbox answers, this process grades."""
+
+    course_module = Unicode(
+        "cnnlab.grading",
+        help="Module with question(key) and variant_for(...) (DESIGN.md)").tag(config=True)
+    plain_path = Unicode(
+        "", help="Path of the plain-data module; default: <course_module>.plain").tag(config=True)
+    isolation = Enum(["auto", "namespaces", "none"], "auto",
+                     help="Sandbox isolation: auto, namespaces (required) or none").tag(config=True)
+    variants = Enum(["personal", "default"], "personal",
+                    help="'personal': grade each student's own variant (released with "
+                         "`python -m autograder.tools personalize`); 'default': everyone "
+                         "got the default notebook").tag(config=True)
+    require_secret = Bool(True, help="Refuse to grade without a course secret").tag(config=True)
+    cell_timeout = Float(60.0, help="Soft time limit per student cell (s)").tag(config=True)
+    case_timeout = Float(10.0, help="Time limit per call of a student function (s)").tag(
+        config=True)
+    total_timeout = Float(600.0, help="Hard limit for one notebook's whole run (s)").tag(
+        config=True)
+    memory_limit = Integer(3 * 2**30, help="Address space per sandbox process (bytes)").tag(
+        config=True)
+    process_limit = Integer(48, help="Processes a submission may run at once").tag(config=True)
+    file_size_limit = Integer(64 * 2**20, help="Largest file a submission may write").tag(
+        config=True)
+    blocked_modules = List(list(sandbox.DEFAULT_BLOCKED),
+                           help="Packages a graded answer may not import").tag(config=True)
+    ledger_dir = Unicode("", help="Where computed scores are recorded for the gradebook "
+                                  "guard; default <course root>/.cnnlab/ledger").tag(config=True)
+    footer = Bool(True, help="Append the sandbox's protections to the notebook").tag(config=True)
+
+    def limits(self) -> sandbox.Limits:
+        return sandbox.Limits(cell_seconds=self.cell_timeout, case_seconds=self.case_timeout,
+                              total_seconds=self.total_timeout, memory_bytes=self.memory_limit,
+                              processes=self.process_limit, file_bytes=self.file_size_limit)
+
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        nbg = resources["nbgrader"]
+        assignment, student, notebook = nbg["assignment"], nbg["student"], nbg["notebook"]
+        root = course_root_from(resources)
+        course = Course(self.course_module, self.plain_path)
+        secret = course.secret(root)
+        if secret is None and self.require_secret:
+            raise RuntimeError(
+                "no course secret: run `python -m autograder.tools init-secret` (or set "
+                f"${SECRET_ENV} / ${SECRET_FILE_ENV}); refusing to grade with predictable "
+                "hidden cases")
+        variant = course.variant(assignment, student if self.variants == "personal" else None,
+                                 secret)
+        rng = course.rng(secret, assignment, student)
+
+        test_cells = [(i, c) for i, c in enumerate(nb.cells) if is_test_cell(c)]
+        test_ids = {grade_id(c) for _, c in test_cells}
+        student_cells = [(i, c.source) for i, c in enumerate(nb.cells)
+                         if c.cell_type == "code" and not is_test_cell(c)
+                         and grade_id(c) not in test_ids]
+
+        plans = {}  # grade_id -> (question, cases)
+        for _, cell in sorted(test_cells, key=lambda ic: grade_id(ic[1]) or ""):
+            gid = grade_id(cell)
+            q = course.question(assignment, gid)
+            if q is None or gid in plans:
+                continue
+            cases = list(q.visible_cases(variant)) + list(q.hidden_cases(rng, variant))
+            plans[gid] = (q, cases)
+        jobs = [sandbox.QuestionJob(q.key, q.target, q.kind,
+                                    [course.plain.encode({"args": tuple(c.args),
+                                                          "kwargs": dict(c.kwargs)})
+                                     for c in cases])
+                for q, cases in plans.values()]
+
+        files_dir = resources.get("metadata", {}).get("path") or None
+        start = time.monotonic()
+        run = sandbox.run_submission(
+            student_cells, jobs, plain_path=course.plain_path, files_dir=files_dir,
+            limits=self.limits(), isolation=self.isolation,
+            blocked_modules=self.blocked_modules, sensitive=[root], plain=course.plain)
+        self.log.info("Sandbox for %s/%s: %s, %.1f s (startup %s s); %s", student, assignment,
+                      run.status, time.monotonic() - start, run.startup_seconds,
+                      run.protections.summary())
+        for note in run.notes:
+            self.log.warning("%s/%s: %s", student, assignment, note)
+
+        for i, _ in student_cells:
+            cell = nb.cells[i]
+            cell.outputs = _cell_outputs(run.cells[i]) if i in run.cells else []
+            cell.execution_count = None
+
+        scores: dict[str, tuple[float, float]] = {}
+        for _, cell in test_cells:
+            gid = grade_id(cell)
+            points = float(cell.metadata["nbgrader"].get("points", 0))
+            text, score = self._grade_cell(course, assignment, gid, plans.get(gid), run,
+                                           variant, points)
+            cell.outputs = [_stream("stdout", text), _score_output(score)]
+            cell.execution_count = None
+            scores[gid] = (score, points)
+
+        if self.footer:
+            nb.cells = [c for c in nb.cells if not c.get("metadata", {}).get(FOOTER_KEY)]
+            footer = new_markdown_cell(self._footer(run))
+            footer.metadata[FOOTER_KEY] = True
+            nb.cells.append(footer)
+        ledger = self.ledger_dir or gradebook_guard.default_ledger_dir(root)
+        gradebook_guard.record(ledger, assignment, student, notebook, scores,
+                               protections=run.protections.summary(), status=run.status)
+        return nb, resources
+
+    def _grade_cell(self, course: Course, assignment: str, gid: str | None, plan, run,
+                    variant, points: float) -> tuple[str, float]:
+        if plan is None:
+            self.log.error("Test cell %r of %s has no cnnlab question: scored 0. Fix the "
+                           "course (question keys are the test cells' grade ids).",
+                           gid, assignment)
+            return (f"{gid}: 0 / {points:g} points\n  This check is not available "
+                    "(a course configuration problem, reported to the instructor).", 0.0)
+        q, cases = plan
+        if not run.found.get(q.key, False):
+            if run.completed and hasattr(q, "missing_report"):
+                return q.missing_report().text(), 0.0
+            why = ("your notebook's grading run did not finish" if not run.completed
+                   else f"`{q.target}` is not defined when your notebook runs from top to "
+                        "bottom; define it in the answer cell")
+            return f"{q.key}: 0 / {points:g} points\n  [FAIL] {why}.", 0.0
+        try:
+            report = q.grade(run.outcomes[q.key], cases, variant)
+            text = report.text()
+            full = float(report.points) or points
+            score = float(report.score) / full * points if full else 0.0
+        except Exception:  # noqa: BLE001 - a grading bug must not crash the batch
+            self.log.exception("Grading %s raised; scored 0", q.key)
+            return (f"{q.key}: 0 / {points:g} points\n  Your answer could not be checked "
+                    "(it returned something the checks did not expect).", 0.0)
+        if not np.isfinite(score):
+            score = 0.0
+        score = min(max(score, 0.0), points)
+        return text, score
+
+    @staticmethod
+    def _footer(run: sandbox.RunResult) -> str:
+        text = run.protections.markdown()
+        if not run.completed:
+            text += f"\n\n*This notebook's grading run {run.status}.*"
+        return text
+
+
+# ------------------------------------------------------------------------- feedback
+
+
+class HideTestSources(NbGraderPreprocessor):
+    """Replace each test cell's source with a one-line header (generate_feedback)."""
+
+    header = Unicode("# Test cell {grade_id}: the grader ran its checks outside your "
+                     "notebook; the report is below.").tag(config=True)
+
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int):
+        if utils.is_grade(cell) and not utils.is_solution(cell):
+            cell.source = self.header.format(grade_id=grade_id(cell) or "?")
+        return cell, resources
+
+
+def grade_notebook(nb: NotebookNode, resources: dict, **traits: Any):
+    """Run :class:`SandboxedGrading` on one notebook outside nbgrader (tests, tools)."""
+    pre = SandboxedGrading(**traits)
+    return pre.preprocess(nb, resources)
+
+
+__all__: Sequence[str] = ("Course", "HideTestSources", "RestoreCellMetadata",
+                          "SandboxedGrading", "case_seed", "grade_notebook", "load_secret")

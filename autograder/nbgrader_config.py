@@ -1,0 +1,56 @@
+"""nbgrader configuration of the cnnlab course.
+
+The course root is this file's folder, wherever the repository is cloned: run
+``nbgrader`` from ``autograder/`` (or use ``python -m autograder.tools``, which does).
+nbgrader's ``Execute`` is replaced by cnnlab's sandboxed grader: test cells are never
+run; the student's code runs in a sandbox that only answers the grader's questions.
+See DESIGN.md and SECURITY.md in this folder.
+"""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+if REPO not in sys.path:  # so nbgrader can import autograder.grader
+    sys.path.insert(0, REPO)
+
+c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
+
+c.CourseDirectory.root = HERE
+
+_NB = "nbgrader.preprocessors."
+_OURS = "autograder.grader.preprocessor."
+
+# Sanitize: restore every cell's nbgrader metadata from the gradebook first, then
+# nbgrader's own steps; deleted or edited test cells come back (add_missing_cells).
+c.Autograde.sanitize_preprocessors = [
+    _NB + "ClearOutput",
+    _OURS + "RestoreCellMetadata",
+    _NB + "DeduplicateIds",
+    _NB + "OverwriteKernelspec",
+    _NB + "OverwriteCells",
+    _NB + "CheckCellMetadata",
+]
+c.OverwriteCells.add_missing_cells = True
+
+# Autograde: SandboxedGrading instead of Execute. It writes every test cell's output
+# (report + score); SaveAutoGrades stores exactly those scores.
+c.Autograde.autograde_preprocessors = [
+    _OURS + "SandboxedGrading",
+    _NB + "IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    _NB + "LimitOutput",
+    _NB + "SaveAutoGrades",
+    _NB + "AssignLatePenalties",
+    _NB + "CheckCellMetadata",
+]
+# After each submission: the gradebook must hold what the grader computed.
+c.Autograde.post_convert_hook = "autograder.grader.gradebook_guard.post_convert_hook"
+
+# Feedback: test cells' sources (visible and hidden tests) become a one-line header.
+c.GenerateFeedback.preprocessors = [
+    _NB + "GetGrades",
+    _OURS + "HideTestSources",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

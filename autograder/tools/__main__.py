@@ -1,0 +1,100 @@
+"""``python -m autograder.tools <command>``: the instructor's grading commands.
+
+demo            grade the sample class end to end with real nbgrader (make grade-demo)
+grade           autograde a real class: ``submitted/`` (or a zip of it) -> gradebook,
+                gradebook check, feedback HTML, CSV export, grade table
+build-samples   write autograder/samples as submitted notebooks into a course directory
+personalize     one release notebook per student (roster CSV), with their own numbers
+init-secret     create autograder/course_secret (git-ignored; never give it to students)
+protections     which sandbox protections this machine gives
+
+Every command runs real nbgrader with this Python's bin/ first on PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from autograder.tools import course as C
+from autograder.tools.pipeline import DEFAULT_DEMO_DIR, demo, grade, init_secret
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.tools",
+                                     description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="grade the sample class end to end (make grade-demo)")
+    p.add_argument("--workdir", default=DEFAULT_DEMO_DIR,
+                   help="course directory to create (default autograder/.scratch/demo)")
+    p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+
+    p = sub.add_parser("grade", help="autograde a real class")
+    p.add_argument("assignment", nargs="*", help="assignments (default: all submitted)")
+    p.add_argument("--course", default=C.AUTOGRADER, help="course directory (default autograder/)")
+    p.add_argument("--submissions", help="a submitted/ folder or a zip of one, copied in first")
+
+    p = sub.add_parser("build-samples", help="write the sample submissions into a course")
+    p.add_argument("--course", default=DEFAULT_DEMO_DIR)
+    p.add_argument("--secret-file", default=C.DEMO_SECRET)
+    p.add_argument("assignment", nargs="*")
+
+    p = sub.add_parser("personalize", help="one release notebook per student")
+    p.add_argument("assignment")
+    p.add_argument("--roster", required=True, help="CSV with a column 'id'")
+    p.add_argument("--course", default=C.AUTOGRADER)
+    p.add_argument("--out", help="default <course>/personalized")
+
+    p = sub.add_parser("init-secret", help="create the course secret")
+    p.add_argument("--path", default=os.path.join(C.AUTOGRADER, "course_secret"))
+    p.add_argument("--force", action="store_true")
+
+    sub.add_parser("protections", help="which sandbox protections this machine gives")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "demo":
+            result = demo(args.workdir, assignments=args.assignment)
+            return 0 if result.ok else 1
+        if args.command == "grade":
+            return 0 if grade(args.course, args.assignment, args.submissions).ok else 1
+        if args.command == "build-samples":
+            with open(args.secret_file, encoding="utf-8") as fh:
+                secret = fh.read().strip()
+            names = args.assignment or C.assignments_in(os.path.join(args.course, "source"))
+            for a in names:
+                if not os.path.isfile(C.release_path(args.course, a)):
+                    C.run_nbgrader(args.course, "generate_assignment", a, "--force")
+            built = C.build_samples(args.course, C.SAMPLES, names, secret=secret)
+            for a, students in sorted(built.items()):
+                print(f"{a}: {', '.join(students)}")
+            return 0
+        if args.command == "personalize":
+            from autograder.grader.preprocessor import Course
+
+            secret = Course().secret(args.course)
+            out = args.out or os.path.join(args.course, "personalized")
+            written = C.personalize(args.course, args.assignment, C.read_roster(args.roster),
+                                    out, secret=secret)
+            print(f"wrote {len(written)} notebooks under {out}/<student>/{args.assignment}/")
+            return 0
+        if args.command == "init-secret":
+            print(f"wrote {init_secret(args.path, force=args.force)} (keep it private; "
+                  "back it up: every student's numbers depend on it)")
+            return 0
+        if args.command == "protections":
+            from autograder.grader import platform
+
+            print(platform.describe())
+            return 0
+    except C.ToolError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 2  # pragma: no cover
+
+
+if __name__ == "__main__":
+    sys.exit(main())

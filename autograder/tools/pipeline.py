@@ -1,0 +1,226 @@
+"""The grading pipeline behind ``python -m autograder.tools demo`` and ``grade``.
+
+Both go through the same steps with real nbgrader processes: generate_assignment
+(the demo always; ``grade`` only when the gradebook lacks the assignment), autograde
+(sandboxed: see ``autograder/grader``), the gradebook check, generate_feedback (test
+sources hidden) and the CSV export, then print the student x assignment table.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from autograder.tools import course as C
+
+DEFAULT_DEMO_DIR = os.path.join(C.AUTOGRADER, ".scratch", "demo")
+
+
+@dataclass
+class PipelineResult:
+    course: str
+    assignments: list[str]
+    students: list[str]
+    table: dict
+    csv_path: str | None
+    feedback: list[str]
+    failures: list[str] = field(default_factory=list)
+    guard_problems: list[str] = field(default_factory=list)
+    expected_problems: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.failures or self.guard_problems or self.expected_problems)
+
+
+def _say(quiet: bool, *parts: object) -> None:
+    if not quiet:
+        print(*parts, flush=True)
+
+
+def _failed_submissions(stderr: str) -> list[str]:
+    marker = "There was an error processing assignment '"
+    out = []
+    for line in stderr.splitlines():
+        if marker in line:
+            rest = line.split(marker, 1)[1]
+            assignment, _, tail = rest.partition("'")
+            student = tail.split("'")[1] if "'" in tail else "?"
+            out.append(f"{student}/{assignment}")
+    return sorted(set(out))
+
+
+def run_pipeline(course: str, assignments: Sequence[str], *, env: dict[str, str],
+                 generate: bool, feedback: bool = True, export: bool = True,
+                 quiet: bool = False) -> PipelineResult:
+    """generate_assignment (when asked), autograde, check the gradebook, feedback, export."""
+    from autograder.grader import gradebook_guard
+
+    timing: dict[str, float] = {}
+    assignments = list(assignments)
+    if generate:
+        t = time.monotonic()
+        for a in assignments:
+            C.run_nbgrader(course, "generate_assignment", a, "--force", env=env)
+        timing["generate_assignment"] = time.monotonic() - t
+    failures = []
+    t = time.monotonic()
+    for a in assignments:
+        _say(quiet, f"autograding {a} ...")
+        proc = C.run_nbgrader(course, "autograde", a, "--force", env=env, check=False)
+        if proc.returncode != 0:
+            failed = _failed_submissions(proc.stderr)
+            failures += failed or [f"{a}: nbgrader autograde exited {proc.returncode}"]
+            if not failed:
+                failures.append("\n".join(proc.stderr.strip().splitlines()[-15:]))
+        guard_lines = [ln for ln in proc.stderr.splitlines() if "GRADEBOOK GUARD" in ln]
+        failures += guard_lines
+    timing["autograde"] = time.monotonic() - t
+    problems = gradebook_guard.verify(C.db_url(course),
+                                      gradebook_guard.default_ledger_dir(course), assignments)
+    fb: list[str] = []
+    if feedback:
+        t = time.monotonic()
+        for a in assignments:
+            C.run_nbgrader(course, "generate_feedback", a, "--force", env=env)
+        fb = C.feedback_files(course)
+        timing["generate_feedback"] = time.monotonic() - t
+    csv_path = None
+    if export:
+        csv_path = os.path.join(course, "grades.csv")
+        C.run_nbgrader(course, "export", f"--to={csv_path}", env=env)
+    students, table = C.totals(course, assignments)
+    return PipelineResult(course, assignments, students, table, csv_path, fb, failures,
+                          [str(p) for p in problems], seconds=timing)
+
+
+def report(result: PipelineResult, *, quiet: bool = False) -> None:
+    from autograder.grader import platform
+
+    _say(quiet, "")
+    _say(quiet, C.format_table(result.students, result.assignments, result.table))
+    _say(quiet, "")
+    _say(quiet, "Sandbox:", platform.describe())
+    _say(quiet, f"Gradebook:       {C.db_url(result.course)}")
+    if result.csv_path:
+        _say(quiet, f"CSV export:      {result.csv_path}")
+    if result.feedback:
+        _say(quiet, f"Feedback HTML:   {os.path.join(result.course, 'feedback')}"
+                    f"/<student>/<assignment>/ ({len(result.feedback)} files)")
+    if result.guard_problems:
+        _say(quiet, "GRADEBOOK CHECK FAILED: the gradebook differs from what the grader "
+                    "computed:")
+        for p in result.guard_problems:
+            _say(quiet, "  " + p)
+    else:
+        _say(quiet, "Gradebook check: every stored score is the one the grader computed.")
+    for f in result.failures:
+        _say(quiet, "FAILED: " + f)
+    for p in result.expected_problems:
+        _say(quiet, "UNEXPECTED SCORE: " + p)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def demo(workdir: str = DEFAULT_DEMO_DIR, *, source_root: str | None = None,
+         samples_dir: str = C.SAMPLES, expected_csv: str | None = None,
+         secret_file: str = C.DEMO_SECRET, course_module: str | None = None,
+         extra_sys_path: Sequence[str] = (), settings: dict | None = None,
+         assignments: Sequence[str] | None = None, quiet: bool = False) -> PipelineResult:
+    """The sample class, from scratch, in ``workdir``: the same path as a real class."""
+    source_root = source_root or os.path.join(C.AUTOGRADER, "source")
+    found = C.assignments_in(source_root)
+    assignments = list(assignments or found)
+    if not assignments:
+        raise C.ToolError(f"no assignments under {source_root}")
+    expected_csv = expected_csv or os.path.join(samples_dir, "expected_scores.csv")
+    if os.path.exists(workdir):
+        shutil.rmtree(workdir)
+    C.make_course(workdir, {a: os.path.join(source_root, a) for a in assignments},
+                  course_module=course_module, extra_sys_path=extra_sys_path,
+                  settings=settings)
+    env = C.nbgrader_env({"CNNLAB_COURSE_SECRET_FILE": os.path.abspath(secret_file)})
+    env.pop("CNNLAB_COURSE_SECRET", None)
+    with open(secret_file, encoding="utf-8") as fh:
+        secret = fh.read().strip()
+    _say(quiet, f"Demo course directory: {workdir}")
+    t = time.monotonic()
+    for a in assignments:
+        C.run_nbgrader(workdir, "generate_assignment", a, "--force", env=env)
+    gen = time.monotonic() - t
+    for path in extra_sys_path:  # the test registry, for building the samples here
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    built = C.build_samples(workdir, samples_dir, assignments, secret=secret,
+                            course_module=course_module or "cnnlab.grading")
+    _say(quiet, "Sample submissions: " + ", ".join(
+        f"{a}: {len(s)}" for a, s in sorted(built.items())))
+    result = run_pipeline(workdir, assignments, env=env, generate=False, quiet=quiet)
+    result.seconds["generate_assignment"] = gen
+    if os.path.isfile(expected_csv):
+        expected = C.read_expected(expected_csv)
+        expected = {k: v for k, v in expected.items() if k[1] in assignments}
+        result.expected_problems = C.compare_expected(C.scores(workdir, assignments), expected)
+    report(result, quiet=quiet)
+    if not quiet and os.path.isfile(expected_csv):
+        state = "match" if not result.expected_problems else "DIFFER from"
+        print(f"Scores {state} {os.path.relpath(expected_csv, C.REPO)}")
+    return result
+
+
+def grade(course: str, assignments: Sequence[str] | None, submissions: str | None, *,
+          quiet: bool = False) -> PipelineResult:
+    """Autograde a real class in ``course`` (default: autograder/)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    course = os.path.abspath(course)
+    if submissions:
+        imported = C.import_submissions(course, submissions)
+        _say(quiet, f"Imported {len(imported)} submissions from {submissions}")
+    submitted = os.path.join(course, "submitted")
+    if not os.path.isdir(submitted):
+        raise C.ToolError(f"no submissions: {submitted} does not exist")
+    present = sorted({a for s in os.listdir(submitted)
+                      if os.path.isdir(os.path.join(submitted, s))
+                      for a in os.listdir(os.path.join(submitted, s))})
+    assignments = list(assignments or [a for a in present
+                                       if os.path.isdir(os.path.join(course, "source", a))])
+    if not assignments:
+        raise C.ToolError("no assignment to grade (none of submitted/ has a source/ folder)")
+    env = C.nbgrader_env()
+    if not os.path.exists(os.path.join(course, "nbgrader_config.py")):
+        raise C.ToolError(f"{course} has no nbgrader_config.py")
+    need = []
+    if os.path.exists(os.path.join(course, "gradebook.db")):
+        with Gradebook(C.db_url(course)) as gb:
+            for a in assignments:
+                try:
+                    gb.find_assignment(a)
+                except MissingEntry:
+                    need.append(a)
+    else:
+        need = list(assignments)
+    for a in need:  # the gradebook needs the master's cells; release/ is not touched twice
+        C.run_nbgrader(course, "generate_assignment", a, env=env)
+    result = run_pipeline(course, assignments, env=env, generate=False, quiet=quiet)
+    report(result, quiet=quiet)
+    return result
+
+
+def init_secret(path: str, *, force: bool = False) -> str:
+    if os.path.exists(path) and not force:
+        raise C.ToolError(f"{path} exists; keep it (students' numbers depend on it) or pass "
+                          "--force")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32) + "\n")
+    return path
+
+

@@ -1,0 +1,411 @@
+"""Widget logic, without a browser: what each slider, button or field change produces.
+
+The state modules (``conv_state``, ``pool_state``, ``builder_state``,
+``receptive_state``, ``answers``) are tested with real values from the lecture notes;
+the ipywidgets wiring is tested by changing controls the way a student would and
+checking the state and the text the widget shows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnlab import examples, shapes
+from cnnlab.widgets import (
+    ConvExplorer,
+    NetworkBuilder,
+    NetworkBuilderWidget,
+    PoolStepper,
+    PoolStepperWidget,
+    ReceptiveExplorer,
+    check_answer,
+    conv_explorer_state,
+    receptive_explorer_state,
+)
+from cnnlab.widgets.receptive_state import taps_1d
+
+# --- convolution explorer ---------------------------------------------------------------
+
+
+def test_cs231n_stride_3_does_not_fit_and_leaves_one_pixel():
+    state = conv_explorer_state(7, 3, stride=3)
+    assert state.output == (2, 2)
+    assert not state.fits
+    assert state.leftover == (1, 1)
+    assert state.headline == "Output 2 x 2 - stride 3 doesn't fit: 1 pixel left over per axis"
+    assert state.formula == shapes.explain_conv_output_size(7, 3, stride=3)
+    # The last window ends at row/column 3 + 3 = 6: row 6 and column 6 are never seen.
+    assert set(state.uncovered) == {(6, c) for c in range(7)} | {(r, 6) for r in range(7)}
+
+
+@pytest.mark.parametrize(("stride", "output"), [(1, 5), (2, 3)])
+def test_cs231n_strides_that_fit(stride, output):
+    state = conv_explorer_state(7, 3, stride=stride)
+    assert state.output == (output, output)
+    assert state.fits
+    assert state.leftover == (0, 0)
+    assert state.uncovered == ()
+    assert state.headline.endswith("fits exactly")
+
+
+def test_32_input_5_kernel_gives_28():
+    state = conv_explorer_state(32, 5)
+    assert state.output == (examples.CS231N_32_K5_OUTPUT,) * 2
+    assert state.n_positions == 28 * 28
+
+
+def test_same_padding_stride_2_pads_one_then_two():
+    state = conv_explorer_state(32, 5, stride=2, padding="same")
+    assert state.pads == ((1, 2), (1, 2))
+    assert state.padded == (35, 35)
+    assert state.output == (16, 16)
+    assert state.fits
+    assert state.is_padding((0, 5)) and state.is_padding((34, 5))
+    assert not state.is_padding((1, 1)) and not state.is_padding((32, 32))
+
+
+def test_window_position_and_taps():
+    state = conv_explorer_state(5, 3, stride=2, padding=1, position=4)
+    assert state.out_cell == (1, 1)
+    assert state.window == tuple((r, c) for r in (2, 3, 4) for c in (2, 3, 4))
+    dilated = conv_explorer_state(7, 3, dilation=2, position=2)
+    assert dilated.span == 5
+    assert dilated.output == (3, 3)
+    assert dilated.window == tuple((r, c) for r in (0, 2, 4) for c in (2, 4, 6))
+
+
+def test_position_is_clipped_to_the_output():
+    state = conv_explorer_state(7, 3, position=100)
+    assert state.position == 24
+    assert state.out_cell == (4, 4)
+    assert state.window[0] == (4, 4)
+    assert conv_explorer_state(7, 3, position=-3).position == 0
+
+
+def test_kernel_larger_than_padded_input_is_a_state_not_an_error():
+    state = conv_explorer_state(3, 5)
+    assert state.output is None
+    assert state.n_positions == 0
+    assert not state.fits
+    assert state.window == ()
+    assert state.headline == "Kernel doesn't fit: it spans 5 pixels but the padded input has 3"
+    assert "does not fit" in state.formula
+    assert conv_explorer_state(3, 5, padding=1).output == (1, 1)
+
+
+def test_conv_state_refuses_what_shapes_refuses():
+    with pytest.raises(ValueError, match="stride"):
+        conv_explorer_state(7, 3, stride=0)
+    with pytest.raises(ValueError, match="padding"):
+        conv_explorer_state(7, 3, padding=-1)
+
+
+def test_conv_explorer_wiring_follows_the_sliders():
+    explorer = ConvExplorer(7, 3)
+    first_image = explorer.image.value
+    assert explorer.state.output == (5, 5)
+    assert explorer.controls["position"].max == 24
+    explorer.controls["stride"].value = 3
+    assert explorer.state.output == (2, 2)
+    assert "doesn't fit" in explorer.headline.value
+    assert "1 pixel is left over" in explorer.formula.value
+    assert explorer.controls["position"].max == 3
+    assert explorer.image.value != first_image
+    explorer.controls["position"].value = 3
+    assert explorer.state.out_cell == (1, 1)
+    explorer.controls["stride"].value = 1  # position 3 is still valid: kept
+    assert explorer.state.out_cell == (0, 3)
+
+
+def test_conv_explorer_same_padding_disables_the_padding_slider():
+    explorer = ConvExplorer(8, 4, stride=1)
+    explorer.controls["mode"].value = "same"
+    assert explorer.controls["padding"].disabled
+    assert explorer.state.pads == ((1, 2), (1, 2))
+    assert explorer.state.output == (8, 8)
+    explorer.controls["mode"].value = "number"
+    assert not explorer.controls["padding"].disabled
+    assert explorer.state.output == (5, 5)
+
+
+def test_conv_explorer_kernel_too_large_keeps_working():
+    explorer = ConvExplorer(4, 3)
+    explorer.controls["kernel"].value = 7
+    assert explorer.state.output is None
+    assert "Kernel doesn't fit" in explorer.headline.value
+    assert explorer.controls["position"].max == 0
+    explorer.controls["padding"].value = 2
+    assert explorer.state.output == (2, 2)
+
+
+# --- max-pool stepper -------------------------------------------------------------------
+
+
+def test_pool_stepper_start():
+    stepper = PoolStepper()
+    assert (stepper.n_windows, stepper.n_steps) == (9, 18)
+    state = stepper.state(0)
+    assert state.phase == "start"
+    assert np.isnan(state.out).all()
+    assert not state.dx.any()
+    assert state.window is None and state.routed_to is None
+
+
+def test_pool_stepper_forward_steps_fill_the_output():
+    stepper = PoolStepper()
+    first = stepper.state(1)
+    assert first.phase == "forward"
+    assert first.window == ((0, 3), (0, 3))
+    assert first.argmax == (1, 0)
+    assert first.out[0, 0] == 9
+    assert np.isnan(first.out.flat[1:]).all()
+    second = stepper.state(2)
+    assert second.window == ((0, 3), (1, 4))
+    assert second.argmax == (0, 2)
+    assert second.out_filled == ((0, 0),)
+    assert second.message == "window (0, 1): max is 8 at x[0, 2] -> out[0, 1] = 8"
+    np.testing.assert_array_equal(stepper.state(9).out, examples.MAXPOOL_OUTPUT)
+
+
+def test_pool_stepper_backward_routes_and_accumulates_to_4_at_the_top_8():
+    stepper = PoolStepper()
+    plus1, plus3, plus4 = stepper.state(10), stepper.state(11), stepper.state(12)
+    assert plus1.routed_to == (1, 0) and (plus1.before, plus1.added, plus1.after) == (0, 1, 1)
+    assert plus3.routed_to == (0, 2) and (plus3.before, plus3.added, plus3.after) == (0, 3, 3)
+    assert plus4.routed_to == (0, 2) and (plus4.before, plus4.added, plus4.after) == (3, 1, 4)
+    assert plus4.dx[0, 2] == 4
+    assert plus4.dx.sum() == 1 + 3 + 1
+    final = stepper.state(18)
+    np.testing.assert_array_equal(final.dx, examples.MAXPOOL_DX)
+    np.testing.assert_array_equal(stepper.dx, examples.MAXPOOL_DX)
+    assert stepper.state(99).step == 18
+
+
+def test_pool_stepper_every_backward_step_adds_its_upstream_gradient():
+    stepper = PoolStepper()
+    total = 0.0
+    for step in range(stepper.n_windows + 1, stepper.n_steps + 1):
+        state = stepper.state(step)
+        i, j = state.out_cell
+        assert state.added == examples.MAXPOOL_DOUT[i, j]
+        assert state.after == state.before + state.added
+        assert state.dx[state.routed_to] == state.after
+        total += state.added
+    assert total == examples.MAXPOOL_DOUT.sum() == 21
+
+
+def test_pool_stepper_non_overlapping_windows_never_accumulate():
+    x = np.random.default_rng(0).normal(size=(4, 4))
+    stepper = PoolStepper(x, np.arange(1.0, 5.0).reshape(2, 2), kernel=2, stride=2)
+    befores = [stepper.state(s).before for s in range(5, 9)]
+    assert befores == [0, 0, 0, 0]
+
+
+def test_pool_stepper_ties_go_to_the_first_maximum():
+    stepper = PoolStepper(np.array([[1.0, 5.0], [5.0, 2.0]]), kernel=2, stride=1)
+    assert stepper.winner(0) == (0, 1)
+    np.testing.assert_array_equal(stepper.dx, [[0, 1], [0, 0]])
+
+
+def test_pool_stepper_explains_bad_shapes():
+    with pytest.raises(ValueError, match=r"one activation map of shape \(H, W\)"):
+        PoolStepper(np.zeros((1, 1, 5, 5)))
+    with pytest.raises(ValueError, match="one upstream gradient per pooling window"):
+        PoolStepper(examples.MAXPOOL_INPUT, np.ones((2, 2)))
+
+
+def test_pool_stepper_widget_buttons():
+    widget = PoolStepperWidget()
+    widget.back.click()
+    assert widget.step.value == 0
+    for _ in range(12):
+        widget.next.click()
+    assert widget.state.routed_to == (0, 2)
+    assert widget.state.after == 4
+    assert "3 + 1 = 4" in widget.message.value
+    widget.step.value = 18
+    widget.next.click()
+    assert widget.step.value == 18
+    widget.reset.click()
+    assert widget.state.phase == "start"
+
+
+# --- network builder ----------------------------------------------------------------------
+
+
+def _cs109b_builder() -> NetworkBuilder:
+    builder = NetworkBuilder((3, 32, 32))
+    builder.add("Conv2d", out_channels=8, kernel=3, padding="same")
+    builder.add("Conv2d", out_channels=16, kernel=5, stride=2, padding="same")
+    builder.add("Flatten")
+    builder.add("Dense", out_features=512)
+    builder.add("Dense", out_features=4)
+    return builder
+
+
+def test_builder_reproduces_the_cs109b_example():
+    status = _cs109b_builder().status()
+    assert status.error is None
+    assert status.summary.total_params == examples.CS109B_TOTAL_PARAMS
+    params = [row.params for row in status.summary.rows if row.params]
+    assert params == [224, 3216, 2_097_664, 2052]
+    assert status.summary.output_shape == (4,)
+
+
+def test_builder_reports_the_failing_layer_and_keeps_the_rest():
+    builder = _cs109b_builder()
+    assert builder.remove(2).kind == "Flatten"
+    status = builder.status()
+    assert status.failing == 2
+    assert "Flatten" in status.error
+    assert status.summary.total_params == 224 + 3216
+    builder.add("Flatten", index=2)
+    assert builder.status().error is None
+
+
+def test_builder_kernel_larger_than_the_map():
+    builder = NetworkBuilder((1, 8, 8))
+    builder.add("MaxPool2d", kernel=2, stride=2)
+    builder.add("Conv2d", out_channels=4, kernel=7)
+    status = builder.status()
+    assert status.failing == 1
+    assert "conv1" in status.error
+    assert status.summary.output_shape == (1, 4, 4)
+
+
+def test_builder_refuses_unknown_kinds_and_bad_options_at_once():
+    builder = NetworkBuilder()
+    with pytest.raises(ValueError, match="unknown layer kind 'Conv3d'"):
+        builder.add("Conv3d")
+    with pytest.raises(ValueError, match="out_channels"):
+        builder.add("Conv2d", out_channels=0, kernel=3)
+    assert builder.layers == []
+    with pytest.raises(IndexError):
+        builder.remove()
+
+
+def test_builder_widget_add_remove_and_shape():
+    widget = NetworkBuilderWidget((3, 32, 32))
+    assert widget.status.summary.total_params == 0
+    widget.kind.value = "Conv2d"
+    widget.options["out_channels"].value = 16
+    widget.options["kernel"].value = 3
+    widget.add_button.click()
+    assert widget.status.summary.total_params == examples.SIXTEEN_FILTERS_PARAMS
+    assert widget.layer_list.options[0].startswith("1. Conv2d(out_channels=16, kernel=3")
+    bars = widget.image.value
+    widget.shape.value = "1x32x32"
+    assert widget.status.summary.total_params == 16 * 9 + 16
+    assert widget.image.value != bars
+    widget.kind.value = "Dense"
+    widget.add_button.click()
+    assert "Flatten" in widget.message.value
+    widget.remove_last.click()
+    assert widget.status.error is None
+    widget.layer_list.index = 0
+    widget.remove_selected.click()
+    assert widget.builder.layers == []
+
+
+def test_builder_widget_shows_only_the_options_of_the_kind():
+    widget = NetworkBuilderWidget()
+    widget.kind.value = "MaxPool2d"
+    shown = {name for name, c in widget.options.items() if c.layout.display != "none"}
+    assert shown == {"kernel", "stride"}
+    widget.kind.value = "ReLU"
+    assert all(c.layout.display == "none" for c in widget.options.values())
+    widget.shape.value = "3x32"
+    assert "cannot read" in widget.message.value or "(C, H, W)" in widget.message.value
+
+
+# --- receptive fields ----------------------------------------------------------------------
+
+
+def test_receptive_state_of_the_lecture_example():
+    state = receptive_explorer_state(["k3s2p1", "k3s2p1"], input_size=5, unit=(1, 1))
+    assert [m.size for m in state.maps] == [(5, 5), (3, 3), (2, 2)]
+    assert state.field.size == (7, 7)
+    assert state.field.jump == (4, 4)
+    assert state.field.padding == (3, 3)
+    inputs = state.maps[0]
+    assert inputs.region == ((1, 8), (1, 8))
+    assert set(inputs.cells) == {(r, c) for r in range(1, 5) for c in range(1, 5)}
+    assert inputs.outside == 49 - 16
+    middle = state.maps[1]
+    assert middle.region == ((1, 4), (1, 4))
+    assert middle.outside == 9 - 4
+    assert state.maps[-1].is_output and state.maps[-1].cells == ((1, 1),)
+    assert "7x7 region" in state.headline
+
+
+def test_receptive_state_clips_the_unit_and_reports_errors():
+    state = receptive_explorer_state(["k3s1"] * 3, input_size=9, unit=(10, -2))
+    assert state.unit == (2, 0)
+    assert state.maps[0].region == ((2, 9), (0, 7))
+    assert state.maps[0].outside == 0
+    broken = receptive_explorer_state(["k7s1"], input_size=5)
+    assert broken.error is not None
+    assert [m.name for m in broken.maps] == ["input"]
+    empty = receptive_explorer_state([], input_size=5)
+    assert empty.field is None
+    assert empty.headline.startswith("No layers yet")
+
+
+def test_taps_1d_dilation_covers_every_input_once():
+    levels = taps_1d(["k3s1d1", "k3s1d2", "k3s1d4"], n=15, unit=0)
+    assert [size for size, _ in levels] == [15, 13, 9, 1]
+    assert sorted({p for p, _ in levels[0][1]}) == list(range(15))
+    assert [p for p, _ in levels[2][1]] == [0, 4, 8]
+    plain = taps_1d(["k3s1"] * 3, n=9, unit=1)
+    assert sorted({p for p, _ in plain[0][1]}) == list(range(1, 8))
+
+
+def test_receptive_explorer_widget():
+    widget = ReceptiveExplorer(["k3s1", "k3s1"], input_size=7)
+    assert widget.state.field.size == (5, 5)
+    assert widget.row.max == 2
+    widget.preset.value = "k3s1"
+    widget.add_button.click()
+    assert widget.stack.value == "k3s1, k3s1, k3s1"
+    assert widget.state.field.size == (7, 7)
+    assert widget.row.max == 0
+    widget.remove_button.click()
+    widget.row.value = 2
+    widget.col.value = 1
+    assert widget.state.unit == (2, 1)
+    widget.stack.value = "k3s1, nonsense"
+    assert "cannot read the layer 'nonsense'" in widget.headline.value
+    assert widget.state.error is not None
+    widget.size.value = 3
+    widget.stack.value = "k5s1"
+    assert widget.state.error is not None
+
+
+# --- exercise checks ---------------------------------------------------------------------
+
+
+def test_check_answer_verdicts():
+    right = check_answer("q", 55, 55, explain="(227 - 11)/4 + 1")
+    assert right.correct is True
+    assert "(227 - 11)/4 + 1" in right.message
+    wrong = check_answer("q", 54, 55, explain="secret", hint="use the formula")
+    assert wrong.correct is False
+    assert "Hint: use the formula" in wrong.message
+    assert "secret" not in wrong.message
+    revealed = check_answer("q", 54, 55, explain="secret", reveal=True)
+    assert "Expected: 55" in revealed.message and "secret" in revealed.message
+    missing = check_answer("q", None, 55)
+    assert missing.correct is None
+    assert "replace None" in str(missing)
+
+
+def test_check_answer_numbers_and_shapes():
+    assert check_answer("shape", (16, 2, 2), (16, 2, 2)).correct
+    assert not check_answer("shape", (16, 2), (16, 2, 2)).correct
+    assert check_answer("int vs float", 4.0, np.float64(4)).correct
+    assert check_answer("ratio", 0.0439, 1 / 256 + 1 / 25, rel_tol=1e-2).correct
+    assert not check_answer("ratio", 0.0439, 1 / 256 + 1 / 25).correct
+    assert not check_answer("text", "abc", 3).correct
+    html = check_answer("q", 1, 1)._repr_html_()
+    assert "#1a7f37" in html and "q: 1 is right." in html
