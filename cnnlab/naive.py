@@ -99,7 +99,7 @@ def conv2d_forward(
                     out[n, f, i, j] = np.sum(window * w[f])
             if b is not None:
                 out[n, f] += b[f]
-    return out, Conv2dCache(x=x, w=w, has_bias=b is not None, geometry=g, cols=None)
+    return out, Conv2dCache(x=x, w=w, has_bias=b is not None, geometry=g)
 
 
 def conv2d_backward(

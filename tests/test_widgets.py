@@ -61,8 +61,10 @@ def test_same_padding_stride_2_pads_one_then_two():
     assert state.padded == (35, 35)
     assert state.output == (16, 16)
     assert state.fits
-    assert state.is_padding((0, 5)) and state.is_padding((34, 5))
-    assert not state.is_padding((1, 1)) and not state.is_padding((32, 32))
+    assert state.is_padding((0, 5))
+    assert state.is_padding((34, 5))
+    assert not state.is_padding((1, 1))
+    assert not state.is_padding((32, 32))
 
 
 def test_window_position_and_taps():
@@ -149,7 +151,8 @@ def test_pool_stepper_start():
     assert state.phase == "start"
     assert np.isnan(state.out).all()
     assert not state.dx.any()
-    assert state.window is None and state.routed_to is None
+    assert state.window is None
+    assert state.routed_to is None
 
 
 def test_pool_stepper_forward_steps_fill_the_output():
@@ -171,9 +174,12 @@ def test_pool_stepper_forward_steps_fill_the_output():
 def test_pool_stepper_backward_routes_and_accumulates_to_4_at_the_top_8():
     stepper = PoolStepper()
     plus1, plus3, plus4 = stepper.state(10), stepper.state(11), stepper.state(12)
-    assert plus1.routed_to == (1, 0) and (plus1.before, plus1.added, plus1.after) == (0, 1, 1)
-    assert plus3.routed_to == (0, 2) and (plus3.before, plus3.added, plus3.after) == (0, 3, 3)
-    assert plus4.routed_to == (0, 2) and (plus4.before, plus4.added, plus4.after) == (3, 1, 4)
+    assert plus1.routed_to == (1, 0)
+    assert (plus1.before, plus1.added, plus1.after) == (0, 1, 1)
+    assert plus3.routed_to == (0, 2)
+    assert (plus3.before, plus3.added, plus3.after) == (0, 3, 3)
+    assert plus4.routed_to == (0, 2)
+    assert (plus4.before, plus4.added, plus4.after) == (3, 1, 4)
     assert plus4.dx[0, 2] == 4
     assert plus4.dx.sum() == 1 + 3 + 1
     final = stepper.state(18)
@@ -335,7 +341,8 @@ def test_receptive_state_of_the_lecture_example():
     middle = state.maps[1]
     assert middle.region == ((1, 4), (1, 4))
     assert middle.outside == 9 - 4
-    assert state.maps[-1].is_output and state.maps[-1].cells == ((1, 1),)
+    assert state.maps[-1].is_output
+    assert state.maps[-1].cells == ((1, 1),)
     assert "7x7 region" in state.headline
 
 
@@ -394,7 +401,8 @@ def test_check_answer_verdicts():
     assert "Hint: use the formula" in wrong.message
     assert "secret" not in wrong.message
     revealed = check_answer("q", 54, 55, explain="secret", reveal=True)
-    assert "Expected: 55" in revealed.message and "secret" in revealed.message
+    assert "Expected: 55" in revealed.message
+    assert "secret" in revealed.message
     missing = check_answer("q", None, 55)
     assert missing.correct is None
     assert "replace None" in str(missing)
@@ -408,4 +416,5 @@ def test_check_answer_numbers_and_shapes():
     assert not check_answer("ratio", 0.0439, 1 / 256 + 1 / 25).correct
     assert not check_answer("text", "abc", 3).correct
     html = check_answer("q", 1, 1)._repr_html_()
-    assert "#1a7f37" in html and "q: 1 is right." in html
+    assert "#1a7f37" in html
+    assert "q: 1 is right." in html

@@ -38,6 +38,7 @@ from . import gradebook_guard, sandbox
 SECRET_ENV = "CNNLAB_COURSE_SECRET"
 SECRET_FILE_ENV = "CNNLAB_COURSE_SECRET_FILE"
 FOOTER_KEY = "cnnlab_grading_footer"
+VARIANT_TAG = "cnnlab-variant"
 SCHEMA_VERSION = 3
 
 
@@ -47,6 +48,17 @@ SCHEMA_VERSION = 3
 def is_test_cell(cell: NotebookNode) -> bool:
     """An autograded test cell: a code grade cell that is not an answer cell."""
     return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
+
+
+def is_variant_cell(cell: NotebookNode) -> bool:
+    """The assignment's ``VARIANT = {...}`` cell (tagged ``cnnlab-variant``)."""
+    tags = cell.get("metadata", {}).get("tags", [])
+    return cell.cell_type == "code" and isinstance(tags, list) and VARIANT_TAG in tags
+
+
+def variant_source(variant) -> str:
+    """``VARIANT = {...}`` as a literal dict, the form DESIGN.md fixes."""
+    return "VARIANT = {" + ", ".join(f"{k!r}: {v!r}" for k, v in variant.items()) + "}"
 
 
 def grade_id(cell: NotebookNode) -> str | None:
@@ -196,8 +208,13 @@ class RestoreCellMetadata(NbGraderPreprocessor):
                 meta["checksum"] = src.checksum
             if src.cell_type in ("code", "markdown", "raw"):
                 meta["cell_type"] = src.cell_type
-            if cell.metadata["nbgrader"] != meta:
-                self.log.warning("Restored the nbgrader metadata of cell %r", gid)
+            old = cell.metadata["nbgrader"]
+            if not isinstance(old, dict) or any(
+                    old.get(k, False if k != "points" else None) != meta.get(k, False if k !=
+                                                                           "points" else None)
+                    for k in ("grade", "solution", "locked", "task", "points")):
+                self.log.warning("Restored the nbgrader metadata of cell %r (it was edited)",
+                                 gid)
             cell.metadata["nbgrader"] = NotebookNode(meta)
         return nb, resources
 
@@ -255,6 +272,12 @@ class SandboxedGrading(NbGraderPreprocessor):
         variant = course.variant(assignment, student if self.variants == "personal" else None,
                                  secret)
         rng = course.rng(secret, assignment, student)
+
+        # The variant cell shows this student's numbers, recomputed here: editing it
+        # changes nothing, and code that reads VARIANT sees what the grader checks.
+        for cell in nb.cells:
+            if is_variant_cell(cell):
+                cell.source = variant_source(variant)
 
         test_cells = [(i, c) for i, c in enumerate(nb.cells) if is_test_cell(c)]
         test_ids = {grade_id(c) for _, c in test_cells}

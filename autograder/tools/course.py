@@ -137,10 +137,11 @@ def variant_cell(nb) -> Any:
 
 def personalize_notebook(nb, variant: Mapping[str, Any]):
     """Set the ``cnnlab-variant`` cell to ``VARIANT = {...}`` (a literal dict)."""
+    from autograder.grader.preprocessor import variant_source
+
     cell = variant_cell(nb)
     if cell is not None:
-        body = ", ".join(f"{k!r}: {v!r}" for k, v in variant.items())
-        cell.source = "VARIANT = {" + body + "}"
+        cell.source = variant_source(variant)
     return nb
 
 

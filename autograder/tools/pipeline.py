@@ -56,6 +56,13 @@ def _failed_submissions(stderr: str) -> list[str]:
     return sorted(set(out))
 
 
+def _batches(course: str, assignments: Sequence[str]) -> list[str]:
+    """One nbgrader call for all when they are all the course has (each call costs
+    seconds of start-up), else one per assignment."""
+    everything = C.assignments_in(os.path.join(course, "source"))
+    return ["*"] if sorted(assignments) == everything else list(assignments)
+
+
 def run_pipeline(course: str, assignments: Sequence[str], *, env: dict[str, str],
                  generate: bool, feedback: bool = True, export: bool = True,
                  quiet: bool = False) -> PipelineResult:
@@ -64,15 +71,16 @@ def run_pipeline(course: str, assignments: Sequence[str], *, env: dict[str, str]
 
     timing: dict[str, float] = {}
     assignments = list(assignments)
+    batches = _batches(course, assignments)
     if generate:
         t = time.monotonic()
-        for a in assignments:
+        for a in batches:
             C.run_nbgrader(course, "generate_assignment", a, "--force", env=env)
         timing["generate_assignment"] = time.monotonic() - t
     failures = []
     t = time.monotonic()
-    for a in assignments:
-        _say(quiet, f"autograding {a} ...")
+    for a in batches:
+        _say(quiet, f"autograding {'all assignments' if a == '*' else a} ...")
         proc = C.run_nbgrader(course, "autograde", a, "--force", env=env, check=False)
         if proc.returncode != 0:
             failed = _failed_submissions(proc.stderr)
@@ -87,7 +95,7 @@ def run_pipeline(course: str, assignments: Sequence[str], *, env: dict[str, str]
     fb: list[str] = []
     if feedback:
         t = time.monotonic()
-        for a in assignments:
+        for a in batches:
             C.run_nbgrader(course, "generate_feedback", a, "--force", env=env)
         fb = C.feedback_files(course)
         timing["generate_feedback"] = time.monotonic() - t
@@ -152,8 +160,7 @@ def demo(workdir: str = DEFAULT_DEMO_DIR, *, source_root: str | None = None,
         secret = fh.read().strip()
     _say(quiet, f"Demo course directory: {workdir}")
     t = time.monotonic()
-    for a in assignments:
-        C.run_nbgrader(workdir, "generate_assignment", a, "--force", env=env)
+    C.run_nbgrader(workdir, "generate_assignment", "*", "--force", env=env)
     gen = time.monotonic() - t
     for path in extra_sys_path:  # the test registry, for building the samples here
         if path not in sys.path:

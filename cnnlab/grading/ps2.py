@@ -76,14 +76,29 @@ def _visible_geometries(variant: Mapping[str, Any]):
     ]
 
 
-def _random_geometry(rng: np.random.Generator):
-    while True:
-        N, C, F = int(rng.integers(1, 4)), int(rng.integers(1, 4)), int(rng.integers(1, 5))
-        H, W = int(rng.integers(3, 10)), int(rng.integers(3, 10))
-        KH, KW = int(rng.integers(1, 5)), int(rng.integers(1, 5))
-        s, p = int(rng.integers(1, 4)), int(rng.integers(0, 3))
-        if H + 2 * p >= KH and W + 2 * p >= KW:
-            return (N, C, H, W, F, KH, KW, s, p)
+#: Hidden-case scenarios: (N, KH, KW, stride, padding). Sizes, channels and values are
+#: drawn at grading time; every scenario has at least two windows per axis, so windows
+#: overlap whenever the kernel is larger than the stride.
+HIDDEN_SCENARIOS = (
+    (1, 3, 3, 1, 0),  # N = 1, overlapping windows
+    (2, 3, 3, 2, 1),  # overlap, stride and padding together
+    (3, 2, 3, 1, 2),  # non-square kernel, wide padding
+    (2, 2, 2, 3, 0),  # stride larger than the kernel: gaps, no overlap
+    (1, 3, 2, 2, 0),  # non-square kernel, stride 2
+    (2, 1, 1, 1, 1),  # 1x1 kernel with padding
+    (2, 4, 4, 2, 2),  # large kernel, stride 2, padding 2
+    (1, 3, 3, 1, 1),  # 'same'-style padding
+)
+
+
+def _scenario_geometry(rng: np.random.Generator, scenario) -> tuple:
+    N, KH, KW, s, p = scenario
+    C, F = int(rng.integers(1, 4)), int(rng.integers(1, 5))
+    H = int(rng.integers(max(KH + s - 2 * p, 2), 10))
+    W = int(rng.integers(max(KW + s - 2 * p, 2), 10))
+    if H == W:
+        W += 1  # always a non-square input
+    return (N, C, H, W, F, KH, KW, s, p)
 
 
 def _forward_case(rng, geometry, hidden: bool) -> Case:
@@ -117,7 +132,7 @@ def _forward_visible(variant: Mapping[str, Any]) -> list[Case]:
 
 
 def _forward_hidden(rng: np.random.Generator, variant: Mapping[str, Any]) -> list[Case]:
-    return [_forward_case(rng, _random_geometry(rng), True) for _ in range(8)]
+    return [_forward_case(rng, _scenario_geometry(rng, sc), True) for sc in HIDDEN_SCENARIOS]
 
 
 def _forward_judge(value: Any, case: Case, variant: Mapping[str, Any]) -> list[Check]:
@@ -155,10 +170,7 @@ def _backward_visible(variant: Mapping[str, Any]) -> list[Case]:
 
 
 def _backward_hidden(rng: np.random.Generator, variant: Mapping[str, Any]) -> list[Case]:
-    cases = [_backward_case(rng, _random_geometry(rng), True) for _ in range(7)]
-    # always one case with overlapping windows, padding and a stride above 1
-    cases.append(_backward_case(rng, (2, 2, 7, 8, 3, 3, 3, 2, 1), True))
-    return cases
+    return [_backward_case(rng, _scenario_geometry(rng, sc), True) for sc in HIDDEN_SCENARIOS]
 
 
 def _backward_judge(value: Any, case: Case, variant: Mapping[str, Any]) -> list[Check]:

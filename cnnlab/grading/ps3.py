@@ -63,69 +63,92 @@ def _out(H: int, k: int, s: int, p: int) -> int:
     return (H + 2 * p - k) // s + 1
 
 
-def _ints(rng: np.random.Generator, shape, low: int = -3, high: int = 4) -> np.ndarray:
-    """Small integers as floats: ties are frequent, and some windows are all negative."""
-    return rng.integers(low, high, size=shape).astype(np.float64)
+def _ramp(rng: np.random.Generator, shape, *, negative: bool) -> np.ndarray:
+    """Distinct values decreasing in row-major order: each window's maximum is its
+    top-left real pixel, so two windows share a winner only where padding clips them."""
+    N, C, H, W = shape
+    slope = rng.uniform(0.5, 2.0, size=(N, C, 1, 1))
+    steps = np.arange(H * W, dtype=np.float64).reshape(1, 1, H, W)
+    top = -rng.uniform(1.0, 3.0, size=(N, C, 1, 1)) if negative else slope * H * W + 1.0
+    return top - slope * steps
 
 
-def _visible_geometries():
-    # (N, C, H, W, k, s, p, how the values are made)
-    return [
-        (1, 1, 5, 5, 3, 1, 0, "lecture"),  # CS109B: 3x3 stride 1, overlapping
-        (1, 2, 7, 7, 3, 2, 0, "ints"),  # AlexNet-style 3x3 stride 2, overlapping
-        (2, 1, 4, 4, 2, 2, 0, "ints"),  # CS231n: 2x2 stride 2
-        (1, 1, 3, 4, 2, 1, 0, "ties"),  # ties everywhere
-        (1, 2, 5, 6, 3, 2, 1, "negative"),  # padding next to negative values
-    ]
+def _values(rng: np.random.Generator, shape, kind: str, k: int, s: int) -> np.ndarray:
+    """Inputs built so that each kind of mistake shows, or not, by construction.
 
-
-def _random_geometry(rng: np.random.Generator):
-    k = int(rng.choice([2, 3]))
-    s = int(rng.choice([1, 2, 3] if k == 3 else [1, 2]))
-    p = int(rng.integers(0, k // 2 + 1))
-    N, C = int(rng.integers(1, 3)), int(rng.integers(1, 4))
-    H, W = int(rng.integers(k, 9)), int(rng.integers(k, 9))
-    return (N, C, H, W, k, s, p, "ints")
-
-
-def _values(rng: np.random.Generator, N, C, H, W, how: str) -> np.ndarray:
-    if how == "lecture":
+    ``lecture``: the CS109B 5x5 map. ``peak``: distinct negative values and one large
+    peak that wins several overlapping windows. ``ties``: a constant (every window
+    tied). ``ramp``: distinct positive values. ``negative``: distinct negative values
+    (padding must not win).
+    """
+    N, C, H, W = shape
+    if kind == "lecture":
         return examples.MAXPOOL_INPUT[None, None].copy()
-    if how == "ties":
-        return _ints(rng, (N, C, H, W), 0, 2)
-    if how == "negative":
-        return _ints(rng, (N, C, H, W), -5, 0)
-    return _ints(rng, (N, C, H, W))
+    if kind == "ties":
+        return np.broadcast_to(rng.uniform(1.0, 5.0, size=(N, C, 1, 1)), shape).copy()
+    if kind == "peak":
+        x = -(rng.permuted(np.tile(np.arange(1.0, H * W + 1), (N, C, 1)), axis=2))
+        x = x.reshape(shape)
+        x[:, :, s, s] = 10.0 * H * W  # inside windows 0 and 1 of both axes
+        return x
+    return _ramp(rng, shape, negative=kind == "negative")
+
+
+#: Visible cases: (N, C, H, W, kernel, stride, padding, kind).
+VISIBLE = (
+    (1, 1, 5, 5, 3, 1, 0, "lecture"),  # CS109B: 3x3 stride 1, overlapping
+    (1, 2, 7, 7, 3, 2, 0, "peak"),  # AlexNet-style 3x3 stride 2, overlapping
+    (2, 1, 4, 4, 2, 2, 0, "ramp"),  # CS231n: 2x2 stride 2
+    (1, 1, 3, 4, 2, 1, 0, "ties"),  # every window tied
+    (1, 2, 5, 6, 3, 2, 1, "negative"),  # padding next to negative values
+)
+#: Hidden-case scenarios: (N, C, kernel, stride, padding, kind); sizes drawn at grading.
+HIDDEN_SCENARIOS = (
+    (1, 1, 3, 1, 0, "peak"),
+    (2, 2, 3, 2, 0, "peak"),
+    (1, 2, 2, 1, 0, "ties"),
+    (2, 1, 3, 2, 1, "ties"),
+    (1, 2, 3, 1, 1, "negative"),
+    (2, 1, 2, 2, 0, "ramp"),
+    (1, 3, 3, 3, 1, "ramp"),
+    (2, 2, 3, 2, 1, "ramp"),
+)
+
+
+def _scenario_geometry(rng: np.random.Generator, scenario) -> tuple:
+    N, C, k, s, p, kind = scenario
+    low = max(k + s - 2 * p, s + 1, 2)  # two windows per axis, room for the peak
+    H = int(rng.integers(low, 9))
+    W = int(rng.integers(low, 9))
+    if H == W:
+        W += 1  # always a non-square input
+    return (N, C, H, W, k, s, p, kind)
 
 
 def _forward_case(rng, geometry, hidden: bool) -> Case:
-    N, C, H, W, k, s, p, how = geometry
-    x = _values(rng, N, C, H, W, how)
+    N, C, H, W, k, s, p, kind = geometry
+    x = _values(rng, (N, C, H, W), kind, k, s)
     return Case((x, k, s, p), label=_label(x.shape, k, s, p), hidden=hidden)
 
 
 def _backward_case(rng, geometry, hidden: bool) -> Case:
-    N, C, H, W, k, s, p, how = geometry
-    x = _values(rng, N, C, H, W, how)
-    shape = (N, C, _out(H, k, s, p), _out(W, k, s, p))
-    if how == "lecture":
+    N, C, H, W, k, s, p, kind = geometry
+    x = _values(rng, (N, C, H, W), kind, k, s)
+    if kind == "lecture":
         dout = examples.MAXPOOL_DOUT[None, None].copy()
     else:
-        dout = _ints(rng, shape, 1, 7)
+        shape = (N, C, _out(H, k, s, p), _out(W, k, s, p))
+        dout = rng.integers(1, 7, size=shape).astype(np.float64)
     return Case((x, dout, k, s, p), label=_label(x.shape, k, s, p), hidden=hidden)
 
 
 def _cases(make: Callable, seed: int):
     def visible(variant: Mapping[str, Any]) -> list[Case]:
         rng = np.random.default_rng(seed)
-        return [make(rng, g, False) for g in _visible_geometries()]
+        return [make(rng, g, False) for g in VISIBLE]
 
     def hidden(rng: np.random.Generator, variant: Mapping[str, Any]) -> list[Case]:
-        cases = [make(rng, _random_geometry(rng), True) for _ in range(8)]
-        # always: overlapping 3x3 stride 1 with ties, and 3x3 stride 2 with padding
-        cases.append(make(rng, (1, 2, 6, 5, 3, 1, 0, "ties"), True))
-        cases.append(make(rng, (2, 1, 7, 6, 3, 2, 1, "ints"), True))
-        return cases
+        return [make(rng, _scenario_geometry(rng, sc), True) for sc in HIDDEN_SCENARIOS]
 
     return visible, hidden
 

@@ -85,12 +85,13 @@ def _stack_label(layers: Sequence[Layer]) -> str:
 
 
 def _random_stack(rng: np.random.Generator) -> list[Layer]:
+    """2 to 5 layers; the first strides by 2 or 3 and every later kernel is at least 2,
+    so the jump always matters."""
     layers = []
-    for _ in range(int(rng.integers(1, 6))):
-        k = int(rng.choice([1, 2, 3, 5, 7]))
-        layers.append(
-            (k, int(rng.integers(1, 4)), int(rng.integers(0, k // 2 + 1)), int(rng.integers(1, 4)))
-        )
+    for index in range(int(rng.integers(2, 6))):
+        k = int(rng.choice([2, 3, 5, 7]))
+        s = int(rng.integers(2, 4)) if index == 0 else int(rng.integers(1, 4))
+        layers.append((k, s, int(rng.integers(0, k // 2 + 1)), int(rng.integers(1, 4))))
     return layers
 
 

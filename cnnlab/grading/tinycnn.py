@@ -36,6 +36,8 @@ PARAM_NAMES = ("w1", "b1", "w2", "b2")
 SOURCE_CLASSES = (0, 1, 2, 3, 4)
 TARGET_CLASSES = (5, 6, 7, 8, 9)
 FILTERS = 8
+#: The centred 8x8 digits, as the notebook loads them from scikit-learn.
+CANVAS = 8
 
 
 def init_params(C: int, H: int, W: int, F: int, K: int, seed: int) -> dict[str, np.ndarray]:
@@ -142,7 +144,11 @@ def _source() -> tuple[tuple[str, np.ndarray], ...]:
     from cnnlab.datasets import transfer_split
 
     split = transfer_split(
-        source_classes=SOURCE_CLASSES, target_classes=TARGET_CLASSES, seed=0, dtype=np.float64
+        source_classes=SOURCE_CLASSES,
+        target_classes=TARGET_CLASSES,
+        canvas=CANVAS,
+        seed=0,
+        dtype=np.float64,
     )
     x, y = split.source.x_train, split.source.y_train
     start = init_params(1, 8, 8, FILTERS, len(SOURCE_CLASSES), seed=0)
@@ -163,6 +169,7 @@ def target_task(shots: int, seed: int):
         source_classes=SOURCE_CLASSES,
         target_classes=TARGET_CLASSES,
         shots=shots,
+        canvas=CANVAS,
         seed=seed,
         dtype=np.float64,
     )

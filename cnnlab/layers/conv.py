@@ -41,16 +41,17 @@ class Conv2dCache:
         Whether the forward pass had a bias (else ``db`` is None).
     geometry : ConvGeometry
         Stride, per-side padding, dilation, groups and the output shape.
-    cols : ndarray, shape (C*KH*KW, N*H_out*W_out), or None
-        The im2col matrix of the fast path, kept so that backward need not rebuild
-        it; None from :func:`cnnlab.naive.conv2d_forward` (then it is rebuilt).
+
+    Notes
+    -----
+    The im2col matrix is *not* kept: backward rebuilds it a few images at a time,
+    which costs little and keeps memory at the size of the activations.
     """
 
     x: np.ndarray = field(repr=False)
     w: np.ndarray = field(repr=False)
     has_bias: bool
     geometry: ConvGeometry
-    cols: np.ndarray | None = field(default=None, repr=False)
 
 
 def validate_conv2d(
@@ -65,13 +66,45 @@ def validate_conv2d(
     return x, w, b, geometry
 
 
-def _im2col(xp: np.ndarray, w_shape: tuple[int, ...], g: ConvGeometry) -> np.ndarray:
-    N, C = xp.shape[:2]
-    _, _, KH, KW = w_shape
-    _, _, H_out, W_out = g.out_shape
-    cols = np.empty((C * KH * KW, N * H_out * W_out), dtype=xp.dtype)
-    kernels.im2col(xp, KH, KW, *g.stride, *g.dilation, H_out, W_out, cols)
-    return cols
+#: Size of the im2col buffer that the batch streams through (bytes). About the size of
+#: a core's L2 cache: big enough for efficient matrix products, small enough that the
+#: columns are still in cache when the product reads them.
+CHUNK_BYTES = 1 << 20
+
+
+def _layout(g: ConvGeometry, xp_width: int, rows: int, itemsize: int) -> tuple[bool, int, int]:
+    """``(wide, Wq, per_chunk)``: the column layout and how many images per chunk.
+
+    Stride 1 uses wide columns (row width ``Wq`` = padded width, see
+    :mod:`cnnlab.kernels.conv`), any other stride ordinary ones (``Wq = W_out``).
+    """
+    N, _, H_out, W_out = g.out_shape
+    wide = g.stride == (1, 1)
+    Wq = xp_width if wide else W_out
+    per_chunk = max(1, min(N, CHUNK_BYTES // (rows * H_out * Wq * itemsize)))
+    return wide, Wq, per_chunk
+
+
+def _unroll(xp, n0, n1, KH, KW, g, wide, cols) -> None:
+    """im2col of images ``n0..n1-1`` into ``cols``, wide or ordinary."""
+    if wide:
+        kernels.im2col_wide(xp, n0, n1, KH, KW, *g.dilation, g.out_shape[2], cols)
+    else:
+        kernels.im2col(xp, n0, n1, KH, KW, *g.stride, *g.dilation, *g.out_shape[2:], cols)
+
+
+def _fold(dcols, n0, n1, KH, KW, g, wide, dxp) -> None:
+    """col2im of images ``n0..n1-1`` from ``dcols`` into ``dxp`` (``+=``)."""
+    if wide:
+        kernels.col2im_wide(dcols, n0, n1, KH, KW, *g.dilation, g.out_shape[2], dxp)
+    else:
+        kernels.col2im(dcols, n0, n1, KH, KW, *g.stride, *g.dilation, *g.out_shape[2:], dxp)
+
+
+def _group_slices(F: int, taps: int, groups: int) -> list[tuple[slice, slice]]:
+    """Rows of ``w_mat`` (filters) and of ``cols`` (taps) that belong to each group."""
+    f, k = F // groups, taps // groups
+    return [(slice(i * f, (i + 1) * f), slice(i * k, (i + 1) * k)) for i in range(groups)]
 
 
 def conv2d_forward(
@@ -126,8 +159,8 @@ def conv2d_forward(
                           * xp[n, g*C/groups + c, i*sh + kh*dh, j*sw + kw*dw]
 
     ``H_out = floor((H + top + bottom - dh*(KH - 1) - 1)/sh) + 1`` (likewise W_out).
-    Computed as ``w.reshape(F, -1) @ im2col(xp)`` per group (see
-    :mod:`cnnlab.kernels.conv`).
+    Computed as ``w.reshape(F, -1) @ im2col(xp)`` per group, a few images at a time
+    (see :mod:`cnnlab.kernels.conv`).
 
     References
     ----------
@@ -147,19 +180,25 @@ def conv2d_forward(
     """
     where = "conv2d_forward"
     x, w, b, g = validate_conv2d(x, w, b, stride, padding, dilation, groups, where)
-    N, F, H_out, W_out = g.out_shape
-    cols = _im2col(pad_nchw(x, g.padding), w.shape, g)
+    N, F, _, _ = g.out_shape
+    C = x.shape[1]
+    _, _, KH, KW = w.shape
+    xp = pad_nchw(x, g.padding)
     w_mat = w.reshape(F, -1)
-    mat = np.empty((F, N * H_out * W_out), dtype=x.dtype)
-    f_per_group, k_per_group = F // g.groups, w_mat.shape[1]
-    for group in range(g.groups):
-        rows = slice(group * f_per_group, (group + 1) * f_per_group)
-        taps = slice(group * k_per_group, (group + 1) * k_per_group)
-        np.matmul(w_mat[rows], cols[taps], out=mat[rows])
-    out = np.empty(g.out_shape, dtype=x.dtype)
     bias = np.zeros(F, dtype=x.dtype) if b is None else b
-    kernels.mat_to_nchw(mat, bias, out)
-    return out, Conv2dCache(x=x, w=w, has_bias=b is not None, geometry=g, cols=cols)
+    wide, Wq, per_chunk = _layout(g, xp.shape[3], C * KH * KW, x.itemsize)
+    P = g.out_shape[2] * Wq  # columns per image
+    cols = np.empty((C * KH * KW, per_chunk * P), dtype=x.dtype)
+    mat = np.empty((F, per_chunk * P), dtype=x.dtype)
+    out = np.empty(g.out_shape, dtype=x.dtype)
+    for n0 in range(0, N, per_chunk):
+        n1 = min(N, n0 + per_chunk)
+        m = (n1 - n0) * P
+        _unroll(xp, n0, n1, KH, KW, g, wide, cols)
+        for filters, taps in _group_slices(F, C * KH * KW, g.groups):
+            np.matmul(w_mat[filters], cols[taps, :m], out=mat[filters, :m])
+        kernels.mat_to_nchw(mat, bias, n0, n1, Wq, out)
+    return out, Conv2dCache(x=x, w=w, has_bias=b is not None, geometry=g)
 
 
 def conv2d_backward(
@@ -191,8 +230,8 @@ def conv2d_backward(
     With ``dout_mat`` the upstream gradient laid out as (F, N*H_out*W_out)::
 
         db[f]  = sum_{n, i, j} dout[n, f, i, j]
-        dw_mat = dout_mat @ cols.T                  (per group)
-        dcols  = w_mat.T @ dout_mat                 (per group)
+        dw_mat = sum over chunks of dout_mat @ cols.T   (per group)
+        dcols  = w_mat.T @ dout_mat                     (per group)
         dx     = col2im(dcols), cropped to the unpadded input
 
     ``col2im`` adds (``+=``) the gradients of every receptive field that saw a pixel.
@@ -222,27 +261,33 @@ def conv2d_backward(
         )
     x, w, g = cache.x, cache.w, cache.geometry
     dout = check_dout(dout, g.out_shape, x.dtype, "conv2d_backward")
-    N, F, H_out, W_out = g.out_shape
+    N, F, _, _ = g.out_shape
     _, C, H, W = x.shape
     _, _, KH, KW = w.shape
     (top, bottom), (left, right) = g.padding
-    cols = cache.cols if cache.cols is not None else _im2col(pad_nchw(x, g.padding), w.shape, g)
-
-    dout_mat = np.empty((F, N * H_out * W_out), dtype=x.dtype)
-    kernels.nchw_to_mat(dout, dout_mat)
-    db = dout_mat.sum(axis=1) if cache.has_bias else None
-
+    xp = pad_nchw(x, g.padding)
     w_mat = w.reshape(F, -1)
-    dw_mat = np.empty_like(w_mat)
+    wide, Wq, per_chunk = _layout(g, xp.shape[3], C * KH * KW, x.itemsize)
+    P = g.out_shape[2] * Wq  # columns per image
+    cols = np.empty((C * KH * KW, per_chunk * P), dtype=x.dtype)
     dcols = np.empty_like(cols)
-    f_per_group, k_per_group = F // g.groups, w_mat.shape[1]
-    for group in range(g.groups):
-        rows = slice(group * f_per_group, (group + 1) * f_per_group)
-        taps = slice(group * k_per_group, (group + 1) * k_per_group)
-        np.matmul(dout_mat[rows], cols[taps].T, out=dw_mat[rows])
-        np.matmul(w_mat[rows].T, dout_mat[rows], out=dcols[taps])
-
-    dxp = np.zeros((N, C, H + top + bottom, W + left + right), dtype=x.dtype)
-    kernels.col2im(dcols, KH, KW, *g.stride, *g.dilation, H_out, W_out, dxp)
-    dx = np.ascontiguousarray(dxp[:, :, top : top + H, left : left + W])
+    dout_mat = np.empty((F, per_chunk * P), dtype=x.dtype)
+    dw_mat = np.zeros_like(w_mat)
+    dw_part = np.empty_like(w_mat)
+    dxp = np.zeros(xp.shape, dtype=x.dtype)
+    for n0 in range(0, N, per_chunk):
+        n1 = min(N, n0 + per_chunk)
+        m = (n1 - n0) * P
+        _unroll(xp, n0, n1, KH, KW, g, wide, cols)
+        kernels.nchw_to_mat(dout, n0, n1, Wq, dout_mat)
+        for filters, taps in _group_slices(F, C * KH * KW, g.groups):
+            np.matmul(dout_mat[filters, :m], cols[taps, :m].T, out=dw_part[filters])
+            np.matmul(w_mat[filters].T, dout_mat[filters, :m], out=dcols[taps, :m])
+        dw_mat += dw_part
+        _fold(dcols, n0, n1, KH, KW, g, wide, dxp)
+    db = dout.sum(axis=(0, 2, 3)) if cache.has_bias else None
+    if top == bottom == left == right == 0:
+        dx = dxp
+    else:
+        dx = np.ascontiguousarray(dxp[:, :, top : top + H, left : left + W])
     return dx, dw_mat.reshape(w.shape), db

@@ -25,8 +25,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cnnlab import layers as F
-from cnnlab.shapes import conv_output_size, pool_output_size
 from cnnlab.net.parameter import Parameter
+from cnnlab.shapes import conv_output_size, pool_output_size
 
 __all__ = [
     "AvgPool2d",

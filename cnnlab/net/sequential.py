@@ -37,7 +37,7 @@ __all__ = ["Selector", "Sequential"]
 
 #: Which layers a method acts on: an index, a slice, a layer name (``"conv1"``), a
 #: parameter name (``"conv1.bias"``), or a list of these.
-Selector = Union[int, slice, str, Sequence[Union[int, slice, str]], None]
+Selector = Union[int, slice, str, Sequence[int | slice | str], None]
 
 
 class Sequential:
@@ -87,8 +87,8 @@ class Sequential:
         self.training = True
         self.input_shape = None if input_shape is None else tuple(int(s) for s in input_shape)
         self.seed = seed
-        self._name_layers()
         self._check_unique_layers()
+        self._name_layers()
         for param in self.parameters():
             param.astype(self.dtype)
         if seed is not None:

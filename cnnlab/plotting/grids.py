@@ -201,7 +201,7 @@ def draw_pool_step(state: Any, *, figsize: tuple[float, float] = (9.0, 3.4)) -> 
         (r0, r1), (c0, c1) = state.window
         _outline(ax_x, r0, c0, r1 - r0, c1 - c0, "#1c4587")
 
-    out_fill = {cell: COLORS["done"] for cell in state.out_filled}
+    out_fill = dict.fromkeys(state.out_filled, COLORS["done"])
     if state.out_cell is not None:
         out_fill[state.out_cell] = COLORS["current"]
     out_text: np.ndarray | dict[Cell, str] = state.out
@@ -255,9 +255,9 @@ def draw_receptive_field(state: Any, *, figsize: tuple[float, float] | None = No
         gridspec_kw={"left": 0.02, "right": 0.98, "top": 0.8, "bottom": 0.03, "wspace": 0.1},
     )
     for ax, fmap in zip(axes[0], state.maps, strict=True):
-        fill = {cell: COLORS["region"] for cell in fmap.cells}
+        fill = dict.fromkeys(fmap.cells, COLORS["region"])
         if fmap.is_output:
-            fill = {cell: COLORS["current"] for cell in fmap.cells}
+            fill = dict.fromkeys(fmap.cells, COLORS["current"])
         title = f"{fmap.name}\n{fmap.size[0]}x{fmap.size[1]}"
         if fmap.outside:
             title += f" (+{fmap.outside} in padding)"

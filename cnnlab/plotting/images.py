@@ -37,6 +37,7 @@ def show_images(
     cmap: str | None = None,
     size: float = 1.3,
     colorbar: bool = False,
+    shared_scale: bool = False,
 ) -> Any:
     """Show images side by side (grey for one channel, colour for three).
 
@@ -51,6 +52,9 @@ def show_images(
         Inches per panel.
     colorbar : bool
         Add a colour bar to every panel (one-channel images only).
+    shared_scale : bool
+        One colour scale for all one-channel panels (to compare their values), instead
+        of stretching each panel to its own range.
 
     Returns
     -------
@@ -63,12 +67,19 @@ def show_images(
         nrows, ncols, figsize=(size * ncols + 0.5 * colorbar * ncols, size * nrows + 0.3),
         squeeze=False,
     )
+    pictures = [_as_picture(images[index]) for index in range(count)]
+    limits: dict[str, float] = {}
+    if shared_scale:
+        flat = [p for p, _ in pictures if p.ndim == 2]
+        if flat:
+            limits = {"vmin": min(p.min() for p in flat), "vmax": max(p.max() for p in flat)}
     for index, ax in enumerate(axes.flat):
         ax.axis("off")
         if index >= count:
             continue
-        picture, default = _as_picture(images[index])
-        shown = ax.imshow(picture, cmap=cmap or default, interpolation="nearest")
+        picture, default = pictures[index]
+        scale = limits if picture.ndim == 2 else {}
+        shown = ax.imshow(picture, cmap=cmap or default, interpolation="nearest", **scale)
         if colorbar and picture.ndim == 2:
             fig.colorbar(shown, ax=ax, shrink=0.8)
         if titles is not None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import ipywidgets as W
 
 from cnnlab.plotting import figure_to_png
 
-__all__ = ["FigureImage", "slider"]
+__all__ = ["FigureImage", "colored", "slider"]
 
 
 class FigureImage(W.Image):
@@ -42,3 +43,9 @@ def slider(description: str, value: int, low: int, high: int, **kwargs: Any) -> 
         style={"description_width": "initial"},
         **kwargs,
     )
+
+
+def colored(text: str, color: str = "#c00000", *, bold: bool = True) -> str:
+    """``text`` as escaped HTML in ``color`` (red by default: an error to fix)."""
+    tag = "b" if bold else "span"
+    return f'<{tag} style="color:{color}">{html.escape(text, quote=False)}</{tag}>'

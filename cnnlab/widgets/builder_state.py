@@ -20,7 +20,7 @@ Examples
 >>> status = b.status()
 >>> status.failing, status.summary.total_params   # Dense fails; the convs still count
 (2, 3440)
-"""
+"""  # noqa: E501
 
 from __future__ import annotations
 

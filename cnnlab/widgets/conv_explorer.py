@@ -13,7 +13,7 @@ from typing import Any
 import ipywidgets as W
 
 from cnnlab.plotting import draw_conv_explorer
-from cnnlab.widgets._common import FigureImage, slider
+from cnnlab.widgets._common import FigureImage, colored, slider
 from cnnlab.widgets.conv_state import ConvExplorerState, conv_explorer_state
 
 __all__ = ["ConvExplorer"]
@@ -120,8 +120,6 @@ class ConvExplorer(W.VBox):
                 position.value = self.state.position
                 position.observe(self._on_change, names="value")
         color = "#1a7f37" if self.state.fits else "#c00000"
-        self.headline.value = (
-            f'<b style="color:{color}">{html.escape(self.state.headline, quote=False)}</b>'
-        )
+        self.headline.value = colored(self.state.headline, color)
         self.formula.value = f"<pre>{html.escape(self.state.formula, quote=False)}</pre>"
         self.image.show(draw_conv_explorer(self.state))

@@ -6,14 +6,13 @@ Logic in :class:`cnnlab.widgets.builder_state.NetworkBuilder` (which asks
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import ipywidgets as W
 
 from cnnlab.models import parse_shape
 from cnnlab.plotting import plot_summary_bars
-from cnnlab.widgets._common import FigureImage
+from cnnlab.widgets._common import FigureImage, colored
 from cnnlab.widgets.builder_state import KINDS, BuilderStatus, LayerChoice, NetworkBuilder
 
 __all__ = ["NetworkBuilderWidget"]
@@ -117,7 +116,7 @@ class NetworkBuilderWidget(W.VBox):
         try:
             self.builder.input_shape = parse_shape(self.shape.value)
         except ValueError as error:
-            self.message.value = f'<span style="color:#c00000">{html.escape(str(error), quote=False)}</span>'
+            self.message.value = colored(str(error))
             return
         self._refresh()
 
@@ -126,7 +125,7 @@ class NetworkBuilderWidget(W.VBox):
         try:
             self.builder.add(self.kind.value, **options)
         except (ValueError, TypeError) as error:
-            self.message.value = f'<span style="color:#c00000">{html.escape(str(error), quote=False)}</span>'
+            self.message.value = colored(str(error))
             return
         self._refresh()
 
@@ -145,10 +144,7 @@ class NetworkBuilderWidget(W.VBox):
             where = (
                 f"layer {self.status.failing + 1}: " if self.status.failing is not None else ""
             )
-            self.message.value = (
-                f'<span style="color:#c00000"><b>{html.escape(where, quote=False)}</b>'
-                f"{html.escape(self.status.error, quote=False)}</span>"
-            )
+            self.message.value = colored(where + self.status.error)
         else:
             self.message.value = (
                 f"{len(self.builder.layers)} layers, output shape "

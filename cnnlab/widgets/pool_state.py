@@ -17,7 +17,7 @@ Examples
 18
 >>> [stepper.state(s).message for s in (10, 11, 12)]   # the slides' +1, +3, +4
 ['dout[0, 0] = 1 goes to x[1, 0] (the 9): 0 + 1 = 1', 'dout[0, 1] = 3 goes to x[0, 2] (the 8): 0 + 3 = 3', 'dout[0, 2] = 1 goes to x[0, 2] (the 8): 3 + 1 = 4']
-"""
+"""  # noqa: E501
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import ipywidgets as W
 
 from cnnlab.plotting import draw_receptive_field
-from cnnlab.widgets._common import FigureImage, slider
+from cnnlab.widgets._common import FigureImage, colored, slider
 from cnnlab.widgets.receptive_state import ReceptiveState, receptive_explorer_state
 
 __all__ = ["ReceptiveExplorer"]
@@ -104,7 +104,7 @@ class ReceptiveExplorer(W.VBox):
                 self._layers(), self.size.value, (self.row.value, self.col.value)
             )
         except ValueError as error:  # a token that is not a layer
-            self.headline.value = f'<span style="color:#c00000">{html.escape(str(error), quote=False)}</span>'
+            self.headline.value = colored(str(error))
             return
         self.state = state
         last = state.maps[-1].size
@@ -113,10 +113,11 @@ class ReceptiveExplorer(W.VBox):
             control.max = max(high, 0)
             control.value = value
         color = "#c00000" if state.error else "#000000"
-        self.headline.value = f'<b style="color:{color}">{html.escape(state.headline, quote=False)}</b>'
+        self.headline.value = colored(state.headline, color)
         rows = "".join(
-            f"<tr><td>{html.escape(r.name, quote=False)}</td><td>{r.size[0]}</td><td>{r.jump[0]}</td>"
-            f"<td>{r.padding[0]}</td><td>{r.output_size[0] if r.output_size else ''}</td></tr>"
+            f"<tr><td>{html.escape(r.name, quote=False)}</td><td>{r.size[0]}</td>"
+            f"<td>{r.jump[0]}</td><td>{r.padding[0]}</td>"
+            f"<td>{r.output_size[0] if r.output_size else ''}</td></tr>"
             for r in state.records
         )
         self.table.value = (

@@ -1,0 +1,192 @@
+"""Regenerate the release and solution notebooks from the master notebooks, with real nbgrader.
+
+Usage::
+
+    python scripts/build_course.py              # rewrite autograder/release/ and solutions/
+    python scripts/build_course.py ps2_conv     # only some assignments
+    python scripts/build_course.py --check      # exit 1 if the committed copies are stale
+
+For each assignment it copies ``autograder/source/<assignment>/`` into a temporary
+course, runs ``nbgrader generate_assignment`` (stubs, hidden tests removed, checksums)
+and ``nbgrader generate_solution`` (solutions and hidden tests kept, the notebook
+executed) there, checks the results, and copies them to
+``autograder/release/<assignment>/`` and ``solutions/<assignment>/``. The gradebook
+lives and dies in the temporary directory: nothing is written into the course root but
+the two output folders.
+
+The temporary course has its own minimal ``nbgrader_config.py`` (course root and
+gradebook path only), so the build does not depend on the grading machinery's
+configuration; nbgrader's default stub (``raise NotImplementedError()``) is used.
+
+Checks before anything is copied: every release notebook has no solution and no hidden
+test left, and every solution notebook ran without an error and scored full points in
+each test cell (the ``check`` calls return the score as the cell's value).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE = ROOT / "autograder"
+SOURCE = COURSE / "source"
+RELEASE = COURSE / "release"
+SOLUTIONS = ROOT / "solutions"
+ASSIGNMENTS = (
+    "ps1_shapes_params",
+    "ps2_conv",
+    "ps3_pooling",
+    "ps4_receptive_saliency_transfer",
+)
+#: nbgrader metadata keys that depend on the build, not on the master notebook.
+VOLATILE_KEYS = ("checksum", "cell_type")
+
+CONFIG = """\
+c = get_config()  # noqa: F821
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.course_id = "cnnlab"
+c.CourseDirectory.db_url = {db!r}
+c.Execute.timeout = 300
+"""
+
+
+def _bin(name: str) -> str:
+    """A program of this Python's environment (nbgrader runs `alembic` from PATH)."""
+    return str(Path(sys.executable).parent / name)
+
+
+def _nbgrader(course: Path, *args: str) -> None:
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env.setdefault("MPLBACKEND", "Agg")
+    env.pop("CNNLAB_COURSE_SECRET", None)
+    env.pop("CNNLAB_COURSE_SECRET_FILE", None)
+    result = subprocess.run(
+        [_bin("nbgrader"), *args], cwd=course, env=env, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout + result.stderr)
+        raise SystemExit(f"nbgrader {' '.join(args)} failed (exit {result.returncode})")
+
+
+def _read(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def structure(path: Path) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(cell type, source, nbgrader metadata without volatile keys)`` of every cell."""
+    cells = []
+    for cell in _read(path)["cells"]:
+        source = cell["source"]
+        if isinstance(source, list):
+            source = "".join(source)
+        meta = dict(cell.get("metadata", {}).get("nbgrader", {}))
+        for key in VOLATILE_KEYS:
+            meta.pop(key, None)
+        cells.append((cell["cell_type"], source, meta))
+    return cells
+
+
+def _problems_release(path: Path) -> list[str]:
+    problems = []
+    for kind, source, _ in structure(path):
+        if "BEGIN SOLUTION" in source or "BEGIN HIDDEN TESTS" in source:
+            problems.append(f"{path.name}: a {kind} cell still holds a solution or hidden test")
+    return problems
+
+
+def _problems_solution(path: Path) -> list[str]:
+    problems = []
+    for cell in _read(path)["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        for output in cell.get("outputs", []):
+            if output["output_type"] == "error":
+                problems.append(f"{path.name}: {output['ename']}: {output['evalue']}")
+            if output["output_type"] == "stream" and output["name"] == "stderr" and meta:
+                problems.append(f"{path.name}: {meta.get('grade_id')} wrote to stderr")
+        if meta.get("grade") and cell["cell_type"] == "code":
+            results = [o for o in cell["outputs"] if o["output_type"] == "execute_result"]
+            text = results[-1]["data"]["text/plain"] if results else ""
+            if isinstance(text, list):
+                text = "".join(text)
+            try:
+                score = float(text)
+            except ValueError:
+                score = -1.0
+            if score != float(meta["points"]):
+                problems.append(
+                    f"{path.name}: {meta['grade_id']} scored {text or 'nothing'} of "
+                    f"{meta['points']}"
+                )
+    return problems
+
+
+def build(assignments: list[str], out_release: Path, out_solutions: Path) -> list[str]:
+    """Generate the notebooks of ``assignments`` into the two output folders."""
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="cnnlab-course-") as tmp:
+        course = Path(tmp)
+        (course / "nbgrader_config.py").write_text(
+            CONFIG.format(root=str(course), db=f"sqlite:///{course / 'gradebook.db'}"),
+            encoding="utf-8",
+        )
+        for assignment in assignments:
+            shutil.copytree(SOURCE / assignment, course / "source" / assignment)
+            _nbgrader(course, "generate_assignment", assignment, "--force")
+            _nbgrader(course, "generate_solution", assignment, "--force")
+            release = course / "release" / assignment / f"{assignment}.ipynb"
+            solution = course / "solution" / assignment / f"{assignment}.ipynb"
+            problems += _problems_release(release)
+            problems += _problems_solution(solution)
+            for src, dest_root in ((release, out_release), (solution, out_solutions)):
+                dest = dest_root / assignment / src.name
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dest)
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("assignments", nargs="*", help="default: all four")
+    parser.add_argument(
+        "--check", action="store_true", help="compare with the committed copies, change nothing"
+    )
+    args = parser.parse_args(argv)
+    assignments = args.assignments or list(ASSIGNMENTS)
+    unknown = sorted(set(assignments) - set(ASSIGNMENTS))
+    if unknown:
+        parser.error(f"unknown assignment(s): {', '.join(unknown)}")
+    if not args.check:
+        problems = build(assignments, RELEASE, SOLUTIONS)
+        for problem in problems:
+            print("problem:", problem, file=sys.stderr)
+        print(f"built {', '.join(assignments)} into {RELEASE} and {SOLUTIONS}")
+        return 1 if problems else 0
+    with tempfile.TemporaryDirectory(prefix="cnnlab-check-") as tmp:
+        fresh_release, fresh_solutions = Path(tmp) / "release", Path(tmp) / "solutions"
+        problems = build(assignments, fresh_release, fresh_solutions)
+        for assignment in assignments:
+            name = f"{assignment}.ipynb"
+            for fresh, committed in (
+                (fresh_release / assignment / name, RELEASE / assignment / name),
+                (fresh_solutions / assignment / name, SOLUTIONS / assignment / name),
+            ):
+                if not committed.exists():
+                    problems.append(f"missing {committed.relative_to(ROOT)}")
+                elif structure(fresh) != structure(committed):
+                    problems.append(f"stale {committed.relative_to(ROOT)}: rerun the build")
+    for problem in problems:
+        print("problem:", problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,377 @@
+"""Tests of cnnlab.net: layer objects, Sequential, save/load and the shipped models."""
+
+from __future__ import annotations
+
+import importlib.resources
+import io
+
+import numpy as np
+import pytest
+
+from cnnlab.gradcheck import numerical_gradient, rel_error
+from cnnlab.layers import softmax_cross_entropy
+from cnnlab.net import (
+    PRETRAINED,
+    AvgPool2d,
+    Conv2d,
+    Dense,
+    Dropout,
+    Flatten,
+    MaxPool2d,
+    ReLU,
+    Sequential,
+    digits_cnn,
+    load_weights,
+    pretrained,
+    save_weights,
+)
+from cnnlab.net._threads import limited_threads
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny arrays: thread pools cost more than the arithmetic (see cnnlab.net._threads)."""
+    with limited_threads(1):
+        yield
+
+
+def small_model(dtype=np.float64, seed=0, dropout=False):
+    """Every layer kind, strides, padding, dilation and groups, on a 2x7x7 input."""
+    layers = [
+        Conv2d(2, 4, 3, padding=1),
+        ReLU(),
+        MaxPool2d(3, stride=1),  # overlapping windows: gradients must add up
+        Conv2d(4, 4, 2, stride=2, dilation=1, groups=2),
+        ReLU(),
+        AvgPool2d(2, stride=1, padding=1),
+        Conv2d(4, 3, (2, 1), padding=(0, 1), dilation=(1, 2)),
+        Flatten(),
+    ]
+    if dropout:
+        layers.append(Dropout(0.5))
+    layers.append(Dense(3 * 2 * 5, 5))
+    return Sequential(layers, seed=seed, dtype=dtype, input_shape=(2, 7, 7))
+
+
+# -- layers ------------------------------------------------------------------------
+
+
+def test_layer_shapes_match_output_shape():
+    model = small_model()
+    x = np.random.default_rng(0).normal(size=(3, 2, 7, 7))
+    out = x
+    for layer, shape in zip(model, model.output_shapes((2, 7, 7))):
+        out = layer(out)
+        assert out.shape[1:] == shape, layer
+    assert out.shape == (3, 5)
+
+
+def test_he_initialisation_statistics():
+    conv = Conv2d(16, 64, 3, seed=1)
+    std = conv.weight.value.std()
+    assert abs(std - np.sqrt(2 / (16 * 9))) < 0.01
+    assert conv.weight.value.dtype == np.float32
+    np.testing.assert_array_equal(conv.bias.value, 0)
+    dense = Dense(200, 100, seed=1)
+    assert dense.weight.shape == (100, 200)  # (F, D), the layout of cnnlab.layers
+    assert abs(dense.weight.value.std() - np.sqrt(2 / 200)) < 0.005
+
+
+def test_conv_without_bias_has_one_parameter():
+    conv = Conv2d(1, 2, 3, bias=False)
+    assert [p.name for p in conv.parameters()] == ["conv.weight"]
+    out = conv(np.ones((1, 1, 3, 3), np.float32))
+    np.testing.assert_allclose(out.ravel(), conv.weight.value.sum(axis=(1, 2, 3)), rtol=1e-6)
+
+
+def test_conv_channel_mismatch_names_layer_and_counts():
+    model = Sequential([Conv2d(3, 4, 3)], seed=0)
+    with pytest.raises(ValueError, match=r"'conv1' expects 3 input channels, found 1"):
+        model(np.zeros((1, 1, 5, 5), np.float32))
+
+
+def test_dense_mismatch_blames_flatten():
+    with pytest.raises(ValueError, match=r"'dense1' expects 64 input features, found 128.*Flatten"):
+        Sequential(
+            [Conv2d(1, 8, 3, padding=1), MaxPool2d(2), Flatten(), Dense(64, 10)],
+            input_shape=(1, 8, 8),
+        )
+    model = Sequential([Flatten(), Dense(64, 10)])
+    with pytest.raises(ValueError, match="expects 64 input features, found 128"):
+        model(np.zeros((2, 2, 8, 8), np.float32))
+
+
+def test_dense_on_feature_map_asks_for_flatten():
+    with pytest.raises(ValueError, match="put a Flatten"):
+        Dense(4, 2)(np.zeros((1, 1, 2, 2), np.float32))
+
+
+def test_bad_constructor_arguments():
+    with pytest.raises(ValueError, match="divisible by groups=2"):
+        Conv2d(3, 4, 3, groups=2)
+    with pytest.raises(ValueError, match="in_features must be a positive int"):
+        Dense(0, 3)
+    with pytest.raises(TypeError, match="kernel must be an int or a pair"):
+        MaxPool2d(2.5)
+    with pytest.raises(ValueError, match=r"drop probability in \[0, 1\)"):
+        Dropout(1.0)
+
+
+def test_backward_before_forward_is_explained():
+    with pytest.raises(RuntimeError, match="before forward"):
+        ReLU().backward(np.ones(3))
+
+
+def test_dropout_train_and_eval():
+    drop = Dropout(0.25, seed=3)
+    x = np.ones((200, 50))
+    out = drop(x)
+    dropped = out == 0
+    assert abs(dropped.mean() - 0.25) < 0.02
+    np.testing.assert_allclose(out[~dropped], 1 / 0.75)  # inverted dropout keeps the mean
+    dout = np.arange(x.size, dtype=float).reshape(x.shape)
+    np.testing.assert_allclose(drop.backward(dout), np.where(dropped, 0, dout / 0.75), rtol=1e-15)
+    drop.eval()
+    assert drop(x) is x
+    assert drop.backward(dout) is dout
+
+
+# -- Sequential ----------------------------------------------------------------------
+
+
+def test_layer_names_repr_and_parameter_names():
+    model = digits_cnn()
+    assert [layer.name for layer in model] == [
+        "conv1", "relu1", "maxpool1", "conv2", "relu2", "maxpool2", "flatten1", "dense1",
+    ]
+    assert list(model.named_parameters()) == [
+        "conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "dense1.weight", "dense1.bias",
+    ]
+    text = repr(model.freeze("conv1"))
+    assert "(conv1): Conv2d(1, 8, kernel=3, padding=1)  [frozen]" in text
+    assert "(dense1): Dense(64, 10)" in text
+
+
+def test_explicit_names_and_duplicates():
+    model = Sequential([Conv2d(1, 2, 3, name="stem"), ReLU(), Conv2d(2, 2, 3)])
+    assert [layer.name for layer in model] == ["stem", "relu1", "conv2"]
+    assert model["stem"] is model[0]
+    with pytest.raises(ValueError, match="unique"):
+        Sequential([ReLU(name="a"), ReLU(name="a")])
+    relu = ReLU()
+    with pytest.raises(ValueError, match="appears twice"):
+        Sequential([relu, relu])
+    with pytest.raises(TypeError, match="not a layer"):
+        Sequential([np.zeros(3)])
+
+
+def test_summary_counts_match_cnnlab_models():
+    from cnnlab.models import Conv2d as C
+    from cnnlab.models import Dense as D
+    from cnnlab.models import Flatten as Fl
+    from cnnlab.models import Input, summary
+    from cnnlab.models import MaxPool2d as M
+    from cnnlab.models import ReLU as R
+    from cnnlab.models import Sequential as S
+
+    spec = S(Input(1, 8, 8), C(8, 3, padding=1), R(), M(2), C(16, 3, padding=1), R(), M(2),
+             Fl(), D(10))
+    model = digits_cnn()
+    assert model.num_parameters() == summary(spec).total_params == 80 + 1168 + 650
+    text = model.freeze("conv2").summary()
+    assert "conv2     Conv2d(8, 16, kernel=3, padding=1)  (16, 4, 4)     1,168          0" in text
+    assert text.endswith("total parameters: 1,898 (trainable 730, frozen 1,168)")
+
+
+def test_seeded_initialisation_is_reproducible_and_positional():
+    a, b, c = digits_cnn(seed=0), digits_cnn(seed=0), digits_cnn(seed=1)
+    for pa, pb, pc in zip(a.parameters(), b.parameters(), c.parameters()):
+        np.testing.assert_array_equal(pa.value, pb.value)
+        if pa.name.endswith("weight"):
+            assert not np.array_equal(pa.value, pc.value)
+    # replacing the head re-draws only the head, from the same seed and position
+    d = digits_cnn(seed=0)
+    d.replace_head(Dense(64, 10), seed=0)
+    for pa, pd in zip(a.parameters(), d.parameters()):
+        np.testing.assert_array_equal(pa.value, pd.value)
+
+
+def test_model_dtype_is_enforced():
+    model = digits_cnn()
+    with pytest.raises(TypeError, match="float32 but x is float64"):
+        model(np.zeros((1, 1, 8, 8)))
+    with pytest.raises(TypeError, match="astype"):
+        model(np.zeros((1, 1, 8, 8), np.uint8))
+    with pytest.raises(ValueError, match=r"built for examples of shape \(1, 8, 8\)"):
+        model(np.zeros((1, 1, 9, 9), np.float32))
+    assert digits_cnn(dtype=np.float64).parameters()[0].value.dtype == np.float64
+
+
+@pytest.mark.parametrize("dropout", [False, True])
+def test_whole_network_gradients_match_finite_differences(dropout):
+    model = small_model(dropout=dropout)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3, 2, 7, 7))
+    y = np.array([0, 3, 4])
+    if dropout:
+        model.eval()  # a fixed function: the mask would change between evaluations
+
+    def loss_of(_):
+        return softmax_cross_entropy(model.forward(x), y)[0]
+
+    model.zero_grad()
+    _, dscores = softmax_cross_entropy(model.forward(x), y)
+    dx = model.backward(dscores)
+    assert rel_error(dx, numerical_gradient(loss_of, x)) < 1e-7
+    for param in model.parameters():
+        numeric = numerical_gradient(loss_of, param.value)
+        assert rel_error(param.grad, numeric) < 1e-7, param.name
+
+
+def test_dropout_gradient_uses_the_forward_mask():
+    model = small_model(dropout=True, seed=4)
+    x = np.random.default_rng(2).normal(size=(2, 2, 7, 7))
+    scores = model(x)
+    dx = model.backward(np.ones_like(scores))
+    mask = model["dropout1"]._cache
+    assert (mask == 0).any()
+    # with the mask fixed, the network is a fixed function: compare with a copy whose
+    # dropout is replaced by the same multiplication in eval mode
+    frozen_mask = model.copy().eval()
+
+    def summed(_):
+        h = x
+        for layer in frozen_mask:
+            h = layer(h) * mask if layer.name == "dropout1" else layer(h)
+        return h.sum()
+
+    assert rel_error(dx, numerical_gradient(summed, x)) < 1e-7
+
+
+def test_gradients_accumulate_until_zero_grad():
+    model = small_model()
+    x = np.random.default_rng(0).normal(size=(2, 2, 7, 7))
+    model.backward(np.ones_like(model(x)))
+    once = model.parameters()[0].grad.copy()
+    model.backward(np.ones_like(model(x)))
+    np.testing.assert_allclose(model.parameters()[0].grad, 2 * once)
+    model.zero_grad()
+    assert all(not p.grad.any() for p in model.parameters())
+
+
+def test_frozen_layers_pass_gradient_but_keep_no_grad():
+    x = np.random.default_rng(0).normal(size=(2, 2, 7, 7))
+    free, frozen = small_model(), small_model().freeze(slice(0, 5))
+    dx_free = free.backward(np.ones_like(free(x)))
+    dx_frozen = frozen.backward(np.ones_like(frozen(x)))
+    np.testing.assert_array_equal(dx_free, dx_frozen)
+    for p_free, p_frozen in zip(free.parameters(), frozen.parameters()):
+        if p_frozen.name.startswith(("conv1", "conv2")):
+            assert not p_frozen.trainable and not p_frozen.grad.any()
+        else:
+            np.testing.assert_array_equal(p_free.grad, p_frozen.grad)
+    # without the input gradient, backward stops at the first trainable layer
+    frozen.zero_grad()
+    assert frozen.backward(np.ones((2, 5)), input_grad=False) is None
+    assert frozen["conv3"].weight.grad.any()
+    frozen["conv2"]._cache = None  # would raise if backward reached it
+    frozen.backward(np.ones((2, 5)), input_grad=False)
+
+
+def test_freeze_unfreeze_and_lr_scale_selectors():
+    model = digits_cnn()
+    model.freeze().unfreeze("dense1")
+    assert [p.trainable for p in model.parameters()] == [False] * 4 + [True] * 2
+    model.unfreeze(slice(0, 4)).freeze(["conv1.bias", 3])
+    assert [p.trainable for p in model.parameters()] == [True, False, False, False, True, True]
+    model.set_lr_scale(0, 0.01).set_lr_scale("conv2", 0.1)
+    assert [p.lr_scale for p in model.parameters()] == [0.01, 0.01, 0.1, 0.1, 1.0, 1.0]
+    assert "lr_scale=0.01" in repr(model)
+    assert model.num_parameters(trainable_only=True) == 8 * 9 + 650
+    with pytest.raises(KeyError, match="no layer or parameter named 'conv9'"):
+        model.freeze("conv9")
+    with pytest.raises(IndexError):
+        model.freeze(8)
+    with pytest.raises(ValueError, match="lr_scale must be >= 0"):
+        model.set_lr_scale(None, -1)
+
+
+def test_replace_head_copy_and_slices():
+    source = digits_cnn(seed=3).freeze(slice(0, 4))
+    model = source.copy()
+    model.replace_head([Dense(64, 32), ReLU(), Dense(32, 3)], seed=1)
+    assert [layer.name for layer in model][-3:] == ["dense1", "relu3", "dense2"]
+    assert model(np.zeros((2, 1, 8, 8), np.float32)).shape == (2, 3)
+    assert not model["conv1"].weight.trainable  # kept layers keep their flags
+    assert model["conv1"].weight is not source["conv1"].weight  # copy() is deep
+    np.testing.assert_array_equal(model["conv1"].weight.value, source["conv1"].weight.value)
+    with pytest.raises(ValueError, match="expects 10 input features, found 64"):
+        model.replace_head(Dense(10, 3), n=3)
+    base = source[:6]
+    assert base[0] is source[0] and len(base) == 6
+    assert base(np.zeros((1, 1, 8, 8), np.float32)).shape == (1, 16, 2, 2)
+
+
+# -- save / load ---------------------------------------------------------------------
+
+
+def test_save_load_round_trip(tmp_path):
+    model = small_model(dtype=np.float32, seed=5)
+    save_weights(model, tmp_path / "w.npz")
+    other = load_weights(small_model(dtype=np.float32, seed=6), tmp_path / "w.npz")
+    x = np.random.default_rng(0).normal(size=(2, 2, 7, 7)).astype(np.float32)
+    np.testing.assert_array_equal(model(x), other(x))
+    with np.load(tmp_path / "w.npz") as data:
+        assert sorted(data.files) == sorted(model.named_parameters())
+    as64 = load_weights(small_model(dtype=np.float64), tmp_path / "w.npz")  # cast on load
+    assert as64.parameters()[0].value.dtype == np.float64
+
+
+def test_load_mismatch_lists_every_problem(tmp_path):
+    save_weights(digits_cnn(), tmp_path / "w.npz")
+    wider = Sequential([Conv2d(1, 4, 3, padding=1), ReLU(), MaxPool2d(2), Flatten(),
+                        Dense(64, 10), Dense(10, 2)])
+    with pytest.raises(ValueError) as info:
+        load_weights(wider, tmp_path / "w.npz")
+    message = str(info.value)
+    assert "missing from the file: ['dense2.weight', 'dense2.bias']" in message
+    assert "in the file but not in the model: ['conv2.weight', 'conv2.bias']" in message
+    assert "conv1.weight: file (8, 1, 3, 3), model (4, 1, 3, 3)" in message
+    # strict=False loads what matches (dense1) and leaves the rest
+    before = wider["conv1"].weight.value.copy()
+    load_weights(wider, tmp_path / "w.npz", strict=False)
+    np.testing.assert_array_equal(wider["conv1"].weight.value, before)
+    with np.load(tmp_path / "w.npz") as data:
+        np.testing.assert_array_equal(wider["dense1"].weight.value, data["dense1.weight"])
+    with pytest.raises(ValueError, match="no parameter of the file matches"):
+        load_weights(Sequential([Flatten(), Dense(3, 1)]), tmp_path / "w.npz", strict=False)
+
+
+def test_load_from_file_object():
+    buffer = io.BytesIO()
+    model = digits_cnn(seed=2)
+    save_weights(model, buffer)
+    buffer.seek(0)
+    loaded = load_weights(digits_cnn(seed=9), buffer)
+    np.testing.assert_array_equal(loaded["dense1"].bias.value, model["dense1"].bias.value)
+
+
+# -- shipped models ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(PRETRAINED))
+def test_shipped_weights_are_small_and_load(name):
+    ref = PRETRAINED[name]
+    path = importlib.resources.files("cnnlab").joinpath("data", ref.filename)
+    assert path.is_file()
+    assert len(path.read_bytes()) < 200_000
+    model = pretrained(name)
+    assert not model.training
+    split = ref.data()
+    accuracy = float(np.mean(model(split.x_test).argmax(axis=1) == split.y_test))
+    assert accuracy > 0.95, f"{name}: held-out accuracy {accuracy:.3f}"
+
+
+def test_pretrained_unknown_name_lists_choices():
+    with pytest.raises(KeyError, match="available: \\['digits_cnn', 'digits_source_cnn'\\]"):
+        pretrained("vgg16")

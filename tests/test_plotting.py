@@ -1,0 +1,155 @@
+"""Drawing functions: they draw what the state says, leak no pyplot figures, and refuse
+shapes they cannot draw with a message that says which shape was expected."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnlab import plotting
+from cnnlab.models import summary
+from cnnlab.receptive import receptive_fields
+from cnnlab.widgets import PoolStepper, conv_explorer_state, receptive_explorer_state
+from cnnlab.widgets.receptive_state import taps_1d
+
+
+@pytest.fixture(autouse=True)
+def _no_pyplot_figures():
+    """Every drawing is made outside pyplot: nothing may be left open there."""
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
+    yield
+    assert set(plt.get_fignums()) == before
+
+
+def _filled(ax) -> np.ndarray:
+    """The RGB cell colours drawn by draw_cell_grid."""
+    return np.asarray(ax.images[0].get_array())
+
+
+def test_figure_to_png_and_new_figure():
+    fig, axes = plotting.new_figure(2, 3, figsize=(3, 2))
+    assert axes.shape == (2, 3)
+    png = plotting.figure_to_png(fig, dpi=40)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_draw_cell_grid_colours_and_text():
+    _fig, ax = plotting.new_figure()
+    values = np.array([[1.0, np.nan], [3.0, 4.0]])
+    plotting.draw_cell_grid(ax, (2, 2), fill={(0, 1): "#ff0000"}, text=values, title="t")
+    rgb = _filled(ax)
+    np.testing.assert_allclose(rgb[0, 1], (1, 0, 0))
+    np.testing.assert_allclose(rgb[1, 1], (1, 1, 1))
+    assert sorted(t.get_text() for t in ax.texts) == ["1", "3", "4"]  # NaN left blank
+    assert ax.get_title() == "t"
+
+
+def test_draw_conv_explorer_marks_window_padding_and_leftover():
+    state = conv_explorer_state(7, 3, stride=3, padding=0, position=3)
+    fig = plotting.draw_conv_explorer(state)
+    ax_in, ax_out = fig.axes
+    rgb = _filled(ax_in)
+    window = _hex(plotting.COLORS["window"])
+    leftover = _hex(plotting.COLORS["uncovered"])
+    np.testing.assert_allclose(rgb[3, 3], window)
+    np.testing.assert_allclose(rgb[6, 0], leftover)
+    np.testing.assert_allclose(rgb[0, 6], leftover)
+    assert _filled(ax_out).shape[:2] == (2, 2)
+    np.testing.assert_allclose(_filled(ax_out)[1, 1], _hex(plotting.COLORS["current"]))
+    assert "doesn't fit" in ax_in.get_xlabel()
+    assert ax_out.get_title() == "output 2x2"
+
+
+def test_draw_conv_explorer_with_padding_and_without_room():
+    padded = plotting.draw_conv_explorer(conv_explorer_state(5, 3, padding=1))
+    ax_in = padded.axes[0]
+    assert _filled(ax_in).shape[:2] == (7, 7)
+    np.testing.assert_allclose(_filled(ax_in)[0, 2], _hex(plotting.COLORS["window"]))
+    np.testing.assert_allclose(_filled(ax_in)[0, 3], _hex(plotting.COLORS["padding"]))
+    np.testing.assert_allclose(_filled(ax_in)[3, 3], (1, 1, 1))
+    assert "padded 7x7" in ax_in.get_title()
+    none = plotting.draw_conv_explorer(conv_explorer_state(3, 5))
+    assert none.axes[1].texts[0].get_text() == "kernel doesn't fit"
+
+
+def test_draw_pool_step_backward_titles_and_routed_cell():
+    state = PoolStepper().state(12)
+    fig = plotting.draw_pool_step(state)
+    _ax_x, ax_out, ax_dx = fig.axes
+    assert fig._suptitle.get_text() == "dout[0, 2] = 1 goes to x[0, 2] (the 8): 3 + 1 = 4"
+    np.testing.assert_allclose(_filled(ax_dx)[0, 2], _hex(plotting.COLORS["routed"]))
+    assert "4" in [t.get_text() for t in ax_dx.texts]
+    assert "8\n(d=1)" in [t.get_text() for t in ax_out.texts]
+    start = plotting.draw_pool_step(PoolStepper().state(0))
+    assert [t.get_text() for t in start.axes[1].texts] == []  # nothing computed yet
+
+
+def test_draw_receptive_field_one_panel_per_map():
+    state = receptive_explorer_state(["k3s2p1", "k3s2p1"], input_size=5, unit=(1, 1))
+    fig = plotting.draw_receptive_field(state)
+    assert len(fig.axes) == 3
+    assert "(+33 in padding)" in fig.axes[0].get_title()
+    region = _hex(plotting.COLORS["region"])
+    np.testing.assert_allclose(_filled(fig.axes[0])[4, 4], region)
+    np.testing.assert_allclose(_filled(fig.axes[0])[0, 0], (1, 1, 1))
+
+
+def test_plot_summary_bars_one_bar_per_layer():
+    s = summary("cs109b_example")
+    fig = plotting.plot_summary_bars(s)
+    ax_p, ax_m = fig.axes
+    heights = [bar.get_height() for bar in ax_p.patches]
+    assert heights == [row.params for row in s.rows]
+    assert "2,103,156" in ax_p.get_title()
+    assert max(bar.get_height() for bar in ax_m.patches) == pytest.approx(
+        8 * 32 * 32 * 4 / 2**20
+    )
+
+
+def test_plot_receptive_growth_and_taps():
+    curves = {"3x3": [r.size[0] for r in receptive_fields(["k3s1"] * 3)]}
+    fig = plotting.plot_receptive_growth(curves)
+    (line,) = fig.axes[0].lines
+    assert list(line.get_ydata()) == [3, 5, 7]
+    taps = plotting.draw_taps_1d(taps_1d(["k3s1"] * 2, n=5, unit=0), title="1-D")
+    assert taps.axes[0].get_title() == "1-D"
+    assert len(taps.axes[0].lines) == 3 + 9  # 3 edges into the output, 3 x 3 below
+
+
+def test_plot_model_table_annotates_every_model():
+    fig = plotting.plot_model_table(["a", "b"], [1998, 2012], [6e4, 6e7], [4e5, 1e9])
+    assert [t.get_text() for t in fig.axes[0].texts] == ["a", "b"]
+    assert fig.axes[1].get_yscale() == "log"
+
+
+def test_images_filters_feature_maps_saliency():
+    rng = np.random.default_rng(0)
+    fig = plotting.show_images(rng.random((3, 1, 8, 8)), ["a", "b", "c"], ncols=2)
+    assert [ax.get_title() for ax in fig.axes if ax.images] == ["a", "b", "c"]
+    rgb = plotting.show_images([rng.random((3, 4, 4))])
+    assert rgb.axes[0].images[0].get_array().shape == (4, 4, 3)
+    filters = plotting.show_filters(rng.normal(size=(8, 1, 3, 3)))
+    assert sum(1 for ax in filters.axes if ax.images) == 8
+    maps = plotting.show_feature_maps(rng.random((4, 5, 5)), title="maps")
+    assert maps._suptitle.get_text() == "maps"
+    sal = plotting.show_saliency(rng.random((2, 3, 6, 6)), rng.random((2, 6, 6)), ["x", "y"])
+    assert len(sal.axes) == 4
+
+
+def test_plotting_explains_bad_shapes():
+    with pytest.raises(ValueError, match=r"\(H, W\), \(1, H, W\) or \(3, H, W\)"):
+        plotting.show_images([np.zeros((2, 4, 4))])
+    with pytest.raises(ValueError, match=r"\(F, C, KH, KW\)"):
+        plotting.show_filters(np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"\(C, H, W\) for one image"):
+        plotting.show_feature_maps(np.zeros((1, 4, 5, 5)))
+    with pytest.raises(ValueError, match="one \\(H, W\\) map per image"):
+        plotting.show_saliency(np.zeros((2, 1, 4, 4)), np.zeros((2, 5, 5)))
+
+
+def _hex(color: str) -> tuple[float, float, float]:
+    from matplotlib.colors import to_rgb
+
+    return to_rgb(color)
