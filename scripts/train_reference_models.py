@@ -28,7 +28,9 @@ DATA_DIR = pathlib.Path(__file__).resolve().parents[1] / "cnnlab" / "data"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help=f"models to train (default: all of {sorted(PRETRAINED)})")
+    parser.add_argument(
+        "names", nargs="*", help=f"models to train (default: all of {sorted(PRETRAINED)})"
+    )
     parser.add_argument(
         "--check", action="store_true",
         help="train and compare with the shipped weights instead of overwriting them",
@@ -61,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             status |= worst > 1e-3
         else:
             save_weights(model, target)
-            print(f"  wrote {target.relative_to(DATA_DIR.parents[1])} ({target.stat().st_size:,} bytes)")
+            size = target.stat().st_size
+            print(f"  wrote {target.relative_to(DATA_DIR.parents[1])} ({size:,} bytes)")
     return status
 
 

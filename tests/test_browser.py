@@ -74,6 +74,33 @@ def _wait_for_server(
     raise TimeoutError(f"JupyterLab did not answer at {url} within {timeout:.0f} s")
 
 
+def _settled(element, timeout: float = 30.0) -> bytes:
+    """A screenshot of ``element`` once two in a row, half a second apart, agree."""
+    deadline = time.monotonic() + timeout
+    previous = element.screenshot()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        current = element.screenshot()
+        if current == previous:
+            return current
+        previous = current
+    return previous
+
+
+def _start_kernel(page, timeout: float = 90.0) -> None:
+    """Wait until the notebook's kernel is idle, accepting "Select Kernel" if Lab asks."""
+    deadline = time.monotonic() + timeout
+    status = page.locator(".jp-StatusBar-TextItem", has_text="Python 3")
+    while time.monotonic() < deadline:
+        dialog = page.locator(".jp-Dialog .jp-mod-accept")
+        if dialog.count():
+            dialog.first.click()  # "Select": the preselected Python 3 kernel
+        if status.count() and "Idle" in status.first.inner_text():
+            return
+        time.sleep(0.5)
+    raise TimeoutError("the notebook's kernel did not start")
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A JupyterLab server on localhost serving a copy of the notebooks: (base url, token)."""
@@ -143,16 +170,20 @@ def test_stride_slider_changes_output_size_and_grid(lab, tmp_path):
             args=CHROMIUM_ARGS,
             viewport={"width": 1400, "height": 1000},
         )
+        page = context.new_page()
         try:
-            page = context.new_page()
             page.set_default_timeout(60_000)
             page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
             page.locator(".jp-NotebookPanel").first.wait_for()
-            # Wait for the kernel, then Run > Run All Cells.
-            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
-                   .first).to_be_attached(timeout=60_000)
+            _start_kernel(page)
+            news = page.get_by_role("button", name="No")  # "get notified about news?"
+            if news.count():
+                news.first.click()
             page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-            page.locator("li.lm-Menu-item[data-command='notebook:run-all-cells']").click()
+            page.locator(
+                "li.lm-Menu-item[data-command='runmenu:run-all'], "
+                "li.lm-Menu-item[data-command='notebook:run-all-cells']"
+            ).first.click()
 
             explorer = page.locator(".cnnlab-conv-explorer").first
             explorer.wait_for(timeout=90_000)
@@ -161,7 +192,7 @@ def test_stride_slider_changes_output_size_and_grid(lab, tmp_path):
             expect(headline).to_contain_text("Output 5 x 5", timeout=30_000)
             grid = explorer.locator("img.cnnlab-conv-grid")
             expect(grid).to_be_visible()
-            before = grid.screenshot()
+            before = _settled(grid)
             page.screenshot(path=str(ARTIFACTS / "browser_before.png"))
 
             # Stride 1 -> 3 with the keyboard on the slider handle, as a student could.
@@ -177,13 +208,15 @@ def test_stride_slider_changes_output_size_and_grid(lab, tmp_path):
             expect(explorer.locator(".cnnlab-conv-formula")).to_contain_text(
                 "1 pixel is left over"
             )
-            deadline = time.monotonic() + 30
-            after = grid.screenshot()
-            while after == before and time.monotonic() < deadline:
-                time.sleep(0.5)
-                after = grid.screenshot()
+            after = _settled(grid)
             assert after != before, "the drawn grid did not change with the stride"
             explorer.screenshot(path=str(ARTIFACTS / "browser_conv_explorer.png"))
             page.screenshot(path=str(ARTIFACTS / "browser_after.png"))
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "browser_failure.png"))
+            dialogs = page.locator(".jp-Dialog").all_inner_texts()
+            if dialogs:
+                print("JupyterLab dialogs:", dialogs)
+            raise
         finally:
             context.close()

@@ -60,7 +60,7 @@ def test_layer_shapes_match_output_shape():
     model = small_model()
     x = np.random.default_rng(0).normal(size=(3, 2, 7, 7))
     out = x
-    for layer, shape in zip(model, model.output_shapes((2, 7, 7))):
+    for layer, shape in zip(model, model.output_shapes((2, 7, 7)), strict=True):
         out = layer(out)
         assert out.shape[1:] == shape, layer
     assert out.shape == (3, 5)
@@ -91,7 +91,8 @@ def test_conv_channel_mismatch_names_layer_and_counts():
 
 
 def test_dense_mismatch_blames_flatten():
-    with pytest.raises(ValueError, match=r"'dense1' expects 64 input features, found 128.*Flatten"):
+    expected = r"'dense1' expects 64 input features, found 128.*Flatten"
+    with pytest.raises(ValueError, match=expected):
         Sequential(
             [Conv2d(1, 8, 3, padding=1), MaxPool2d(2), Flatten(), Dense(64, 10)],
             input_shape=(1, 8, 8),
@@ -185,14 +186,14 @@ def test_summary_counts_match_cnnlab_models():
 
 def test_seeded_initialisation_is_reproducible_and_positional():
     a, b, c = digits_cnn(seed=0), digits_cnn(seed=0), digits_cnn(seed=1)
-    for pa, pb, pc in zip(a.parameters(), b.parameters(), c.parameters()):
+    for pa, pb, pc in zip(a.parameters(), b.parameters(), c.parameters(), strict=True):
         np.testing.assert_array_equal(pa.value, pb.value)
         if pa.name.endswith("weight"):
             assert not np.array_equal(pa.value, pc.value)
     # replacing the head re-draws only the head, from the same seed and position
     d = digits_cnn(seed=0)
     d.replace_head(Dense(64, 10), seed=0)
-    for pa, pd in zip(a.parameters(), d.parameters()):
+    for pa, pd in zip(a.parameters(), d.parameters(), strict=True):
         np.testing.assert_array_equal(pa.value, pd.value)
 
 
@@ -265,9 +266,10 @@ def test_frozen_layers_pass_gradient_but_keep_no_grad():
     dx_free = free.backward(np.ones_like(free(x)))
     dx_frozen = frozen.backward(np.ones_like(frozen(x)))
     np.testing.assert_array_equal(dx_free, dx_frozen)
-    for p_free, p_frozen in zip(free.parameters(), frozen.parameters()):
+    for p_free, p_frozen in zip(free.parameters(), frozen.parameters(), strict=True):
         if p_frozen.name.startswith(("conv1", "conv2")):
-            assert not p_frozen.trainable and not p_frozen.grad.any()
+            assert not p_frozen.trainable
+            assert not p_frozen.grad.any()
         else:
             np.testing.assert_array_equal(p_free.grad, p_frozen.grad)
     # without the input gradient, backward stops at the first trainable layer
@@ -308,7 +310,8 @@ def test_replace_head_copy_and_slices():
     with pytest.raises(ValueError, match="expects 10 input features, found 64"):
         model.replace_head(Dense(10, 3), n=3)
     base = source[:6]
-    assert base[0] is source[0] and len(base) == 6
+    assert base[0] is source[0]
+    assert len(base) == 6
     assert base(np.zeros((1, 1, 8, 8), np.float32)).shape == (1, 16, 2, 2)
 
 
@@ -331,7 +334,7 @@ def test_load_mismatch_lists_every_problem(tmp_path):
     save_weights(digits_cnn(), tmp_path / "w.npz")
     wider = Sequential([Conv2d(1, 4, 3, padding=1), ReLU(), MaxPool2d(2), Flatten(),
                         Dense(64, 10), Dense(10, 2)])
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match="does not fit this architecture") as info:
         load_weights(wider, tmp_path / "w.npz")
     message = str(info.value)
     assert "missing from the file: ['dense2.weight', 'dense2.bias']" in message

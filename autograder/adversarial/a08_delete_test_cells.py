@@ -13,6 +13,6 @@ def _is_test(cell):
     return bool(meta.get("grade")) and not meta.get("solution")
 
 
-def MUTATE(nb):  # noqa: N802 - the suite's convention
-    nb.cells = [c for c in nb.cells
-                if not _is_test(c) and "cnnlab-variant" not in c.get("metadata", {}).get("tags", [])]
+def MUTATE(nb):
+    nb.cells = [c for c in nb.cells if not _is_test(c)
+                and "cnnlab-variant" not in c.get("metadata", {}).get("tags", [])]

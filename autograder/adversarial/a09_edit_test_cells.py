@@ -10,7 +10,7 @@ added cell is not a cell the gradebook knows.
 CATEGORY = "cell deletion and editing"
 
 
-def MUTATE(nb):  # noqa: N802
+def MUTATE(nb):
     import nbformat
 
     for cell in nb.cells:

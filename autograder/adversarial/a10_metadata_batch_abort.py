@@ -10,7 +10,7 @@ nbgrader validates it; duplicates and unknown cells become plain cells.
 CATEGORY = "cell deletion and editing"
 
 
-def MUTATE(nb):  # noqa: N802
+def MUTATE(nb):
     import copy
 
     import nbformat

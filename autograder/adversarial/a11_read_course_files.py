@@ -25,9 +25,12 @@ for path in paths:
         loot[path] = type(exc).__name__
 
 found = []
-for root in ("/", "/root", "/home", "/tmp", "/work", "/srv", "/var", os.path.dirname(ATTACK["course_root"])):
+roots = ("/", "/root", "/home", "/tmp", "/work", "/srv", "/var",
+         os.path.dirname(ATTACK["course_root"]))
+for root in roots:
     for dirpath, dirnames, filenames in os.walk(root):
-        if dirpath.count(os.sep) > 6 or dirpath.startswith(("/usr", "/proc", "/sys", "/etc", "/dev")):
+        skip = dirpath.startswith(("/usr", "/proc", "/sys", "/etc", "/dev"))
+        if dirpath.count(os.sep) > 6 or skip:
             dirnames[:] = []
             continue
         found += [os.path.join(dirpath, f) for f in filenames if f.endswith((".ipynb", ".db"))]

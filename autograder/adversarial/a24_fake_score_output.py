@@ -9,7 +9,7 @@ written by the grader alone; what a student prints stays in the student's own ce
 CATEGORY = "fake output"
 
 
-def MUTATE(nb):  # noqa: N802
+def MUTATE(nb):
     import nbformat
 
     for cell in nb.cells:

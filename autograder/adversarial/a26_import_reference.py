@@ -19,7 +19,10 @@ import sys
 
 sys.meta_path[:] = [f for f in sys.meta_path if "Blocked" not in type(f).__name__]
 sys.path[:0] = [ATTACK["repo"], *ATTACK["reference_dirs"]]
-for finder in glob.glob(sys.path[-2] + "/__editable__*finder.py") + glob.glob("/*/**/__editable__*finder.py", recursive=True)[:5]:
+finders = [f for d in sys.path if d.endswith("site-packages")
+           for f in glob.glob(d + "/__editable__*finder.py")]
+print("editable finders:", finders)
+for finder in finders:
     try:
         spec = importlib.util.spec_from_file_location("_finder", finder)
         mod = importlib.util.module_from_spec(spec)

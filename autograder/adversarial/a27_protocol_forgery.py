@@ -31,7 +31,8 @@ for key in ATTACK["question_keys"]:
 forge({"t": "done"})
 try:
     os.write(3, b"garbage\\n" * 1000)
-    os.write(3, b'{"t":"case","id":0,"outcome":{"value":"{\\\\"a\\\\":[\\\\"<f8\\\\",[1000000000000],\\\\"\\\\"]}"}}\\n')
+    huge = json.dumps({"a": ["<f8", [10**12], ""]})
+    forge({"t": "case", "id": 0, "outcome": {"value": huge}})
     os.write(3, b"{" * 10**7)
 except OSError as exc:
     print("fd 3:", exc)

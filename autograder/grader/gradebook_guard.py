@@ -103,7 +103,8 @@ def _close(a: float | None, b: float | None) -> bool:
     return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
 
 
-def verify(db_url: str, ledger_dir: str, assignments: Iterable[str] | None = None) -> list[Problem]:
+def verify(db_url: str, ledger_dir: str,
+           assignments: Iterable[str] | None = None) -> list[Problem]:
     """Every autograded score of the ledger's submissions equals the recorded one."""
     from nbgrader.api import Gradebook, MissingEntry
 

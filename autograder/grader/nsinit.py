@@ -28,6 +28,7 @@ line (student code runs later and could only append forgeries).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -217,6 +218,7 @@ def exec_runner(cfg: dict, report: Report, *, in_namespace: bool) -> None:
     """Become the runner: limits, unprivileged user, clean fds, then exec Python."""
     work = cfg["sandbox_work"] if in_namespace else cfg["host_work"]
     os.chdir(work)
+    apply_rlimits(cfg, report)
     if cfg["drop_uid"]:  # running as root: become nobody (this also drops capabilities)
         try:
             os.setgroups([])
@@ -230,17 +232,17 @@ def exec_runner(cfg: dict, report: Report, *, in_namespace: bool) -> None:
         report.on("unprivileged")
     else:
         report.off("unprivileged", "runs as the grading user")
-    apply_rlimits(cfg, report)
+    runner_dir = cfg["sandbox_grader"] if in_namespace else cfg["host_grader"]
+    for path in (cfg["python"], runner_dir, *cfg.get("must_read", ())):
+        if not os.access(path, os.R_OK | os.X_OK):
+            _fail("unprivileged", OSError(f"the sandbox user cannot use {path}"))
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError):
             prctl(PR_SET_NO_NEW_PRIVS, 1)
-        except OSError:
-            pass
     report.send()
     if cfg.get("probe"):  # platform detection: set up, report, run nothing
         os._exit(0)
     _close_other_fds()
-    runner_dir = cfg["sandbox_grader"] if in_namespace else cfg["host_grader"]
     argv = [cfg["python"], "-I", "-S", os.path.join(runner_dir, "runner.py"),
             os.path.join(runner_dir, "job.json")]
     env = dict(cfg["env"])
@@ -381,13 +383,11 @@ def run_init(cfg: dict, report: Report) -> None:
     if pid == 0:
         try:
             exec_runner(cfg, report, in_namespace=True)
-        except BaseException as exc:  # noqa: BLE001 - report anything before exec
+        except BaseException as exc:
             _fail("exec", exc)
     # init: nothing of the grading machinery is left here; keep no privileges.
-    try:
+    with contextlib.suppress(OSError):
         prctl(PR_SET_DUMPABLE, 0)
-    except OSError:
-        pass
     status = _wait_for(pid)
     os._exit(status)
 
@@ -429,10 +429,8 @@ def main(argv: list[str]) -> None:
         for step in ("user_namespace", "network", "pid_namespace", "filesystem", "proc"):
             report.off(step, "not available on this platform")
         if sys.platform.startswith("linux"):
-            try:
+            with contextlib.suppress(OSError):
                 prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-            except OSError:
-                pass
         try:
             exec_runner(cfg, report, in_namespace=False)
         except OSError as exc:

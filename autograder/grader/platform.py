@@ -103,16 +103,26 @@ def _base_steps() -> dict[str, str]:
 
 def _candidates(isolation: str) -> list[Protections]:
     base = _base_steps()
-    none = Protections("none", False, hasattr(os, "geteuid") and os.geteuid() == 0, base)
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    # as root without namespaces, still run student code as nobody when nobody can
+    # run this Python (not when it lives under /root, say)
+    none = [Protections("none", False, True, base)] if root else []
+    none.append(Protections("none", False, False, base))
     if isolation == "none" or not sys.platform.startswith("linux"):
-        return [none] if isolation != "namespaces" else []
+        return none if isolation != "namespaces" else []
     out = []
-    if os.geteuid() == 0:
+    if root:
         out.append(Protections("namespaces", False, True, base))
     out.append(Protections("namespaces", True, False, base))
     if isolation == "auto":
-        out.append(none)
+        out += none
     return out
+
+
+def _label(candidate: Protections) -> str:
+    if candidate.mode == "none":
+        return "no isolation" + (" (as nobody)" if candidate.drop_uid else "")
+    return "user namespace" if candidate.userns else "namespaces as root"
 
 
 def resolve_isolation(isolation: str = "auto") -> str:
@@ -132,17 +142,14 @@ def detect(isolation: str = "auto", *, refresh: bool = False) -> Protections:
         return _cache[isolation]
     errors = []
     for candidate in _candidates(isolation):
-        if candidate.mode == "none":
-            found = candidate.with_steps(sandbox.probe_setup(candidate))
-            _cache[isolation] = found
-            return found
         try:
             steps = sandbox.probe_setup(candidate)
         except sandbox.SandboxSetupError as exc:
-            errors.append(f"{'user namespace' if candidate.userns else 'root'}: {exc}")
+            errors.append(f"{_label(candidate)}: {exc}")
             continue
         found = candidate.with_steps(steps)
-        if found.is_on("filesystem") and found.is_on("pid_namespace"):
+        if candidate.mode == "none" or (found.is_on("filesystem")
+                                        and found.is_on("pid_namespace")):
             _cache[isolation] = found
             return found
         errors.append(f"incomplete setup: {found.summary()}")

@@ -27,11 +27,10 @@ from typing import Any
 import numpy as np
 from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_markdown_cell, new_output
-from traitlets import Bool, Enum, Float, Integer, List, Unicode
-
 from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Bool, Enum, Float, Integer, List, Unicode
 
 from . import gradebook_guard, sandbox
 
@@ -167,6 +166,13 @@ def _score_output(score: float) -> NotebookNode:
 # ----------------------------------------------------------------------- sanitizing
 
 
+def _flags(meta) -> tuple:
+    if not isinstance(meta, dict):
+        return ()
+    return (bool(meta.get("grade")), bool(meta.get("solution")), bool(meta.get("locked")),
+            bool(meta.get("task")), meta.get("points"))
+
+
 class RestoreCellMetadata(NbGraderPreprocessor):
     """Rewrite all nbgrader cell metadata from the gradebook (sanitize step, first).
 
@@ -208,11 +214,7 @@ class RestoreCellMetadata(NbGraderPreprocessor):
                 meta["checksum"] = src.checksum
             if src.cell_type in ("code", "markdown", "raw"):
                 meta["cell_type"] = src.cell_type
-            old = cell.metadata["nbgrader"]
-            if not isinstance(old, dict) or any(
-                    old.get(k, False if k != "points" else None) != meta.get(k, False if k !=
-                                                                           "points" else None)
-                    for k in ("grade", "solution", "locked", "task", "points")):
+            if _flags(cell.metadata["nbgrader"]) != _flags(meta):
                 self.log.warning("Restored the nbgrader metadata of cell %r (it was edited)",
                                  gid)
             cell.metadata["nbgrader"] = NotebookNode(meta)
@@ -231,7 +233,8 @@ class SandboxedGrading(NbGraderPreprocessor):
     plain_path = Unicode(
         "", help="Path of the plain-data module; default: <course_module>.plain").tag(config=True)
     isolation = Enum(["auto", "namespaces", "none"], "auto",
-                     help="Sandbox isolation: auto, namespaces (required) or none").tag(config=True)
+                     help="Sandbox isolation: auto, namespaces (required) or none").tag(
+                         config=True)
     variants = Enum(["personal", "default"], "personal",
                     help="'personal': grade each student's own variant (released with "
                          "`python -m autograder.tools personalize`); 'default': everyone "
@@ -357,7 +360,7 @@ class SandboxedGrading(NbGraderPreprocessor):
             text = report.text()
             full = float(report.points) or points
             score = float(report.score) / full * points if full else 0.0
-        except Exception:  # noqa: BLE001 - a grading bug must not crash the batch
+        except Exception:
             self.log.exception("Grading %s raised; scored 0", q.key)
             return (f"{q.key}: 0 / {points:g} points\n  Your answer could not be checked "
                     "(it returned something the checks did not expect).", 0.0)

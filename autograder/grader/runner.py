@@ -22,6 +22,7 @@ of it, and the grading process treats whatever arrives as untrusted data.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import json
@@ -94,7 +95,7 @@ class _Blocked:
             raise ModuleNotFoundError(
                 f"No module named {name!r}: {top} is not available while grading; "
                 "a graded answer must compute its result itself", name=name)
-        return None
+        return
 
 
 def load_plain(path: str):
@@ -108,11 +109,17 @@ def short(text: str, limit: int = ERROR_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def describe_error(exc: BaseException) -> dict:
+def describe_error(exc: BaseException, labels=None, current=None) -> dict:
+    """ename, evalue and a short traceback of the student's frames only.
+
+    ``labels`` maps IPython execution counts to notebook cell indices, so a frame reads
+    "this cell" or "notebook cell #N" instead of IPython's "In [k]".
+    """
+    labels = labels or {}
     ename = type(exc).__name__
     try:
         evalue = short(str(exc))
-    except BaseException:  # noqa: BLE001 - a student's __str__ may do anything
+    except BaseException:
         evalue = "(the error message could not be printed)"
     lines = []
     try:
@@ -121,11 +128,15 @@ def describe_error(exc: BaseException) -> dict:
         for frame in frames[-8:]:
             where = frame.filename
             if where.startswith("<ipython-input-"):
-                where = "In [" + where.split("-")[2] + "]"
+                count = where.split("-")[2]
+                index = labels.get(int(count)) if count.isdigit() else None
+                where = ("this cell" if index is not None and index == current
+                         else f"notebook cell #{index + 1}" if index is not None
+                         else f"In [{count}]")
             lines.append(f'  File "{where}", line {frame.lineno}, in {frame.name}')
             if frame.line:
                 lines.append("    " + frame.line.strip())
-    except BaseException:  # noqa: BLE001
+    except BaseException:
         pass
     lines.append(f"{ename}: {evalue}")
     return {"ename": ename, "evalue": evalue, "traceback": lines}
@@ -179,6 +190,7 @@ class Cells:
         self.limit = limit
         self.namespace = shell.user_ns if shell is not None else {"__name__": "__main__"}
         self.last_result = None
+        self.labels: dict[int, int] = {}
         if shell is not None:
             hook = shell.displayhook
             hook.write_output_prompt = lambda: None
@@ -193,6 +205,8 @@ class Cells:
         message = {"t": "cell", "i": index, "error": None, "result": None, "timeout": False}
         self.last_result = None
         start = time.monotonic()
+        if self.shell is not None:
+            self.labels[self.shell.execution_count] = index
         timer = SoftTimer(seconds)
         error = None
         try:
@@ -203,11 +217,11 @@ class Cells:
                 except CellTimeout as exc:
                     error = exc
                 if error is not None:
-                    message["error"] = describe_error(error)
+                    message["error"] = describe_error(error, self.labels, index)
                 if self.last_result is not None:
                     message["result"] = short(str(self.last_result), self.limit)
         except CellTimeout as exc:
-            message["error"] = describe_error(exc)
+            message["error"] = describe_error(exc, self.labels, index)
         finally:
             sys.stdout, sys.stderr = saved
         message["timeout"] = timer.fired or isinstance(error, CellTimeout)
@@ -222,7 +236,7 @@ class Cells:
             return result.error_before_exec or result.error_in_exec
         try:
             exec(compile(source, "<cell>", "exec"), self.namespace)
-        except BaseException as exc:  # noqa: BLE001 - the student's error, reported
+        except BaseException as exc:
             return exc
         return None
 
@@ -233,7 +247,7 @@ class Cells:
 def convert(plain, value) -> dict:
     try:
         data = plain.to_plain(value)
-    except Exception as exc:  # noqa: BLE001 - anything not plain data
+    except Exception as exc:
         name = getattr(exc, "type_name", None) or type(value).__name__
         return {"unsupported": short(str(name), 200)}
     return {"value": plain.encode(data)}
@@ -263,7 +277,7 @@ def child_main(write_fd: int, target, kind: str, cases: list, plain, limits: dic
                     call = plain.decode(case["call"])
                     value = target(*call["args"], **call["kwargs"])
                 outcome = convert(plain, value)
-            except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt too
+            except BaseException as exc:
                 outcome = {"error": short(f"{type(exc).__name__}: {_safe_str(exc)}")}
             line = json.dumps({"t": "case", "id": case["id"], "outcome": outcome,
                                "seconds": round(time.monotonic() - start, 4)},
@@ -278,35 +292,31 @@ def child_main(write_fd: int, target, kind: str, cases: list, plain, limits: dic
 def _safe_str(exc: BaseException) -> str:
     try:
         return str(exc)
-    except BaseException:  # noqa: BLE001
+    except BaseException:
         return "(the error message could not be printed)"
 
 
 def _kill(pid: int) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.kill(pid, signal.SIGKILL)
-    except OSError:
-        pass
-    try:
+    with contextlib.suppress(OSError):
         os.waitpid(pid, 0)
-    except OSError:
-        pass
 
 
 def _exit_description(pid: int) -> str:
     try:
         _, status = os.waitpid(pid, 0)
     except OSError:
-        return "the process running your function disappeared"
+        return "ProcessEnded: the process running your function disappeared"
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         what = {signal.SIGKILL: "killed (memory or CPU limit?)",
                 signal.SIGSEGV: "crashed (segmentation fault)"}.get(sig, f"killed by signal {sig}")
         if hasattr(signal, "SIGXCPU") and sig == signal.SIGXCPU:
             what = "stopped: CPU time limit"
-        return f"the process running your function was {what}"
-    return f"the process running your function exited (code {os.WEXITSTATUS(status)}) " \
-           "before answering"
+        return f"ProcessEnded: the process running your function was {what}"
+    return (f"ProcessEnded: the process running your function exited (code "
+            f"{os.WEXITSTATUS(status)}) before answering")
 
 
 def probe_forked(out: Channel, target, kind: str, cases: list, plain, limits: dict) -> None:
@@ -320,7 +330,8 @@ def probe_forked(out: Channel, target, kind: str, cases: list, plain, limits: di
             os.close(write_fd)
             for case in pending:
                 out.send({"t": "case", "id": case["id"],
-                          "outcome": {"error": f"could not start a process for this check ({exc})"}})
+                          "outcome": {"error": "SandboxError: could not start a process for "
+                                               f"this check ({exc})"}})
             return
         if pid == 0:
             os.close(read_fd)
@@ -350,7 +361,8 @@ def _collect(out: Channel, read_fd: int, pid: int, pending: list, seconds: float
         if len(buffer) > MAX_LINE and b"\n" not in buffer:
             _kill(pid)
             out.send({"t": "case", "id": pending[0]["id"],
-                      "outcome": {"error": "the answer is too large to send back"}})
+                      "outcome": {"error": "AnswerTooLarge: the answer is too large to "
+                                           "send back"}})
             return pending[1:]
         while b"\n" in buffer and pending:
             line, buffer = buffer.split(b"\n", 1)
@@ -378,7 +390,7 @@ def probe_inline(out: Channel, target, kind: str, cases: list, plain) -> None:
                 call = plain.decode(case["call"])
                 value = target(*call["args"], **call["kwargs"])
             outcome = convert(plain, value)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             outcome = {"error": short(f"{type(exc).__name__}: {_safe_str(exc)}")}
         out.send({"t": "case", "id": case["id"], "outcome": outcome})
 
@@ -409,7 +421,7 @@ def main(argv: list[str]) -> None:
         try:
             found = isinstance(namespace, dict) and name in namespace
             target = namespace[name] if found else None
-        except BaseException:  # noqa: BLE001
+        except BaseException:
             found, target = False, None
         out.send({"t": "target", "key": question["key"], "found": bool(found),
                   "type": type(target).__name__ if found else None})

@@ -17,6 +17,7 @@ protections were on; later forgeries are ignored.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import math
@@ -103,7 +104,7 @@ class RunResult:
     found: dict[str, bool]
     outcomes: dict[str, list[dict]]
     protections: Protections
-    status: str                      # "completed", "time limit", "ended early (...)"
+    status: str  # "completed", "was stopped at its time limit", "ended early (...)", ...
     seconds: float
     startup_seconds: float | None = None
     log: str = ""
@@ -299,6 +300,7 @@ def _nsinit_config(prot: Protections, job: str, limits: Limits, *, blocked: Sequ
         "probe": probe,
         "protocol_fd": fd,
         "python": python_executable(),
+        "must_read": [os.path.dirname(os.__file__), *site_dirs()],
         "staging": os.path.join(job, "root"),
         "ro_binds": binds,
         "masks": _masks(binds, blocked, sensitive) if ns else [],
@@ -328,7 +330,7 @@ def _prepare_dirs(prot: Protections, job: str) -> None:
     os.chmod(os.path.join(job, "grader"), 0o755)
     if prot.mode == "none" and prot.drop_uid:
         for name in ("work", "tmp"):
-            for dirpath, dirnames, filenames in os.walk(os.path.join(job, name)):
+            for dirpath, _dirnames, filenames in os.walk(os.path.join(job, name)):
                 os.chown(dirpath, NOBODY, NOBODY)
                 for f in filenames:
                     os.chown(os.path.join(dirpath, f), NOBODY, NOBODY)
@@ -356,7 +358,7 @@ class _Reader:
             while open_fds:
                 now = time.monotonic()
                 if now >= deadline:
-                    status = "time limit"
+                    status = "was stopped at its time limit"
                     break
                 if exited_at is None and _exited(proc):
                     exited_at = now
@@ -372,7 +374,7 @@ class _Reader:
                     if key.data == "protocol":
                         if len(self.protocol) + len(data) > self.limits.protocol_bytes:
                             self.overflow = True
-                            status = "too much output"
+                            status = "was stopped: it sent too much data"
                             open_fds = 0
                             break
                         self.protocol += data
@@ -407,10 +409,8 @@ def _kill_group(proc: subprocess.Popen) -> None:
                 proc.kill()
         except OSError:
             pass
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):  # a process in D state
         proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # pragma: no cover - a process in D state
-        pass
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
             stream.close()
@@ -525,20 +525,20 @@ def _cell_record(message: dict, limits: Limits) -> CellRecord | None:
 def _outcome(raw: Any, plain) -> dict:
     """Validate one outcome from the sandbox; decode a value with ``plain.decode``."""
     if not isinstance(raw, dict) or len(raw) != 1:
-        return {"error": "the answer could not be read"}
+        return {"error": "UnreadableAnswer: the answer could not be read"}
     ((kind, payload),) = raw.items()
     if kind == "value" and isinstance(payload, str):
         try:
             return {"value": plain.decode(payload)}
-        except Exception:  # noqa: BLE001 - anything malformed is no answer
-            return {"error": "the answer could not be read"}
+        except Exception:  # anything malformed is no answer
+            return {"error": "UnreadableAnswer: the answer could not be read"}
     if kind == "error" and isinstance(payload, str):
         return {"error": payload[:500]}
     if kind == "timeout" and type(payload) in (int, float) and math.isfinite(payload):
         return {"timeout": float(payload)}
     if kind == "unsupported" and isinstance(payload, str):
         return {"unsupported": payload[:200]}
-    return {"error": "the answer could not be read"}
+    return {"error": "UnreadableAnswer: the answer could not be read"}
 
 
 def run_submission(cells: Sequence[tuple[int, str]], questions: Sequence[QuestionJob], *,
@@ -630,12 +630,13 @@ def _assemble(reader: _Reader, status: str, seconds: float, prot: Protections,
         for i in range(len(q.calls)):
             if (q.key, i) in answered:
                 outs.append(answered[(q.key, i)])
-            elif status == "time limit":
+            elif status == "was stopped at its time limit":
                 outs.append({"timeout": float(limits.total_seconds)})
             elif result.found.get(q.key) is False:
                 outs.append({"error": f"NameError: name {q.target!r} is not defined"})
             else:
-                outs.append({"error": f"your notebook's grading run {status} before this check"})
+                outs.append({"error": f"RunEnded: your notebook's grading run {status} "
+                                      "before this check"})
         result.outcomes[q.key] = outs
         result.found.setdefault(q.key, False)
     if reader.overflow:

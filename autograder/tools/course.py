@@ -387,11 +387,12 @@ def totals(course: str, assignments: Sequence[str]) -> tuple[list[str], dict]:
 def format_table(students: Sequence[str], assignments: Sequence[str], table: Mapping) -> str:
     width = max([7] + [len(s) for s in students])
     cols = [max(len(a), 11) for a in assignments]
-    head = "student".ljust(width) + "  " + "  ".join(a.rjust(w) for a, w in zip(assignments, cols))
+    head = "student".ljust(width) + "  " + "  ".join(
+        a.rjust(w) for a, w in zip(assignments, cols, strict=True))
     lines = [head, "-" * len(head)]
     for student in students:
         cells = []
-        for a, w in zip(assignments, cols):
+        for a, w in zip(assignments, cols, strict=True):
             if (student, a) in table:
                 got, full = table[(student, a)]
                 cells.append(f"{got:g}/{full:g}".rjust(w))
@@ -452,3 +453,18 @@ def ledger_summary(course: str) -> dict[str, Any]:
 def dump_json(path: str, data: Any) -> None:
     with open(path, "w") as fh:
         json.dump(data, fh, indent=1, sort_keys=True)
+
+
+def master_answers(source_notebook: str) -> dict[str, str]:
+    """The master notebook's own solutions (marker lines removed), by solution grade_id:
+    a submission built from them must earn full marks."""
+    from nbgrader import utils
+
+    nb = nbformat.read(source_notebook, as_version=4)
+    out = {}
+    for cell in nb.cells:
+        if utils.is_solution(cell) and cell.cell_type == "code":
+            lines = [ln for ln in cell.source.splitlines()
+                     if ln.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")]
+            out[cell.metadata["nbgrader"]["grade_id"]] = "\n".join(lines)
+    return out

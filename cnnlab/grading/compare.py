@@ -25,11 +25,23 @@ __all__ = [
     "shape_text",
 ]
 
-Diagnose = Callable[[], "str | None"]
+Diagnose = Callable[[], "str | list[str] | None"]
 
 
-def _run(diagnose: Diagnose | None) -> str | None:
-    return diagnose() if diagnose is not None else None
+def _run(diagnose: Diagnose | None) -> tuple[str | None, tuple[str, ...]]:
+    """``(most likely sentence, every matching sentence)`` from a detector thunk."""
+    found = diagnose() if diagnose is not None else None
+    if found is None:
+        return None, ()
+    if isinstance(found, str):
+        return found, (found,)
+    found = tuple(found)
+    return (found[0] if found else None), found
+
+
+def _failed(problem: str, diagnose: Diagnose | None, weight: float) -> Check:
+    first, every = _run(diagnose)
+    return Check(False, problem, first, weight, every)
 
 
 def as_number(value: Any) -> float | int | None:
@@ -93,18 +105,21 @@ def number_check(
         return Check(False, f"{name} is {number}, not a finite number.", None, weight)
     if math.isclose(number, expected, rel_tol=rel, abs_tol=abs_tol):
         return Check(True, weight=weight)
-    diagnosis = _run(diagnose)
     if integer and not float(number).is_integer():
         problem = f"{name} is {number:g}, not a whole number."
-        diagnosis = diagnosis or (
-            "`/` gives a fraction: sizes and counts are whole numbers; `//` rounds "
-            "down (floor), which is what a window that doesn't fit does."
-        )
-    elif reveal:
+        first, every = _run(diagnose)
+        if first is None:
+            first = (
+                "`/` gives a fraction: sizes and counts are whole numbers; `//` rounds "
+                "down (floor), which is what a window that doesn't fit does."
+            )
+            every = (first,)
+        return Check(False, problem, first, weight, every)
+    if reveal:
         problem = f"{name}: expected {expected:g}, found {number:g}."
     else:
         problem = f"{name} is not right (found {number:g})."
-    return Check(False, problem, diagnosis, weight)
+    return _failed(problem, diagnose, weight)
 
 
 def array_check(
@@ -127,9 +142,9 @@ def array_check(
     if array.shape != expected.shape:
         where = f"expected {shape_text(expected.shape)}" if reveal else "which is not right"
         problem = f"{name} has shape {shape_text(array.shape)}, {where}."
-        return Check(False, problem, _run(diagnose), weight)
+        return _failed(problem, diagnose, weight)
     if not np.all(np.isfinite(array)):
-        return Check(False, f"{name} contains NaN or infinity.", _run(diagnose), weight)
+        return _failed(f"{name} contains NaN or infinity.", diagnose, weight)
     if np.allclose(array, expected, rtol=rtol, atol=atol):
         return Check(True, weight=weight)
     wrong = ~np.isclose(array, expected, rtol=rtol, atol=atol)
@@ -140,7 +155,7 @@ def array_check(
         problem += (
             f" (first at index {index}: expected {expected[index]:.6g}, found {array[index]:.6g})"
         )
-    return Check(False, problem + ".", _run(diagnose), weight)
+    return _failed(problem + ".", diagnose, weight)
 
 
 def sequence_of(value: Any, length: int) -> list[Any] | None:

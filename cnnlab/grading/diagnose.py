@@ -288,12 +288,16 @@ def first_match(
     *,
     rtol: float = 1e-6,
     atol: float = 1e-8,
-) -> str | None:
+    every: bool = False,
+) -> Any:
     """The sentence of the first candidate mistake whose answer equals ``value``.
 
-    ``candidates`` are ``(mistake name, thunk)``; a thunk that raises, or whose answer
-    equals the correct ``reference``, is skipped.
+    ``candidates`` are ``(mistake name, thunk)``, most likely first; a thunk that raises,
+    or whose answer equals the correct ``reference``, is skipped. With ``every=True``
+    the sentences of *all* matching mistakes are returned, in order (a list, maybe
+    empty): :meth:`Question.grade` then keeps the explanation that fits the most cases.
     """
+    found: list[str] = []
     for name, thunk in candidates:
         try:
             wrong = thunk()
@@ -301,15 +305,19 @@ def first_match(
             continue
         if wrong is None or close(wrong, reference, rtol=rtol, atol=atol):
             continue
-        if close(value, wrong, rtol=rtol, atol=atol):
-            return SENTENCES[name]
-    return None
+        if close(value, wrong, rtol=rtol, atol=atol) and SENTENCES[name] not in found:
+            found.append(SENTENCES[name])
+            if not every:
+                break
+    if every:
+        return found
+    return found[0] if found else None
 
 
 # --- ps1 -----------------------------------------------------------------------------------
 
 
-def output_size(value: Any, case: Case, reference: Any) -> str | None:
+def output_size(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
     """``case.args = (n, k, s, p, d)`` of a convolution output size."""
     n, k, s, p, d = _five(case.args)
     names = (
@@ -322,13 +330,18 @@ def output_size(value: Any, case: Case, reference: Any) -> str | None:
         "stride_ignored",
         "padding_ignored",
     )
+    if d > 1:  # on a dilated case, a dilation mistake is the likelier explanation
+        names = tuple(n for n in names if n.startswith("dilation")) + tuple(
+            n for n in names if not n.startswith("dilation")
+        )
     number = as_number(value)
     if number is None:
-        return None
+        return [] if every else None
     return first_match(
         number,
         reference,
-        [
+        every=every,
+        candidates=[
             (name, lambda name=name: mistakes.output_size(n, k, s, p, d, mistake=name))
             for name in names
         ],
@@ -340,13 +353,14 @@ def _five(args: tuple) -> tuple[int, int, int, int, int]:
     return int(n), int(k), int(s), int(p), int(d)
 
 
-def same_padding(value: Any, case: Case, reference: Any) -> str | None:
+def same_padding(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
     """``case.args = (n, k, s)``; the answer is ``(before, after)``."""
     n, k, s = (int(a) for a in case.args[:3])
     return first_match(
         value,
         reference,
-        [
+        every=every,
+        candidates=[
             (
                 "extra_pixel_first",
                 lambda: mistakes.same_padding(n, k, s, mistake="extra_pixel_first"),
@@ -359,13 +373,14 @@ def same_padding(value: Any, case: Case, reference: Any) -> str | None:
     )
 
 
-def conv_params(value: Any, case: Case, reference: Any) -> str | None:
+def conv_params(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
     """``case.args = (c_in, c_out, k)``; a convolution's parameter count with biases."""
     c_in, c_out, k = (int(a) for a in case.args[:3])
     return first_match(
         value,
         reference,
-        [
+        every=every,
+        candidates=[
             ("no_bias", lambda: c_out * c_in * k * k),
             ("no_input_channels", lambda: c_out * (k * k + 1)),
             ("kernel_not_squared", lambda: c_out * (c_in * k + 1)),
@@ -374,24 +389,29 @@ def conv_params(value: Any, case: Case, reference: Any) -> str | None:
     )
 
 
-def dense_params(value: Any, case: Case, reference: Any) -> str | None:
+def dense_params(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
     """``case.args = (n_in, n_out)``."""
     n_in, n_out = (int(a) for a in case.args[:2])
     return first_match(
         value,
         reference,
-        [("no_bias", lambda: n_in * n_out), ("bias_on_inputs", lambda: n_in * n_out + n_in)],
+        every=every,
+        candidates=[
+            ("no_bias", lambda: n_in * n_out),
+            ("bias_on_inputs", lambda: n_in * n_out + n_in),
+        ],
     )
 
 
-def separable_params(value: Any, case: Case, reference: Any) -> str | None:
+def separable_params(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
     """``case.args = (c_in, c_out, k)``; depthwise k x k then pointwise 1 x 1, with biases."""
     c_in, c_out, k = (int(a) for a in case.args[:3])
     depthwise, pointwise = k * k * c_in, c_in * c_out
     return first_match(
         value,
         reference,
-        [
+        every=every,
+        candidates=[
             ("separable_no_biases", lambda: depthwise + pointwise),
             ("separable_no_depthwise_bias", lambda: depthwise + pointwise + c_out),
             ("separable_no_pointwise_bias", lambda: depthwise + c_in + pointwise),
@@ -413,7 +433,7 @@ def _conv_args(case: Case):
     return x, w, b, stride, padding
 
 
-def conv_out(value: Any, case: Case, reference: Any) -> str | None:
+def conv_out(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
     """``case.args = (x, w, b, stride, padding)``; the forward output."""
     x, w, b, s, p = _conv_args(case)
     xp_top = np.pad(x, ((0, 0), (0, 0), (p, 0), (p, 0)))
@@ -435,7 +455,7 @@ def conv_out(value: Any, case: Case, reference: Any) -> str | None:
         candidates.append(
             ("transposed_kernel", lambda: ref.conv_out(x, w.transpose(0, 1, 3, 2), b, s, p))
         )
-    return first_match(value, reference, candidates)
+    return first_match(value, reference, candidates, every=every)
 
 
 def _one_side(total: int) -> tuple:
@@ -447,14 +467,15 @@ def _conv_backward_args(case: Case):
     return x, w, b, dout, int(case.args[4]), int(case.args[5])
 
 
-def conv_dx(value: Any, case: Case, reference: Any) -> str | None:
+def conv_dx(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
     """``case.args = (x, w, b, dout, stride, padding)``; the student's ``dx``."""
     x, w, b, dout, s, p = _conv_backward_args(case)
     xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
     return first_match(
         value,
         reference,
-        [
+        every=every,
+        candidates=[
             ("uncropped_dx", lambda: ref.conv_grads(xp, w, b, dout, s, 0)[0]),
             (
                 "backward_stride_ignored",
@@ -466,7 +487,7 @@ def conv_dx(value: Any, case: Case, reference: Any) -> str | None:
     )
 
 
-def conv_dw(value: Any, case: Case, reference: Any) -> str | None:
+def conv_dw(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
     """``case.args = (x, w, b, dout, stride, padding)``; the student's ``dw``."""
     x, w, b, dout, s, p = _conv_backward_args(case)
     correct = np.asarray(reference)
@@ -482,16 +503,17 @@ def conv_dw(value: Any, case: Case, reference: Any) -> str | None:
     ]
     if w.shape[2] == w.shape[3]:
         candidates.insert(0, ("transposed_dw", lambda: correct.transpose(0, 1, 3, 2)))
-    return first_match(value, reference, candidates)
+    return first_match(value, reference, candidates, every=every)
 
 
-def conv_db(value: Any, case: Case, reference: Any) -> str | None:
+def conv_db(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
     """``case.args = (x, w, b, dout, stride, padding)``; the student's ``db``."""
     dout = np.asarray(case.args[3], dtype=np.float64)
     return first_match(
         value,
         reference,
-        [
+        every=every,
+        candidates=[
             ("db_not_summed_over_n", lambda: dout.sum(axis=(2, 3))),
             ("db_not_summed_over_n", lambda: dout[-1].sum(axis=(1, 2))),
             ("db_not_summed_over_positions", lambda: dout.sum(axis=0)),
@@ -501,7 +523,7 @@ def conv_db(value: Any, case: Case, reference: Any) -> str | None:
     )
 
 
-def numerical_gradient(value: Any, case: Case, reference: Any) -> str | None:
+def numerical_gradient(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
     """``case.args = (x, a, df)`` for ``f(z) = tanh(z @ a)`` and ``h = 1e-5``."""
     x, a, df = (np.asarray(v, dtype=np.float64) for v in case.args[:3])
 
@@ -511,7 +533,8 @@ def numerical_gradient(value: Any, case: Case, reference: Any) -> str | None:
     return first_match(
         value,
         reference,
-        [
+        every=every,
+        candidates=[
             (name, lambda name=name: mistakes.numerical_gradient(f, x, df, mistake=name))
             for name in ("forward_difference", "ignores_df", "divides_by_h", "not_restored")
         ],
@@ -531,13 +554,14 @@ def _pool_args(case: Case, with_dout: bool):
     return x, dout, kernel, stride, padding
 
 
-def max_pool_out(value: Any, case: Case, reference: Any) -> str | None:
+def max_pool_out(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
     """``case.args = (x, kernel, stride, padding)``."""
     x, _, k, s, p = _pool_args(case, False)
     return first_match(
         value,
         reference,
-        [
+        every=every,
+        candidates=[
             ("max_zero_padding", lambda: mistakes.pool_forward(x, k, s, p, pad_value=0.0)),
             ("pool_missing_last", lambda: np.asarray(reference)[..., :-1, :-1]),
             ("pool_stride_ignored", lambda: mistakes.pool_forward(x, k, s, p, use_stride=False)),
@@ -545,13 +569,14 @@ def max_pool_out(value: Any, case: Case, reference: Any) -> str | None:
     )
 
 
-def avg_pool_out(value: Any, case: Case, reference: Any) -> str | None:
+def avg_pool_out(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
     """``case.args = (x, kernel, stride, padding)``."""
     x, _, k, s, p = _pool_args(case, False)
     return first_match(
         value,
         reference,
-        [
+        every=every,
+        candidates=[
             (
                 "avg_exclude_pad",
                 lambda: mistakes.pool_forward(x, k, s, p, mode="avg", include_pad=False),
@@ -566,7 +591,7 @@ def avg_pool_out(value: Any, case: Case, reference: Any) -> str | None:
     )
 
 
-def max_pool_dx(value: Any, case: Case, reference: Any) -> str | None:
+def max_pool_dx(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
     """``case.args = (x, dout, kernel, stride, padding)``."""
     x, dout, k, s, p = _pool_args(case, True)
 
@@ -576,7 +601,8 @@ def max_pool_dx(value: Any, case: Case, reference: Any) -> str | None:
     return first_match(
         value,
         reference,
-        [
+        every=every,
+        candidates=[
             ("pool_overwritten", wrong(accumulate=False)),
             ("last_tie", wrong(tie="last")),
             ("all_ties", wrong(tie="all")),
@@ -587,7 +613,7 @@ def max_pool_dx(value: Any, case: Case, reference: Any) -> str | None:
     )
 
 
-def avg_pool_dx(value: Any, case: Case, reference: Any) -> str | None:
+def avg_pool_dx(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
     """``case.args = (x, dout, kernel, stride, padding)``."""
     x, dout, k, s, p = _pool_args(case, True)
 
@@ -597,7 +623,8 @@ def avg_pool_dx(value: Any, case: Case, reference: Any) -> str | None:
     return first_match(
         value,
         reference,
-        [
+        every=every,
+        candidates=[
             ("avg_no_divide", wrong(divide=False)),
             ("pool_overwritten", wrong(accumulate=False)),
             ("avg_exclude_pad", wrong(include_pad=False)),
@@ -626,13 +653,14 @@ def _rf(layers, *, mode: str = "") -> tuple[int, int]:
     return r, j
 
 
-def receptive_field(value: Any, case: Case, reference: Any) -> str | None:
+def receptive_field(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
     """``case.args = (layers,)`` with layers ``(kernel, stride, padding, dilation)``."""
     layers = _layers(case)
     return first_match(
         value,
         reference,
-        [
+        every=every,
+        candidates=[
             ("rf_jump_ignored", lambda: _rf(layers, mode="no_jump")),
             ("rf_dilation_ignored", lambda: _rf(layers, mode="no_dilation")),
             ("rf_jump_updated_first", lambda: _rf(layers, mode="jump_first")),
@@ -640,7 +668,7 @@ def receptive_field(value: Any, case: Case, reference: Any) -> str | None:
     )
 
 
-def input_region(value: Any, case: Case, reference: Any) -> str | None:
+def input_region(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
     """``case.args = (layers, i)``; the answer is ``(start, stop)``, half-open."""
     layers, i = _layers(case), int(case.args[1])
     r, j = _rf(layers)
@@ -653,7 +681,8 @@ def input_region(value: Any, case: Case, reference: Any) -> str | None:
     return first_match(
         value,
         reference,
-        [
+        every=every,
+        candidates=[
             ("region_padding_ignored", lambda: (i * j, i * j + r)),
             ("region_inclusive_stop", lambda: (start, start + r - 1)),
             ("region_padding_without_jump", lambda: (i * j - plain_pad, i * j - plain_pad + r)),
@@ -661,7 +690,7 @@ def input_region(value: Any, case: Case, reference: Any) -> str | None:
     )
 
 
-def saliency(value: Any, case: Case, reference: Any) -> str | None:
+def saliency(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
     """``case.args = (params, x, target)``; candidates come from the tiny CNN's gradients."""
     from cnnlab.grading import tinycnn
 
@@ -675,7 +704,8 @@ def saliency(value: Any, case: Case, reference: Any) -> str | None:
     return first_match(
         value,
         reference,
-        [
+        every=every,
+        candidates=[
             ("saliency_softmax", lambda: np.abs(grad("probability")).max(axis=1)),
             ("saliency_loss", lambda: np.abs(grad("loss")).max(axis=1)),
             ("saliency_no_abs", lambda: grad("score").max(axis=1)),

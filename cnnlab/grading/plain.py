@@ -221,7 +221,10 @@ def _unpack_array(spec: Any) -> np.ndarray:
     count = math.prod(shape)
     if count > MAX_ELEMENTS:
         raise _bad("array too large")
-    raw = base64.b64decode(data.encode("ascii"), validate=True)
+    try:
+        raw = base64.b64decode(data.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError) as error:  # binascii.Error is a ValueError
+        raise _bad("array data is not base64") from error
     if len(raw) != count * dtype.itemsize:
         raise _bad("array byte count")
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()

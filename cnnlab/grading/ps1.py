@@ -229,7 +229,7 @@ def _int_judge(reference: Callable[..., int], detector) -> Callable[[Any, Case],
                 value,
                 expected,
                 reveal=not case.hidden,
-                diagnose=lambda: detector(value, case, expected),
+                diagnose=lambda: detector(value, case, expected, every=True),
             )
         ]
 
@@ -256,7 +256,8 @@ def _same_judge(value: Any, case: Case) -> list[Check]:
     if got == expected:
         return [Check(True)]
     where = f"expected {expected}, found {got}" if not case.hidden else f"found {got}, not right"
-    return [Check(False, f"padding: {where}.", diagnose.same_padding(got, case, expected))]
+    found = diagnose.same_padding(got, case, expected, every=True)
+    return [Check(False, f"padding: {where}.", found[0] if found else None, 1.0, tuple(found))]
 
 
 def _draw_same(rng: np.random.Generator) -> tuple[int, int, int]:
@@ -684,21 +685,21 @@ def _memory_detector(value: Any, expected: float) -> str | None:
     return None
 
 
-register(
+register(  # in notebook order
     OUTPUT_SIZE,
-    SAME_PADDING,
-    CONV_PARAMS,
-    DENSE_PARAMS,
-    SEPARABLE_PARAMS,
     STRIDE_FITS,
     DOESNT_FIT,
     PADDED,
     DILATED,
+    SAME_PADDING,
     SAME,
+    CONV_PARAMS,
+    DENSE_PARAMS,
     CONV_PARAMS_VALUE,
     CS109B,
     ALEXNET,
     VGG16,
+    SEPARABLE_PARAMS,
     SEPARABLE,
     VGG16_MEMORY,
 )

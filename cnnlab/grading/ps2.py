@@ -143,7 +143,7 @@ def _forward_judge(value: Any, case: Case, variant: Mapping[str, Any]) -> list[C
             value,
             expected,
             reveal=not case.hidden,
-            diagnose=lambda: diagnose.conv_out(value, case, expected),
+            diagnose=lambda: diagnose.conv_out(value, case, expected, every=True),
         )
     ]
 
@@ -186,7 +186,7 @@ def _backward_judge(value: Any, case: Case, variant: Mapping[str, Any]) -> list[
             expected,
             reveal=reveal,
             diagnose=lambda got=got, expected=expected, detector=detector: detector(
-                got, case, expected
+                got, case, expected, every=True
             ),
         )
         for name, got, expected, detector in (
@@ -250,7 +250,7 @@ def _numgrad_judge(value: Any, case: Case, variant: Mapping[str, Any]) -> list[C
             reveal=not case.hidden,
             rtol=1e-7,
             atol=1e-8,
-            diagnose=lambda: diagnose.numerical_gradient(value, case, expected),
+            diagnose=lambda: diagnose.numerical_gradient(value, case, expected, every=True),
         )
     ]
 

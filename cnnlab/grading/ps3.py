@@ -162,7 +162,7 @@ def _judge(name: str, reference: Callable, detector: Callable):
                 value,
                 expected,
                 reveal=not case.hidden,
-                diagnose=lambda: detector(value, case, expected),
+                diagnose=lambda: detector(value, case, expected, every=True),
             )
         ]
 

@@ -105,7 +105,8 @@ def _pair_checks(name: str, value: Any, expected: tuple[int, int], case: Case, d
     if got == expected:
         return [Check(True)]
     shown = f"expected {expected}, found {got}" if not case.hidden else f"found {got}, not right"
-    return [Check(False, f"{name}: {shown}.", detector(got, case, expected))]
+    found = detector(got, case, expected, every=True)
+    return [Check(False, f"{name}: {shown}.", found[0] if found else None, 1.0, tuple(found))]
 
 
 # --- receptive field -------------------------------------------------------------------
@@ -259,7 +260,7 @@ def _saliency_judge(value: Any, case: Case, variant: Mapping[str, Any]) -> list[
             value,
             expected,
             reveal=not case.hidden,
-            diagnose=lambda: diagnose.saliency(value, case, expected),
+            diagnose=lambda: diagnose.saliency(value, case, expected, every=True),
         )
     ]
 

@@ -85,13 +85,16 @@ class Verdict:
     """The outcome of one case.
 
     ``credit`` is the fraction (0 to 1) of the case's sub-checks that passed; it
-    defaults to 1 for a passed case and 0 for a failed one.
+    defaults to 1 for a passed case and 0 for a failed one. ``explains`` lists every
+    misconception that reproduces this case's wrong answer (``diagnosis`` is the one
+    :meth:`Question.grade` retained).
     """
 
     passed: bool
     message: str
     diagnosis: str | None = None
     credit: float | None = None
+    explains: tuple[str, ...] = ()
 
     @property
     def fraction(self) -> float:
@@ -158,13 +161,15 @@ class Check:
 
     ``problem`` is one sentence saying what is wrong (empty when passed); it must not
     contain the expected answer of a hidden case. ``diagnosis`` names the likely
-    misconception when one is recognised.
+    misconception when one is recognised; ``explains`` may list every misconception
+    that reproduces the value, most likely first.
     """
 
     passed: bool
     problem: str = ""
     diagnosis: str | None = None
     weight: float = 1.0
+    explains: tuple[str, ...] = ()
 
 
 Judge = Callable[[Any, Case, Mapping[str, Any]], Sequence[Check]]
@@ -269,7 +274,7 @@ class Question:
             self._verdict(outcome, case, variant, index)
             for index, (outcome, case) in enumerate(zip(outputs, cases, strict=True), 1)
         ]
-        return self._report(verdicts)
+        return self._report(_consistent(verdicts))
 
     def missing_report(self) -> Report:
         """The report when ``target`` is not defined in the student's namespace.
@@ -326,8 +331,41 @@ class Question:
             return Verdict(True, where, None, 1.0)
         problems = [c.problem for c in checks if not c.passed and c.problem]
         diagnosis = next((c.diagnosis for c in checks if not c.passed and c.diagnosis), None)
+        explains: list[str] = []
+        for c in checks:
+            if not c.passed:
+                explains += [e for e in (c.explains or (c.diagnosis,)) if e and e not in explains]
         message = f"{where}: " + " ".join(problems) if problems else f"{where}: wrong."
-        return Verdict(False, message, diagnosis, earned / total if total else 0.0)
+        return Verdict(
+            False, message, diagnosis, earned / total if total else 0.0, tuple(explains)
+        )
+
+
+def _consistent(verdicts: list[Verdict]) -> list[Verdict]:
+    """Prefer the misconception that explains the most failing cases.
+
+    Two mistakes can give the same wrong number on one case (a missing +1 and a
+    mis-dilated kernel often do); across cases, the explanation shared by most of them
+    is the likely one, so each case that it explains is diagnosed with it.
+    """
+    counts: dict[str, int] = {}
+    order: list[str] = []
+    for verdict in verdicts:
+        for sentence in verdict.explains:
+            counts[sentence] = counts.get(sentence, 0) + 1
+            if sentence not in order:
+                order.append(sentence)
+    if not counts:
+        return verdicts
+    best = max(order, key=lambda sentence: (counts[sentence], -order.index(sentence)))
+    out = []
+    for verdict in verdicts:
+        if best in verdict.explains and verdict.diagnosis != best:
+            verdict = Verdict(
+                verdict.passed, verdict.message, best, verdict.credit, verdict.explains
+            )
+        out.append(verdict)
+    return out
 
 
 def _not_implemented(outcome: Outcome) -> bool:

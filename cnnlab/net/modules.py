@@ -90,7 +90,9 @@ class Layer:
     @name.setter
     def name(self, value: str) -> None:
         if not isinstance(value, str) or not value or "." in value:
-            raise ValueError(f"a layer name must be a non-empty string without '.', found {value!r}")
+            raise ValueError(
+                f"a layer name must be a non-empty string without '.', found {value!r}"
+            )
         self._name = value
         for key, param in self._params.items():
             param.name = f"{value}.{key}"

@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +37,7 @@ __all__ = ["Selector", "Sequential"]
 
 #: Which layers a method acts on: an index, a slice, a layer name (``"conv1"``), a
 #: parameter name (``"conv1.bias"``), or a list of these.
-Selector = Union[int, slice, str, Sequence[int | slice | str], None]
+Selector = int | slice | str | Sequence[int | slice | str] | None
 
 
 class Sequential:
@@ -293,7 +293,9 @@ class Sequential:
         """
         new = [new_layers] if isinstance(new_layers, Layer) else list(new_layers)
         if not 1 <= n <= len(self.layers):
-            raise ValueError(f"replace_head: n must be between 1 and {len(self.layers)}, found {n}")
+            raise ValueError(
+                f"replace_head: n must be between 1 and {len(self.layers)}, found {n}"
+            )
         kept = self.layers[:-n]
         candidate = Sequential(kept + new, seed=None, dtype=self.dtype)
         if self.input_shape is not None:
@@ -328,7 +330,8 @@ class Sequential:
             for layer in self.layers:
                 if layer.name == index:
                     return layer
-            raise KeyError(f"no layer named {index!r}; layers are {[la.name for la in self.layers]}")
+            names = [layer.name for layer in self.layers]
+            raise KeyError(f"no layer named {index!r}; layers are {names}")
         return self.layers[index]
 
     # -- description --------------------------------------------------------------------
@@ -351,7 +354,7 @@ class Sequential:
         shape = input_shape if input_shape is not None else self.input_shape
         shapes = self.output_shapes(shape) if shape is not None else [None] * len(self)
         rows = [("layer", "type", "output shape", "params", "trainable")]
-        for layer, out in zip(self.layers, shapes):
+        for layer, out in zip(self.layers, shapes, strict=True):
             n_params = sum(p.size for p in layer.parameters())
             n_train = sum(p.size for p in layer.parameters() if p.trainable)
             rows.append((
@@ -364,7 +367,10 @@ class Sequential:
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         lines = []
         for j, row in enumerate(rows):
-            cells = [c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+            cells = [
+                c.ljust(w) if i < 3 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            ]
             lines.append("  ".join(cells).rstrip())
             if j == 0:
                 lines.append("-" * len(lines[0]))

@@ -116,7 +116,9 @@ class History:
 
 def _check_data(model: Sequential, x: Any, y: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(model, Sequential):
-        raise TypeError(f"{where}: model must be a cnnlab.net.Sequential, found {type(model).__name__}")
+        raise TypeError(
+            f"{where}: model must be a cnnlab.net.Sequential, found {type(model).__name__}"
+        )
     if not isinstance(x, np.ndarray) or x.ndim != 4:
         raise ValueError(
             f"{where}: x must be a 4-D array (N, C, H, W), found "
@@ -256,7 +258,9 @@ def fit(
     """
     x, y = _check_data(model, x, y, "fit")
     if not isinstance(optimizer, SGD):
-        raise TypeError(f"fit: optimizer must be a cnnlab.net.SGD, found {type(optimizer).__name__}")
+        raise TypeError(
+            f"fit: optimizer must be a cnnlab.net.SGD, found {type(optimizer).__name__}"
+        )
     if not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative int, found {epochs!r}")
     if val is not None:

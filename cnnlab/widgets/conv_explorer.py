@@ -68,7 +68,7 @@ class ConvExplorer(W.VBox):
                 options=["number", "same"],
                 value="same" if same else "number",
                 description="padding",
-                style={"button_width": "70px"},
+                style={"button_width": "80px"},
             ),
             "padding": slider("pad per side", 0 if same else int(padding), 0, 4),
             "dilation": slider("dilation", dilation, 1, 3),
@@ -119,7 +119,8 @@ class ConvExplorer(W.VBox):
                 position.max = high
                 position.value = self.state.position
                 position.observe(self._on_change, names="value")
+        # The picture first: when the text changes, the new picture is already on its way.
+        self.image.show(draw_conv_explorer(self.state))
         color = "#1a7f37" if self.state.fits else "#c00000"
         self.headline.value = colored(self.state.headline, color)
         self.formula.value = f"<pre>{html.escape(self.state.formula, quote=False)}</pre>"
-        self.image.show(draw_conv_explorer(self.state))

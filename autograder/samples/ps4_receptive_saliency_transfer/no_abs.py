@@ -1,0 +1,22 @@
+"""Saliency without the absolute value."""
+
+import importlib.util
+from pathlib import Path
+
+_COMMON = Path(__file__).parents[1] / "_common.py"
+_spec = importlib.util.spec_from_file_location("cnnlab_samples_common", _COMMON)
+common = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(common)
+
+ANSWERS = common.with_changes(
+    "ps4_receptive_saliency_transfer",
+    answer__saliency='''
+def saliency_map(params, x, target):
+    """|d score[target] / d x|, max over channels: (N, C, H, W) -> (N, H, W)."""
+    scores, cache = tiny_cnn_forward(params, x)
+    dscores = np.zeros_like(scores)
+    dscores[np.arange(len(x)), target] = 1.0
+    dx, _ = tiny_cnn_backward(dscores, cache)
+    return dx.max(axis=1)
+''',
+)

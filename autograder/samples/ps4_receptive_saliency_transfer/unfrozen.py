@@ -1,0 +1,20 @@
+"""Fine-tunes with a new head but forgets to freeze the convolution."""
+
+import importlib.util
+from pathlib import Path
+
+_COMMON = Path(__file__).parents[1] / "_common.py"
+_spec = importlib.util.spec_from_file_location("cnnlab_samples_common", _COMMON)
+common = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(common)
+
+ANSWERS = common.with_changes(
+    "ps4_receptive_saliency_transfer",
+    answer__fine_tune='''
+def fine_tune(params, x, y, seed):
+    """Freeze the convolution, train a new head on (x, y); return the new parameters."""
+    n_classes = int(np.max(y)) + 1
+    params = new_head(params, n_classes, seed)
+    return train(params, x, y, lr=0.1, epochs=50, batch_size=8, seed=seed)
+''',
+)

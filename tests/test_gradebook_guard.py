@@ -1,0 +1,114 @@
+"""Only the grader writes grades: the ledger and the gradebook check.
+
+One small course is autograded with real nbgrader (a correct and a blank
+submission); then the gradebook is tampered with in the ways a submission without
+isolation could, and the check must catch each.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sqlite3
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURE = os.path.join(HERE, "fixtures", "grading_course")
+for _path in (os.path.dirname(HERE), FIXTURE):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from autograder.grader import gradebook_guard as guard  # noqa: E402
+from autograder.tools import course as C  # noqa: E402
+
+pytestmark = pytest.mark.grading
+ASSIGNMENT = "fixture_ps"
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("guard")
+    course = str(root / "course")
+    C.make_course(course, {ASSIGNMENT: os.path.join(FIXTURE, "source", ASSIGNMENT)},
+                  course_module="fixture_questions", extra_sys_path=[FIXTURE],
+                  settings={"SandboxedGrading.case_timeout": 2.0})
+    (root / "secret").write_text("guard-secret")
+    env = C.nbgrader_env({"CNNLAB_COURSE_SECRET_FILE": str(root / "secret")})
+    env.pop("CNNLAB_COURSE_SECRET", None)
+    C.run_nbgrader(course, "generate_assignment", ASSIGNMENT, env=env)
+    api = C.course_api("fixture_questions")
+    for sub in C.load_samples(os.path.join(FIXTURE, "samples"), ASSIGNMENT):
+        if sub.student in ("correct", "blank"):
+            C.write_submission(course, ASSIGNMENT, sub,
+                               variant=api.variant(ASSIGNMENT, sub.student, "guard-secret"))
+    proc = C.run_nbgrader(course, "autograde", ASSIGNMENT, env=env)
+    assert "GRADEBOOK GUARD" not in proc.stderr
+    return course
+
+
+@pytest.fixture
+def course(graded, tmp_path):
+    """A private copy of the graded course, free to tamper with."""
+    copy = str(tmp_path / "course")
+    shutil.copytree(graded, copy, symlinks=True)
+    return copy
+
+
+def _ledger(course):
+    return guard.default_ledger_dir(course)
+
+
+def _sql(course, statement, *args):
+    con = sqlite3.connect(os.path.join(course, "gradebook.db"))
+    con.execute(statement, args)
+    con.commit()
+    con.close()
+
+
+def test_untouched_gradebook_passes(course):
+    assert guard.verify(C.db_url(course), _ledger(course)) == []
+    guard.check(C.db_url(course), _ledger(course), [ASSIGNMENT])
+    assert C.scores(course, [ASSIGNMENT])[("correct", ASSIGNMENT, "fixture_ps-double")] == 2.0
+
+
+def test_a_changed_score_is_caught(course):
+    _sql(course, "UPDATE grade SET auto_score = 2.0 WHERE auto_score = 0")
+    problems = guard.verify(C.db_url(course), _ledger(course))
+    assert problems and all(p.what == "autograded score differs" for p in problems)
+    assert {p.student for p in problems} == {"blank"}
+    with pytest.raises(guard.GradebookMismatch, match="blank"):
+        guard.check(C.db_url(course), _ledger(course))
+
+
+def test_a_score_without_a_grader_record_is_caught(course):
+    shutil.rmtree(os.path.join(_ledger(course), ASSIGNMENT, "correct"))
+    problems = guard.verify(C.db_url(course), _ledger(course), [ASSIGNMENT])
+    assert {(p.student, p.what) for p in problems} == {
+        ("correct", "autograded score without a grader record")}
+
+
+def test_a_changed_maximum_is_caught(course):
+    _sql(course, "UPDATE grade_cells SET max_score = 100")
+    problems = guard.verify(C.db_url(course), _ledger(course))
+    assert any(p.what == "maximum score differs" for p in problems)
+
+
+def test_the_nbgrader_hook_logs_mismatches(course, monkeypatch, caplog):
+    _sql(course, "UPDATE grade SET auto_score = 1.0 WHERE auto_score = 0")
+    monkeypatch.chdir(course)
+    with caplog.at_level(logging.ERROR):
+        guard.post_convert_hook(assignment=ASSIGNMENT, student="*", notebooks=[])
+    assert "GRADEBOOK GUARD" in caplog.text
+
+
+def test_ledger_paths_are_safe(tmp_path):
+    for bad in ("..", "a/b", "../x", ""):
+        with pytest.raises(ValueError, match="unsafe"):
+            guard.record(str(tmp_path), ASSIGNMENT, bad, "nb", {})
+    path = guard.record(str(tmp_path), ASSIGNMENT, "s1", "nb", {"q": (1.0, 2.0)})
+    assert path.startswith(str(tmp_path))
+    (entry,) = guard.read_ledger(str(tmp_path))
+    assert entry["scores"] == {"q": {"score": 1.0, "max": 2.0}}

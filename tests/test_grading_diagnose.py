@@ -1,0 +1,535 @@
+"""Every misconception detector, each caught on a deliberately wrong implementation.
+
+Each test writes the mistake the way a student would, runs it through the question's
+own cases and ``grade`` (visible and hidden cases), and checks that the report names
+the mistake, and that the correct implementation is never diagnosed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from cnnlab.grading import diagnose, mistakes, question, variant_for
+from cnnlab.grading import reference as ref
+from cnnlab.grading.check import run_case
+from cnnlab.grading.diagnose import SENTENCES
+
+RNG_SEED = 11
+
+
+def _diagnoses(key: str, target, variant=None) -> list[str]:
+    """Run ``target`` on a question's visible and hidden cases; return the diagnoses."""
+    q = question(key)
+    variant = variant or variant_for(q.assignment)
+    cases = q.visible_cases(variant) + q.hidden_cases(np.random.default_rng(RNG_SEED), variant)
+    outcomes = [run_case(q, target, case) for case in cases]
+    report = q.grade(outcomes, cases, variant)
+    assert report.score < report.points, "the wrong implementation must lose points"
+    return report.diagnoses()
+
+
+def _diagnosed(key: str, target, mistake: str, variant=None) -> None:
+    found = _diagnoses(key, target, variant)
+    assert SENTENCES[mistake] in found, found
+
+
+def test_sentences_are_short_fixed_text():
+    # Fixed strings (never formatted with a case's numbers), one or two sentences each.
+    for name, sentence in SENTENCES.items():
+        assert sentence.endswith("."), name
+        assert len(sentence) < 260, name
+        assert "{" not in sentence, name
+
+
+# --- ps1 --------------------------------------------------------------------------------------
+
+OUTPUT_SIZE = "ps1_shapes_params-output_size"
+
+
+def test_correct_arithmetic_is_never_diagnosed():
+    def output_size(n, k, s=1, p=0, d=1):
+        return (n + 2 * p - d * (k - 1) - 1) // s + 1
+
+    q = question(OUTPUT_SIZE)
+    cases = q.hidden_cases(np.random.default_rng(0), {})
+    report = q.grade([run_case(q, output_size, c) for c in cases], cases, {})
+    assert report.score == report.points
+    assert report.diagnoses() == []
+
+
+@pytest.mark.parametrize(
+    ("mistake", "wrong"),
+    [
+        ("missing_plus_one", lambda n, k, s=1, p=0, d=1: (n + 2 * p - d * (k - 1) - 1) // s),
+        ("one_side_padding", lambda n, k, s=1, p=0, d=1: (n + p - d * (k - 1) - 1) // s + 1),
+        ("ceil", lambda n, k, s=1, p=0, d=1: math.ceil((n + 2 * p - d * (k - 1) - 1) / s) + 1),
+        ("true_division", lambda n, k, s=1, p=0, d=1: (n + 2 * p - d * (k - 1) - 1) / s + 1),
+        ("dilation_ignored", lambda n, k, s=1, p=0, d=1: (n + 2 * p - k) // s + 1),
+        ("dilation_times_kernel", lambda n, k, s=1, p=0, d=1: (n + 2 * p - d * k) // s + 1),
+        ("stride_ignored", lambda n, k, s=1, p=0, d=1: n + 2 * p - d * (k - 1)),
+        ("padding_ignored", lambda n, k, s=1, p=0, d=1: (n - d * (k - 1) - 1) // s + 1),
+    ],
+)
+def test_output_size_mistakes(mistake, wrong):
+    _diagnosed(OUTPUT_SIZE, wrong, mistake)
+
+
+def test_same_padding_mistakes():
+    def extra_first(n, k, s):
+        total = max((-(-n // s) - 1) * s + k - n, 0)
+        return (total - total // 2, total // 2)
+
+    def stride_one_rule(n, k, s):
+        return ((k - 1) // 2, k - 1 - (k - 1) // 2)
+
+    _diagnosed("ps1_shapes_params-same_padding", extra_first, "extra_pixel_first")
+    _diagnosed("ps1_shapes_params-same_padding", stride_one_rule, "same_stride_ignored")
+
+
+@pytest.mark.parametrize(
+    ("mistake", "wrong"),
+    [
+        ("no_bias", lambda c_in, c_out, k: c_out * k * k * c_in),
+        ("no_input_channels", lambda c_in, c_out, k: c_out * (k * k + 1)),
+        ("kernel_not_squared", lambda c_in, c_out, k: c_out * (k * c_in + 1)),
+        ("bias_per_channel", lambda c_in, c_out, k: c_out * c_in * (k * k + 1)),
+    ],
+)
+def test_conv_params_mistakes(mistake, wrong):
+    _diagnosed("ps1_shapes_params-conv_params", wrong, mistake)
+
+
+def test_dense_params_mistakes():
+    _diagnosed("ps1_shapes_params-dense_params", lambda n_in, n_out: n_in * n_out, "no_bias")
+    _diagnosed(
+        "ps1_shapes_params-dense_params",
+        lambda n_in, n_out: n_in * n_out + n_in,
+        "bias_on_inputs",
+    )
+
+
+@pytest.mark.parametrize(
+    ("mistake", "wrong"),
+    [
+        ("separable_no_biases", lambda c, f, k: k * k * c + c * f),
+        ("separable_no_depthwise_bias", lambda c, f, k: k * k * c + c * f + f),
+        ("separable_no_pointwise_bias", lambda c, f, k: k * k * c + c + c * f),
+        ("separable_full_depthwise", lambda c, f, k: k * k * c * c + c + c * f + f),
+        ("separable_is_standard", lambda c, f, k: k * k * c * f + f),
+    ],
+)
+def test_separable_params_mistakes(mistake, wrong):
+    _diagnosed("ps1_shapes_params-separable_params", wrong, mistake)
+
+
+def test_value_answer_mistakes_of_the_lecture_slides():
+    variant = variant_for("ps1_shapes_params")
+    memory = question("ps1_shapes_params-vgg16_memory")
+    case = memory.visible_cases(variant)
+    slide = memory.grade([{"value": (24_000_000, 93.0)}], case, variant)
+    assert slide.diagnoses() == [SENTENCES["activations_slide_total"]]
+    decimal = memory.grade([{"value": (15_237_608, 60.95)}], case, variant)
+    assert decimal.score == 0.5
+    assert decimal.diagnoses() == [SENTENCES["mb_not_mib"]]
+    no_input = memory.grade([{"value": (15_237_608 - 150_528, 58.13)}], case, variant)
+    assert no_input.diagnoses() == [SENTENCES["activations_no_input"]]
+    separable = question("ps1_shapes_params-separable")
+    slide_macs = (19456, 1102, 5 * 5 * 3 * 256 * 12 * 12, 5 * 5 * 3 * 12 * 12 + 3 * 256 * 64)
+    report = separable.grade([{"value": slide_macs}], separable.visible_cases(variant), variant)
+    assert report.score == 1.0
+    assert report.diagnoses() == [SENTENCES["macs_input_positions"]]
+    alexnet = question("ps1_shapes_params-alexnet")
+    report = alexnet.grade(
+        [{"value": (55, 27, 34_848, 0)}], alexnet.visible_cases(variant), variant
+    )
+    assert report.score == 0.75
+    assert report.diagnoses() == [SENTENCES["no_bias"]]
+    cs109b = question("ps1_shapes_params-cs109b_params")
+    flat_32 = (224, 3216, 32 * 32 * 16 * 512 + 512, 2052)
+    report = cs109b.grade([{"value": flat_32}], cs109b.visible_cases(variant), variant)
+    assert report.diagnoses() == [SENTENCES["flatten_wrong_size"]]
+
+
+# --- ps2 --------------------------------------------------------------------------------------
+
+
+def _conv_forward(x, w, b, stride, padding, *, flip=False, bias=True, pad=None, last=True):
+    """A loop convolution with switchable mistakes."""
+    N, _, _H, _W = x.shape
+    F, _, KH, KW = w.shape
+    pads = pad if pad is not None else ((padding, padding), (padding, padding))
+    xp = np.pad(x, ((0, 0), (0, 0), *pads))
+    H_out = (xp.shape[2] - KH) // stride + (1 if last else 0)
+    W_out = (xp.shape[3] - KW) // stride + (1 if last else 0)
+    kernel = w[..., ::-1, ::-1] if flip else w
+    out = np.zeros((N, F, H_out, W_out))
+    for i in range(H_out):
+        for j in range(W_out):
+            window = xp[:, :, i * stride : i * stride + KH, j * stride : j * stride + KW]
+            out[:, :, i, j] = np.tensordot(window, kernel, axes=([1, 2, 3], [1, 2, 3]))
+    return out + (b[None, :, None, None] if bias else 0.0)
+
+
+CONV_FORWARD = "ps2_conv-conv_forward"
+
+
+@pytest.mark.parametrize(
+    ("mistake", "kwargs"),
+    [
+        ("flipped_kernel", {"flip": True}),
+        ("forward_no_bias", {"bias": False}),
+        ("forward_missing_last", {"last": False}),
+    ],
+)
+def test_conv_forward_mistakes(mistake, kwargs):
+    def student(x, w, b, stride, padding):
+        return _conv_forward(x, w, b, stride, padding, **kwargs)
+
+    _diagnosed(CONV_FORWARD, student, mistake)
+
+
+def test_conv_forward_padding_and_stride_mistakes():
+    def one_side(x, w, b, stride, padding):
+        return _conv_forward(x, w, b, stride, padding, pad=((padding, 0), (padding, 0)))
+
+    def no_stride(x, w, b, stride, padding):
+        return _conv_forward(x, w, b, 1, padding)
+
+    def no_padding(x, w, b, stride, padding):
+        return _conv_forward(x, w, b, stride, 0)
+
+    def transposed(x, w, b, stride, padding):
+        if w.shape[2] != w.shape[3]:
+            return _conv_forward(x, w, b, stride, padding)
+        return _conv_forward(x, w.transpose(0, 1, 3, 2), b, stride, padding)
+
+    _diagnosed(CONV_FORWARD, one_side, "forward_one_side_padding")
+    _diagnosed(CONV_FORWARD, no_stride, "forward_stride_ignored")
+    _diagnosed(CONV_FORWARD, no_padding, "forward_padding_ignored")
+    _diagnosed(CONV_FORWARD, transposed, "transposed_kernel")
+
+
+def _conv_backward(x, w, b, dout, stride, padding, **mistake):
+    """A loop backward pass with switchable mistakes."""
+    H, W = x.shape[2:]
+    KH, KW = w.shape[2:]
+    N, _F, H_out, W_out = dout.shape
+    step = 1 if mistake.get("no_stride") else stride
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    kernel = w[..., ::-1, ::-1] if mistake.get("flip_dx") else w
+    for n in range(N):
+        for i in range(H_out):
+            for j in range(W_out):
+                rows = slice(i * step, i * step + KH)
+                cols = slice(j * step, j * step + KW)
+                g = dout[n, :, i, j]
+                contribution = np.tensordot(g, kernel, axes=([0], [0]))
+                if mistake.get("overwrite"):
+                    dxp[n, :, rows, cols] = contribution
+                else:
+                    dxp[n, :, rows, cols] += contribution
+                window = np.multiply.outer(g, xp[n, :, rows, cols])
+                if mistake.get("last_image_dw"):
+                    dw = (
+                        window
+                        if (n == N - 1 and i == 0 and j == 0)
+                        else dw + (n == N - 1) * window
+                    )
+                else:
+                    dw += window
+    if mistake.get("transpose_dw"):
+        dw = dw.transpose(0, 1, 3, 2)
+    if mistake.get("flip_dw"):
+        dw = dw[..., ::-1, ::-1]
+    if mistake.get("mean_dw"):
+        dw = dw / N
+    db = mistake.get("db", lambda d: d.sum(axis=(0, 2, 3)))(dout)
+    dx = (
+        dxp
+        if mistake.get("uncropped")
+        else dxp[:, :, padding : padding + H, padding : padding + W]
+    )
+    return dx, dw, db
+
+
+CONV_BACKWARD = "ps2_conv-conv_backward"
+
+
+@pytest.mark.parametrize(
+    ("mistake", "kwargs"),
+    [
+        ("uncropped_dx", {"uncropped": True}),
+        ("backward_stride_ignored", {"no_stride": True}),
+        ("dx_flipped_kernel", {"flip_dx": True}),
+        ("dx_overwritten", {"overwrite": True}),
+        ("transposed_dw", {"transpose_dw": True}),
+        ("flipped_dw", {"flip_dw": True}),
+        ("dw_mean", {"mean_dw": True}),
+        ("dw_last_image", {"last_image_dw": True}),
+        ("db_not_summed_over_n", {"db": lambda d: d.sum(axis=(2, 3))}),
+        ("db_not_summed_over_positions", {"db": lambda d: d.sum(axis=0)}),
+        ("db_summed_over_filters", {"db": lambda d: d.sum()}),
+        ("db_mean", {"db": lambda d: d.mean(axis=(0, 2, 3))}),
+    ],
+)
+def test_conv_backward_mistakes(mistake, kwargs):
+    def student(x, w, b, dout, stride, padding):
+        return _conv_backward(x, w, b, dout, stride, padding, **kwargs)
+
+    _diagnosed(CONV_BACKWARD, student, mistake)
+
+
+def test_conv_backward_reference_loop_is_right_and_undiagnosed():
+    q = question(CONV_BACKWARD)
+    cases = q.hidden_cases(np.random.default_rng(2), {})
+    outcomes = [run_case(q, _conv_backward, c) for c in cases]
+    assert q.grade(outcomes, cases, {}).score == q.points
+
+
+def test_dw_with_filter_and_channel_axes_swapped():
+    def student(x, w, b, dout, stride, padding):
+        dx, dw, db = ref.conv_grads(x, w, b, dout, stride, padding)
+        return dx, dw.transpose(1, 0, 2, 3), db
+
+    _diagnosed(CONV_BACKWARD, student, "dw_filters_channels_swapped")
+
+
+def _tanh_probe(mistake: str | None):
+    def probe(x, a, df):
+        def f(z):
+            return np.tanh(z @ a)
+
+        if mistake is None:
+            return mistakes.numerical_gradient(f, x, df, mistake="none")
+        return mistakes.numerical_gradient(f, x, df, mistake=mistake)
+
+    return probe
+
+
+@pytest.mark.parametrize(
+    "mistake", ["forward_difference", "ignores_df", "divides_by_h", "not_restored"]
+)
+def test_numerical_gradient_mistakes(mistake):
+    def student(x, a, df, h=1e-5):
+        # written out as a student would, one mistake at a time
+        x = x.copy()
+        grad = np.zeros_like(x)
+        weights = np.ones_like(df) if mistake == "ignores_df" else df
+        for index in np.ndindex(x.shape):
+            old = x[index]
+            if mistake == "forward_difference":
+                base = np.tanh(x @ a)
+                x[index] = old + h
+                grad[index] = np.sum((np.tanh(x @ a) - base) * weights) / h
+                x[index] = old
+                continue
+            x[index] = old + h
+            plus = np.tanh(x @ a)
+            x[index] = old - h
+            minus = np.tanh(x @ a)
+            if mistake != "not_restored":
+                x[index] = old
+            grad[index] = np.sum((plus - minus) * weights) / (
+                h if mistake == "divides_by_h" else 2 * h
+            )
+        return grad
+
+    _diagnosed("ps2_conv-numerical_gradient", student, mistake)
+
+
+def test_the_correct_numerical_gradient_passes():
+    q = question("ps2_conv-numerical_gradient")
+    cases = q.visible_cases({}) + q.hidden_cases(np.random.default_rng(1), {})
+    outcomes = [run_case(q, _tanh_probe(None), c) for c in cases]
+    assert q.grade(outcomes, cases, {}).score == q.points
+
+
+# --- ps3 --------------------------------------------------------------------------------------
+
+
+def _pool_student(mode: str, **flags):
+    def forward(x, kernel, stride, padding):
+        return mistakes.pool_forward(x, kernel, stride, padding, mode=mode, **flags)
+
+    def backward(x, dout, kernel, stride, padding):
+        return mistakes.pool_backward(x, dout, kernel, stride, padding, mode=mode, **flags)
+
+    return forward, backward
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_the_loop_pools_without_mistakes_equal_cnnlab_layers(mode):
+    forward, backward = _pool_student(mode)
+    for key, target in (
+        (f"ps3_pooling-{mode}_forward", forward),
+        (f"ps3_pooling-{mode}_backward", backward),
+    ):
+        q = question(key)
+        cases = q.visible_cases({}) + q.hidden_cases(np.random.default_rng(4), {})
+        report = q.grade([run_case(q, target, c) for c in cases], cases, {})
+        assert report.score == q.points, report.text()
+
+
+@pytest.mark.parametrize(
+    ("mistake", "flags"),
+    [
+        ("pool_overwritten", {"accumulate": False}),
+        ("last_tie", {"tie": "last"}),
+        ("all_ties", {"tie": "all"}),
+        ("pool_uncropped_dx", {"crop": False}),
+        ("pool_backward_stride_ignored", {"use_stride": False}),
+    ],
+)
+def test_max_pool_backward_mistakes(mistake, flags):
+    _diagnosed("ps3_pooling-max_backward", _pool_student("max", **flags)[1], mistake)
+
+
+@pytest.mark.parametrize(
+    ("mistake", "flags"),
+    [
+        ("avg_no_divide", {"divide": False}),
+        ("pool_overwritten", {"accumulate": False}),
+        ("avg_exclude_pad", {"include_pad": False}),
+        ("pool_uncropped_dx", {"crop": False}),
+        ("pool_backward_stride_ignored", {"use_stride": False}),
+    ],
+)
+def test_avg_pool_backward_mistakes(mistake, flags):
+    _diagnosed("ps3_pooling-avg_backward", _pool_student("avg", **flags)[1], mistake)
+
+
+def test_pool_forward_mistakes():
+    _diagnosed(
+        "ps3_pooling-max_forward", _pool_student("max", pad_value=0.0)[0], "max_zero_padding"
+    )
+    _diagnosed(
+        "ps3_pooling-max_forward", _pool_student("max", use_stride=False)[0], "pool_stride_ignored"
+    )
+    _diagnosed(
+        "ps3_pooling-avg_forward", _pool_student("avg", include_pad=False)[0], "avg_exclude_pad"
+    )
+    _diagnosed("ps3_pooling-avg_forward", _pool_student("avg", average=False)[0], "avg_sum")
+
+    def missing_last(x, kernel, stride, padding):
+        return ref.max_pool_out(x, kernel, stride, padding)[..., :-1, :-1]
+
+    _diagnosed("ps3_pooling-max_forward", missing_last, "pool_missing_last")
+
+
+def test_lecture_example_overwrite_is_diagnosed():
+    q = question("ps3_pooling-lecture_dx")
+    variant = variant_for("ps3_pooling")
+    from cnnlab.grading.ps3 import lecture_example
+
+    x, dout = lecture_example(variant)
+    wrong = mistakes.pool_backward(x[None, None], dout[None, None], 3, 1, 0, accumulate=False)
+    report = q.grade([{"value": wrong[0, 0]}], q.visible_cases(variant), variant)
+    assert report.score == 0
+    assert report.diagnoses() == [SENTENCES["pool_overwritten"]]
+
+
+# --- ps4 --------------------------------------------------------------------------------------
+
+
+def _rf_student(mode: str):
+    def receptive_field(layers):
+        r, j = 1, 1
+        for k, s, _p, d in layers:
+            if mode == "jump_first":
+                j *= s
+            r += (k - 1) * (1 if mode == "no_dilation" else d) * (1 if mode == "no_jump" else j)
+            if mode != "jump_first":
+                j *= s
+        return r, j
+
+    return receptive_field
+
+
+@pytest.mark.parametrize(
+    ("mistake", "mode"),
+    [
+        ("rf_jump_ignored", "no_jump"),
+        ("rf_dilation_ignored", "no_dilation"),
+        ("rf_jump_updated_first", "jump_first"),
+    ],
+)
+def test_receptive_field_mistakes(mistake, mode):
+    _diagnosed("ps4_receptive_saliency_transfer-receptive_field", _rf_student(mode), mistake)
+
+
+@pytest.mark.parametrize(
+    "mistake", ["region_padding_ignored", "region_inclusive_stop", "region_padding_without_jump"]
+)
+def test_input_region_mistakes(mistake):
+    def input_region(layers, i):
+        r, j, P, plain = 1, 1, 0, 0
+        for k, s, p, d in layers:
+            r += d * (k - 1) * j
+            P += p * j
+            plain += p
+            j *= s
+        if mistake == "region_padding_ignored":
+            return i * j, i * j + r
+        if mistake == "region_inclusive_stop":
+            return i * j - P, i * j - P + r - 1
+        return i * j - plain, i * j - plain + r
+
+    _diagnosed("ps4_receptive_saliency_transfer-input_region", input_region, mistake)
+
+
+@pytest.mark.parametrize(
+    ("mistake", "kind", "reduce"),
+    [
+        ("saliency_softmax", "probability", "max_abs"),
+        ("saliency_loss", "loss", "max_abs"),
+        ("saliency_no_abs", "score", "max"),
+        ("saliency_mean_channels", "score", "mean_abs"),
+        ("saliency_sum_channels", "score", "sum_abs"),
+        ("saliency_all_classes", "all", "max_abs"),
+    ],
+)
+def test_saliency_mistakes(mistake, kind, reduce):
+    from cnnlab.grading import tinycnn
+
+    def saliency_map(params, x, target):
+        grad = tinycnn.score_gradient(params, x, target, kind=kind)
+        if reduce == "max":
+            return grad.max(axis=1)
+        magnitude = np.abs(grad)
+        return {"max_abs": magnitude.max, "mean_abs": magnitude.mean, "sum_abs": magnitude.sum}[
+            reduce
+        ](axis=1)
+
+    _diagnosed("ps4_receptive_saliency_transfer-saliency", saliency_map, mistake)
+
+
+def test_fine_tune_and_lr_scale_mistakes():
+    from cnnlab.grading.ps4 import LR_SENTENCES, TRANSFER_SENTENCES
+
+    q = question("ps4_receptive_saliency_transfer-fine_tune")
+    case = q.visible_cases({})[0]
+    source = case.data["source"]
+    untouched = q.grade([{"value": dict(source)}], [case], {})
+    assert untouched.score == pytest.approx(4 / 3, abs=1e-3)  # frozen, but nothing learnt
+    assert TRANSFER_SENTENCES["head_unchanged"] in untouched.diagnoses()
+    wrong_shape = q.grade([{"value": {"w1": source["w1"]}}], [case], {})
+    assert wrong_shape.score == 0.0
+    lr = question("ps4_receptive_saliency_transfer-lr_scales")
+    lr_case = lr.visible_cases({})
+    frozen = lr.grade([{"value": {"w1": 0.0, "b1": 0.0, "w2": 1.0, "b2": 1.0}}], lr_case, {})
+    assert frozen.score == 0.5
+    assert frozen.diagnoses() == [LR_SENTENCES["frozen"]]
+    reversed_ = lr.grade([{"value": {"w1": 3.0, "b1": 3.0, "w2": 1.0, "b2": 1.0}}], lr_case, {})
+    assert reversed_.diagnoses() == [LR_SENTENCES["reversed"]]
+    too_close = lr.grade([{"value": {"w1": 0.5, "b1": 0.5, "w2": 1, "b2": 1}}], lr_case, {})
+    assert too_close.diagnoses() == [LR_SENTENCES["ratio"]]
+
+
+def test_detectors_ignore_values_they_cannot_read():
+    case = question(OUTPUT_SIZE).visible_cases({})[0]
+    assert diagnose.output_size("three", case, 5) is None
+    assert diagnose.first_match(None, 1, [("no_bias", lambda: 2)]) is None

@@ -1,0 +1,191 @@
+"""Instructor commands (``python -m autograder.tools``) and the nbgrader configuration."""
+
+from __future__ import annotations
+
+import csv
+import os
+import stat
+import subprocess
+import sys
+import zipfile
+
+import nbformat
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+FIXTURE = os.path.join(HERE, "fixtures", "grading_course")
+for _path in (REPO, FIXTURE):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+import fixture_questions as fq  # noqa: E402
+from traitlets.config.loader import PyFileConfigLoader  # noqa: E402
+
+from autograder.tools import course as C  # noqa: E402
+from autograder.tools import pipeline  # noqa: E402
+from autograder.tools.__main__ import main  # noqa: E402
+
+MASTER_DIR = os.path.join(FIXTURE, "source", "fixture_ps")
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as fh:
+        return fh.read().strip()
+
+
+def test_config_resolves_the_course_root_from_its_own_location(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # anywhere but the repository
+    config = PyFileConfigLoader("nbgrader_config.py", path=C.AUTOGRADER).load_config()
+    assert config.CourseDirectory.root == C.AUTOGRADER
+    pre = config.Autograde.autograde_preprocessors
+    assert pre[0] == "autograder.grader.preprocessor.SandboxedGrading"
+    assert not any(str(p).endswith(".Execute") for p in pre)
+    assert "nbgrader.preprocessors.SaveAutoGrades" in pre
+    assert config.Autograde.sanitize_preprocessors[1].endswith("RestoreCellMetadata")
+    assert config.OverwriteCells.add_missing_cells is True
+    assert any(str(p).endswith("HideTestSources") for p in config.GenerateFeedback.preprocessors)
+
+
+def test_throwaway_course_config_keeps_the_course_settings(tmp_path):
+    course = str(tmp_path / "c")
+    C.make_course(course, {"fixture_ps": MASTER_DIR}, course_module="fixture_questions",
+                  extra_sys_path=[FIXTURE], settings={"SandboxedGrading.case_timeout": 1.5})
+    config = PyFileConfigLoader("nbgrader_config.py", path=course).load_config()
+    assert config.CourseDirectory.root == os.path.abspath(course)
+    assert config.SandboxedGrading.course_module == "fixture_questions"
+    assert config.SandboxedGrading.case_timeout == 1.5
+    assert config.OverwriteCells.add_missing_cells is True
+    assert C.assignments_in(os.path.join(course, "source")) == ["fixture_ps"]
+
+
+def test_init_secret(tmp_path):
+    path = str(tmp_path / "course_secret")
+    assert main(["init-secret", "--path", path]) == 0
+    text = _read(path)
+    assert len(text) == 64 and int(text, 16) >= 0
+    if os.name == "posix":
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert main(["init-secret", "--path", path]) == 2  # never overwritten silently
+    assert _read(path) == text
+    assert main(["init-secret", "--path", path, "--force"]) == 0
+    assert _read(path) != text
+
+
+def test_roster(tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,name\nalice,Alice\nbob,Bob\n,nobody\n")
+    assert C.read_roster(str(roster)) == ["alice", "bob"]
+    roster.write_text("student_id\n../etc\n")
+    with pytest.raises(C.ToolError, match="unusable"):
+        C.read_roster(str(roster))
+
+
+def test_personalize_writes_each_students_numbers(tmp_path):
+    course = str(tmp_path / "course")
+    release = os.path.join(course, "release", "fixture_ps")
+    os.makedirs(release)
+    nb = nbformat.read(os.path.join(MASTER_DIR, "fixture_ps.ipynb"), as_version=4)
+    nbformat.write(nb, os.path.join(release, "fixture_ps.ipynb"))
+    out = str(tmp_path / "out")
+    written = C.personalize(course, "fixture_ps", ["alice", "bob"], out, secret="s3cret",
+                            course_module="fixture_questions")
+    assert len(written) == 2
+    for student, path in zip(["alice", "bob"], written, strict=True):
+        cell = C.variant_cell(nbformat.read(path, as_version=4))
+        k = fq.variant_for("fixture_ps", student, "s3cret")["k"]
+        assert cell.source == "VARIANT = {'k': %d}" % k
+    with pytest.raises(C.ToolError, match="secret"):
+        C.personalize(course, "fixture_ps", ["alice"], out, secret=None,
+                      course_module="fixture_questions")
+
+
+def _zip(path, members):
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+
+def test_import_submissions_from_a_zip(tmp_path):
+    course = tmp_path / "course"
+    course.mkdir()
+    good = tmp_path / "good.zip"
+    _zip(good, {"submitted/alice/ps/ps.ipynb": "{}", "submitted/bob/ps/ps.ipynb": "{}",
+                "submitted/bob/ps/data.csv": "1,2"})
+    assert C.import_submissions(str(course), str(good)) == [("alice", "ps"), ("bob", "ps")]
+    assert (course / "submitted" / "bob" / "ps" / "data.csv").read_text() == "1,2"
+    for bad in ({"../evil/ps/x": "x"}, {"/abs/ps/x": "x"}, {"a/../../x/y": "x"}):
+        _zip(tmp_path / "bad.zip", bad)
+        with pytest.raises(C.ToolError, match="refusing"):
+            C.import_submissions(str(course), str(tmp_path / "bad.zip"))
+    link = zipfile.ZipInfo("carol/ps/link")
+    link.external_attr = (stat.S_IFLNK | 0o777) << 16
+    with zipfile.ZipFile(tmp_path / "link.zip", "w") as zf:
+        zf.writestr(link, "/etc/passwd")
+    with pytest.raises(C.ToolError, match="link"):
+        C.import_submissions(str(course), str(tmp_path / "link.zip"))
+
+
+def test_expected_scores_and_table(tmp_path):
+    path = tmp_path / "expected.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["student", "assignment", "question", "expected_score"])
+        w.writerow(["alice", "ps1", "ps1-q1", "2"])
+        w.writerow(["alice", "ps1", "ps1.q2", "0.5"])
+    expected = C.read_expected(str(path))
+    got = {("alice", "ps1", "ps1-q1"): 2.0, ("alice", "ps1", "ps1-q2"): 0.25}
+    problems = C.compare_expected(got, expected)
+    assert problems == ["alice/ps1 ps1.q2: got 0.25, expected 0.5"]
+    table = C.format_table(["alice"], ["ps1", "ps2"], {("alice", "ps1"): (2.25, 3.0)})
+    assert "2.25/3" in table and table.splitlines()[-1].rstrip().endswith("-")
+
+
+def test_master_answers_strip_the_solution_markers():
+    answers = C.master_answers(os.path.join(MASTER_DIR, "fixture_ps.ipynb"))
+    assert answers["double_answer"] == "def double(x):\n    return 2 * x"
+    assert "SOLUTION" not in answers["answer_answer"]
+
+
+def test_protections_command():
+    proc = subprocess.run([sys.executable, "-m", "autograder.tools", "protections"],
+                          cwd=REPO, capture_output=True, text=True, check=True)
+    assert "sandbox mode" in proc.stdout
+
+
+@pytest.mark.grading
+@pytest.mark.slow
+def test_grade_a_class_from_a_zip(tmp_path, monkeypatch):
+    """The documented command for a real class, on the fixture assignment."""
+    course = str(tmp_path / "course")
+    C.make_course(course, {"fixture_ps": MASTER_DIR}, course_module="fixture_questions",
+                  extra_sys_path=[FIXTURE], settings={"SandboxedGrading.case_timeout": 1.0})
+    (tmp_path / "course" / "course_secret").write_text("zip-secret\n")
+    monkeypatch.delenv("CNNLAB_COURSE_SECRET", raising=False)
+    monkeypatch.delenv("CNNLAB_COURSE_SECRET_FILE", raising=False)
+    # the submissions, built elsewhere and zipped as an LMS export would be
+    staging = str(tmp_path / "staging")
+    C.make_course(staging, {"fixture_ps": MASTER_DIR}, course_module="fixture_questions",
+                  extra_sys_path=[FIXTURE])
+    C.run_nbgrader(staging, "generate_assignment", "fixture_ps",
+                   env=C.nbgrader_env({"CNNLAB_COURSE_SECRET": "zip-secret"}))
+    api = C.course_api("fixture_questions")
+    for sub in C.load_samples(os.path.join(FIXTURE, "samples"), "fixture_ps"):
+        if sub.student in ("correct", "unchanged"):
+            C.write_submission(staging, "fixture_ps", sub,
+                               variant=api.variant("fixture_ps", sub.student, "zip-secret"))
+    archive = str(tmp_path / "submissions.zip")
+    with zipfile.ZipFile(archive, "w") as zf:
+        for dirpath, _, files in os.walk(os.path.join(staging, "submitted")):
+            for name in files:
+                full = os.path.join(dirpath, name)
+                zf.write(full, os.path.relpath(full, staging))
+    monkeypatch.chdir(tmp_path)
+    result = pipeline.grade(course, None, archive, quiet=True)
+    assert result.ok, (result.failures, result.guard_problems)
+    assert result.table[("correct", "fixture_ps")] == (3.0, 3.0)
+    assert result.table[("unchanged", "fixture_ps")][0] < 3.0
+    assert result.csv_path and os.path.exists(result.csv_path)
+    assert len(result.feedback) == 2
+    for path in result.feedback:
+        assert "FIXTURE-HIDDEN-TEST-MARKER" not in _read(path)
