@@ -14,6 +14,8 @@ layers      NumPy forward/backward of conv, pooling, dense, ReLU, softmax loss
 naive       the readable loop versions a lecture shows
 gradcheck   finite-difference gradient checking
 net         a small trainable network, SGD, saliency maps, fine-tuning
+datasets    scikit-learn's digits as NCHW images, few-shot transfer splits
+examples    the lecture notes' worked examples as data
 """
 
 from __future__ import annotations
@@ -69,8 +71,23 @@ _export(
     "softmax_cross_entropy",
 )
 _export("gradcheck", "check_layer", "numerical_gradient", "rel_error")
+_export("datasets", "load_digits", "train_test_split", "transfer_split")
+_export(
+    "net",
+    "SGD",
+    "Sequential",
+    "evaluate",
+    "fit",
+    "predict",
+    "pretrained",
+    "saliency_map",
+    "scratch_vs_transfer",
+    "transfer_model",
+)
 
 _SUBMODULES = (
+    "datasets",
+    "examples",
     "gradcheck",
     "layers",
     "models",

@@ -34,15 +34,21 @@ def warmup(dtypes: tuple[str, ...] = ("float32", "float64")) -> float:
     True
     """
     from cnnlab import layers
+    from cnnlab.layers.pool import PARALLEL_MIN_SIZE
 
     start = time.perf_counter()
     for dtype in dtypes:
         x = np.ones((1, 2, 4, 4), dtype=dtype)
         w = np.ones((2, 2, 3, 3), dtype=dtype)
-        out, cache = layers.conv2d_forward(x, w, np.zeros(2, dtype=dtype), padding=1)
-        layers.conv2d_backward(np.ones_like(out), cache)
-        out, cache = layers.max_pool2d_forward(x, kernel=2)
-        layers.max_pool2d_backward(np.ones_like(out), cache)
-        out, cache = layers.avg_pool2d_forward(x, kernel=2)
-        layers.avg_pool2d_backward(np.ones_like(out), cache)
+        b = np.zeros(2, dtype=dtype)
+        for stride in (1, 2):  # stride 1 and other strides use different kernels
+            out, cache = layers.conv2d_forward(x, w, b, stride=stride, padding=1)
+            layers.conv2d_backward(np.ones_like(out), cache)
+        # Pooling runs serial kernels on small inputs and parallel ones on large.
+        for size in (4, int(np.sqrt(PARALLEL_MIN_SIZE // 2)) + 1):
+            x = np.ones((1, 2, size, size), dtype=dtype)
+            out, cache = layers.max_pool2d_forward(x, kernel=2)
+            layers.max_pool2d_backward(np.ones_like(out), cache)
+            out, cache = layers.avg_pool2d_forward(x, kernel=2)
+            layers.avg_pool2d_backward(np.ones_like(out), cache)
     return time.perf_counter() - start

@@ -402,13 +402,13 @@ def grade_sample(assignment: str, student: str, answers: dict[str, str]) -> dict
             outcomes: list[dict[str, Any]] = []
             for case in cases:
                 if outcomes and "timeout" in outcomes[-1]:
-                    outcomes.append({"timeout": 2.0})  # it loops: no need to wait again
+                    outcomes.append({"timeout": 1.0})  # it loops: no need to wait again
                     continue
                 try:
-                    with _time_limit(2.0):
+                    with _time_limit(1.0):
                         outcomes.append(run_case(q, namespace[q.target], case))
                 except _Timeout:
-                    outcomes.append({"timeout": 2.0})
+                    outcomes.append({"timeout": 1.0})
             scores[q.key] = q.grade(outcomes, cases, variant).score
     return scores
 

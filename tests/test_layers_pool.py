@@ -282,3 +282,20 @@ def test_pool_backward_checks_dout_and_cache(mode):
 def test_avg_count_include_pad_must_be_bool():
     with pytest.raises(TypeError, match="count_include_pad"):
         avg_pool2d_forward(X, kernel=2, count_include_pad="yes")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding", "ceil"),
+    [(3, 1, 1, False), (3, 2, "same", True), ((2, 3), (1, 2), 0, False)],
+)
+def test_parallel_kernels_agree_with_naive(monkeypatch, mode, kernel, stride, padding, ceil):
+    # Small inputs run the serial kernels; force the parallel ones (one thread per plane).
+    from cnnlab.layers import pool as pool_module
+
+    monkeypatch.setattr(pool_module, "PARALLEL_MIN_SIZE", 0)
+    params = _params(kernel, padding, stride, ceil)
+    check_op(
+        LAYERS[mode], {"x": _with_ties(SHAPE)}, params, naive=NAIVE[mode],
+        finite_differences=False,
+    )

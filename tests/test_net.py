@@ -20,6 +20,7 @@ from cnnlab.net import (
     MaxPool2d,
     ReLU,
     Sequential,
+    build,
     digits_cnn,
     load_weights,
     pretrained,
@@ -155,8 +156,10 @@ def test_layer_names_repr_and_parameter_names():
 
 def test_explicit_names_and_duplicates():
     model = Sequential([Conv2d(1, 2, 3, name="stem"), ReLU(), Conv2d(2, 2, 3)])
-    assert [layer.name for layer in model] == ["stem", "relu1", "conv2"]
+    assert [layer.name for layer in model] == ["stem", "relu1", "conv1"]
     assert model["stem"] is model[0]
+    clash = Sequential([Conv2d(1, 2, 3), Conv2d(2, 2, 3, name="conv1"), Conv2d(2, 2, 1)])
+    assert [layer.name for layer in clash] == ["conv2", "conv1", "conv3"]  # as cnnlab.models
     with pytest.raises(ValueError, match="unique"):
         Sequential([ReLU(name="a"), ReLU(name="a")])
     relu = ReLU()
@@ -313,6 +316,34 @@ def test_replace_head_copy_and_slices():
     assert base[0] is source[0]
     assert len(base) == 6
     assert base(np.zeros((1, 1, 8, 8), np.float32)).shape == (1, 16, 2, 2)
+
+
+def test_build_from_a_models_spec():
+    from cnnlab import models
+
+    spec = models.Sequential(
+        models.Input(3, 16, 16),
+        models.Conv2d(8, 3, padding="same"),
+        models.ReLU(),
+        models.DepthwiseConv2d(3, stride=2, padding=1, depth_multiplier=2),
+        models.MaxPool2d(2),
+        models.Conv2d(4, 1, trainable=False),
+        models.GlobalAvgPool2d(),
+        models.Dropout(0.3),
+        models.Dense(5),
+    )
+    net = build(spec, seed=0)
+    table = models.summary(spec)
+    assert net.num_parameters() == table.total_params == 224 + 160 + 68 + 25
+    assert net.num_parameters(trainable_only=True) == table.total_params - 68
+    assert net["dwconv1"].groups == 8
+    assert net(np.zeros((2, 3, 16, 16), np.float32)).shape == (2, 5)
+    shapes = dict(zip([layer.name for layer in net], net.output_shapes((3, 16, 16)), strict=True))
+    assert shapes["conv2"] == table.row("conv2").output_shape
+    with pytest.raises(TypeError, match=r"BatchNorm2d, which cnnlab\.net cannot train"):
+        build(models.Sequential(models.Input(1, 4, 4), models.BatchNorm2d()))
+    with pytest.raises(ValueError, match="pass input_shape"):
+        build(models.Sequential(models.Dense(3)))
 
 
 # -- save / load ---------------------------------------------------------------------

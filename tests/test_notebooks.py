@@ -97,7 +97,8 @@ def test_committed_notebook_is_clean_and_complete(name):
             assert cell["execution_count"] is None
             assert "@interact" not in _source(cell), "@interact can hang headless runs"
     first = _source(cells[0])
-    assert first.startswith("# ") and "Learning goals" in first
+    assert first.startswith("# ")
+    assert "Learning goals" in first
     assert "## Exercises" in "".join(_source(c) for c in cells[-4:])
     assert "check_answer(" in _source(cells[-1])
     text = "\n".join(_source(c) for c in cells)

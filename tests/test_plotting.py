@@ -118,10 +118,13 @@ def test_plot_receptive_growth_and_taps():
     assert len(taps.axes[0].lines) == 3 + 9  # 3 edges into the output, 3 x 3 below
 
 
-def test_plot_model_table_annotates_every_model():
-    fig = plotting.plot_model_table(["a", "b"], [1998, 2012], [6e4, 6e7], [4e5, 1e9])
-    assert [t.get_text() for t in fig.axes[0].texts] == ["a", "b"]
-    assert fig.axes[1].get_yscale() == "log"
+def test_plot_model_table_one_bar_per_model():
+    fig = plotting.plot_model_table(["a", "b"], [1998, 2012], [61706, 6e7], [4e5, 1e9])
+    ax_p, ax_m = fig.axes
+    assert [bar.get_width() for bar in ax_p.patches] == [61706, 6e7]
+    assert [t.get_text() for t in ax_p.get_yticklabels()] == ["a (1998)", "b (2012)"]
+    assert [t.get_text() for t in ax_p.texts] == ["61.7K", "60M"]
+    assert ax_m.get_xscale() == "log"
 
 
 def test_images_filters_feature_maps_saliency():

@@ -270,3 +270,16 @@ def test_output_is_capped():
 def test_job_folder_is_removed(tmp_path):
     run(["x = 1"], work_root=str(tmp_path))
     assert os.listdir(tmp_path) == []
+
+
+def test_direct_mode_without_descriptor_passing(monkeypatch):
+    """How grading runs on Windows (no fd passing, no namespaces): exercised here."""
+    monkeypatch.setattr(sandbox, "DIRECT", True)
+    monkeypatch.setattr(platform, "_cache", {})
+    result = run(["print('hi')", "def double(x):\n    return 2 * x"], [double_job(4)],
+                 isolation="none")
+    assert result.completed, (result.status, result.log)
+    assert result.cells[0].stdout == "hi\n"
+    assert result.outcomes["t-double"] == [{"value": 8}]
+    assert not result.protections.is_on("filesystem")
+    assert not result.protections.is_on("rlimits")

@@ -163,23 +163,18 @@ def test_grade_a_class_from_a_zip(tmp_path, monkeypatch):
     (tmp_path / "course" / "course_secret").write_text("zip-secret\n")
     monkeypatch.delenv("CNNLAB_COURSE_SECRET", raising=False)
     monkeypatch.delenv("CNNLAB_COURSE_SECRET_FILE", raising=False)
-    # the submissions, built elsewhere and zipped as an LMS export would be
-    staging = str(tmp_path / "staging")
-    C.make_course(staging, {"fixture_ps": MASTER_DIR}, course_module="fixture_questions",
-                  extra_sys_path=[FIXTURE])
-    C.run_nbgrader(staging, "generate_assignment", "fixture_ps",
-                   env=C.nbgrader_env({"CNNLAB_COURSE_SECRET": "zip-secret"}))
+    # the submissions, zipped as an LMS export would be (answers put into the master
+    # notebook: the grader restores its test cells whatever the student sent)
     api = C.course_api("fixture_questions")
-    for sub in C.load_samples(os.path.join(FIXTURE, "samples"), "fixture_ps"):
-        if sub.student in ("correct", "unchanged"):
-            C.write_submission(staging, "fixture_ps", sub,
-                               variant=api.variant("fixture_ps", sub.student, "zip-secret"))
     archive = str(tmp_path / "submissions.zip")
     with zipfile.ZipFile(archive, "w") as zf:
-        for dirpath, _, files in os.walk(os.path.join(staging, "submitted")):
-            for name in files:
-                full = os.path.join(dirpath, name)
-                zf.write(full, os.path.relpath(full, staging))
+        for sub in C.load_samples(os.path.join(FIXTURE, "samples"), "fixture_ps"):
+            if sub.student in ("correct", "unchanged"):
+                nb = nbformat.read(os.path.join(MASTER_DIR, "fixture_ps.ipynb"), as_version=4)
+                C.personalize_notebook(nb, api.variant("fixture_ps", sub.student, "zip-secret"))
+                C.apply_submission(nb, sub)
+                zf.writestr(f"submitted/{sub.student}/fixture_ps/fixture_ps.ipynb",
+                            nbformat.writes(nb))
     monkeypatch.chdir(tmp_path)
     result = pipeline.grade(course, None, archive, quiet=True)
     assert result.ok, (result.failures, result.guard_problems)

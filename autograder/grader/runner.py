@@ -253,10 +253,11 @@ def convert(plain, value) -> dict:
     return {"value": plain.encode(data)}
 
 
-def child_main(write_fd: int, target, kind: str, cases: list, plain, limits: dict) -> None:
+def child_main(write_fd: int, target, kind: str, cases: list, plain, limits: dict,
+               protocol_fd: int = PROTOCOL_FD) -> None:
     """In the forked child: answer each case, one JSON line per case. Never returns."""
     try:
-        os.close(PROTOCOL_FD)
+        os.close(protocol_fd)
         devnull = os.open(os.devnull, os.O_RDWR)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
@@ -335,7 +336,7 @@ def probe_forked(out: Channel, target, kind: str, cases: list, plain, limits: di
             return
         if pid == 0:
             os.close(read_fd)
-            child_main(write_fd, target, kind, pending, plain, limits)
+            child_main(write_fd, target, kind, pending, plain, limits, out.fd)
         os.close(write_fd)
         pending = _collect(out, read_fd, pid, pending, limits["case_seconds"])
         os.close(read_fd)
@@ -399,7 +400,10 @@ def main(argv: list[str]) -> None:
     started = time.monotonic()
     with open(argv[1]) as fh:
         job = json.load(fh)
-    out = Channel(PROTOCOL_FD)
+    if job.get("protocol_path"):  # no descriptor passing (Windows): a file instead
+        out = Channel(os.open(job["protocol_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND))
+    else:
+        out = Channel(PROTOCOL_FD)
     for path in job["extra_sys_path"]:
         if path not in sys.path:
             sys.path.append(path)

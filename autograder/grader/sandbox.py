@@ -49,6 +49,11 @@ DEFAULT_BLOCKED = ("cnnlab", "autograder", "torch", "torchvision", "functorch")
 #: Host paths bound read-only into the sandbox's root (when they exist).
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 
+#: Windows has no descriptor passing and no fork: the runner is started directly and
+#: writes its protocol to a file in the job folder (tests set this on Linux too).
+DIRECT = os.name == "nt"
+TIME_LIMIT = "was stopped at its time limit"
+
 SANDBOX_WORK = "/submission"
 SANDBOX_GRADER = "/sandbox/grader"
 
@@ -358,7 +363,7 @@ class _Reader:
             while open_fds:
                 now = time.monotonic()
                 if now >= deadline:
-                    status = "was stopped at its time limit"
+                    status = TIME_LIMIT
                     break
                 if exited_at is None and _exited(proc):
                     exited_at = now
@@ -446,6 +451,51 @@ def _launch(prot: Protections, job: str, limits: Limits, *, blocked: Sequence[st
             os.close(write_fd)
 
 
+def _direct_steps() -> dict[str, str]:
+    off = "off: not available on this platform"
+    return {"user_namespace": off, "network": off, "pid_namespace": off, "filesystem": off,
+            "proc": off, "rlimits": "off: not applied when the runner is started directly",
+            "unprivileged": "off: runs as the grading user"}
+
+
+def _launch_direct(job: str, limits: Limits, *, deadline_seconds: float):
+    """Start the runner itself (Windows); read its protocol file when it ends."""
+    grader = os.path.join(job, "grader")
+    work, tmp = os.path.join(job, "work"), os.path.join(job, "tmp")
+    env = _sandbox_env(work, tmp)
+    for name in ("SYSTEMROOT", "WINDIR"):  # Windows processes need these
+        if name in os.environ:
+            env[name] = os.environ[name]
+    argv = [python_executable(), "-I", "-S", os.path.join(grader, "runner.py"),
+            os.path.join(grader, "job.json")]
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=work, env=env,
+                            creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0))
+    status = "completed"
+    try:
+        out, err = proc.communicate(timeout=deadline_seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        status = TIME_LIMIT
+    if status == "completed" and proc.returncode != 0:
+        status = f"ended early (exit code {proc.returncode})"
+    reader = _Reader(limits)
+    reader.log = bytearray((out + err)[: limits.log_bytes])
+    line = json.dumps({"t": "sandbox", "mode": "none", "steps": _direct_steps()}) + "\n"
+    reader.protocol = bytearray(line.encode())
+    path = os.path.join(job, "protocol.jsonl")
+    if os.path.exists(path):
+        with open(path, "rb") as fh:
+            data = fh.read(limits.protocol_bytes + 1)
+        if len(data) > limits.protocol_bytes:
+            reader.overflow = True
+            data = data[: limits.protocol_bytes]
+        reader.protocol += data
+    return reader, status, time.monotonic() - start, proc.returncode
+
+
 def _messages(data: bytes, max_line: int) -> list[dict]:
     out = []
     for raw in bytes(data).split(b"\n"):
@@ -475,6 +525,8 @@ def _sandbox_steps(messages: list[dict]) -> dict[str, str]:
 
 def probe_setup(prot: Protections) -> dict[str, str]:
     """Set up a sandbox in mode ``prot`` without running any code; return its steps."""
+    if DIRECT:
+        return _direct_steps()
     job = _make_job_dir(None)
     try:
         _prepare_dirs(prot, job)
@@ -572,6 +624,7 @@ def run_submission(cells: Sequence[tuple[int, str]], questions: Sequence[Questio
                 cases.append({"id": len(ids) - 1, "call": call})
             qjobs.append({"key": q.key, "target": q.target, "kind": q.kind, "cases": cases})
         job_data = {
+            "protocol_path": os.path.join(job, "protocol.jsonl") if DIRECT else None,
             "cells": [{"index": i, "source": src} for i, src in cells],
             "questions": qjobs,
             "extra_sys_path": site_dirs(),
@@ -586,9 +639,13 @@ def run_submission(cells: Sequence[tuple[int, str]], questions: Sequence[Questio
             os.chmod(os.path.join(grader, name), 0o644)
         if prot.mode == "none" and prot.drop_uid:
             _prepare_dirs(prot, job)  # chown the copied files to nobody
-        reader, status, seconds, _code = _launch(
-            prot, job, limits, blocked=blocked_modules,
-            sensitive=sensitive_paths(sensitive), deadline_seconds=limits.total_seconds)
+        if DIRECT:
+            reader, status, seconds, _code = _launch_direct(
+                job, limits, deadline_seconds=limits.total_seconds)
+        else:
+            reader, status, seconds, _code = _launch(
+                prot, job, limits, blocked=blocked_modules,
+                sensitive=sensitive_paths(sensitive), deadline_seconds=limits.total_seconds)
     finally:
         _rmtree(job)
     return _assemble(reader, status, seconds, prot, questions, ids, limits, plain)
@@ -630,7 +687,7 @@ def _assemble(reader: _Reader, status: str, seconds: float, prot: Protections,
         for i in range(len(q.calls)):
             if (q.key, i) in answered:
                 outs.append(answered[(q.key, i)])
-            elif status == "was stopped at its time limit":
+            elif status == TIME_LIMIT:
                 outs.append({"timeout": float(limits.total_seconds)})
             elif result.found.get(q.key) is False:
                 outs.append({"error": f"NameError: name {q.target!r} is not defined"})

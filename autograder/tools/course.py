@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-import nbformat
-
 AUTOGRADER = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(AUTOGRADER)
 MAIN_CONFIG = os.path.join(AUTOGRADER, "nbgrader_config.py")
@@ -171,6 +169,8 @@ def read_roster(path: str) -> list[str]:
 def personalize(course: str, assignment: str, students: Iterable[str], out_dir: str, *,
                 secret: str | None, course_module: str = "cnnlab.grading") -> list[str]:
     """One release notebook per student under ``out_dir/<student>/<assignment>/``."""
+    import nbformat
+
     if not secret:
         raise ToolError("no course secret: run `python -m autograder.tools init-secret` first")
     src = release_path(course, assignment)
@@ -231,6 +231,7 @@ def load_samples(samples_dir: str, assignment: str) -> list[Submission]:
 
 
 def apply_submission(nb, sub: Submission):
+    import nbformat
     from nbgrader import utils
 
     by_id = {}
@@ -254,6 +255,8 @@ def apply_submission(nb, sub: Submission):
 
 def write_submission(course: str, assignment: str, sub: Submission, *,
                      variant: Mapping[str, Any] | None = None, when: str | None = None) -> str:
+    import nbformat
+
     nb = nbformat.read(release_path(course, assignment), as_version=4)
     if variant is not None:
         personalize_notebook(nb, variant)
@@ -458,6 +461,7 @@ def dump_json(path: str, data: Any) -> None:
 def master_answers(source_notebook: str) -> dict[str, str]:
     """The master notebook's own solutions (marker lines removed), by solution grade_id:
     a submission built from them must earn full marks."""
+    import nbformat
     from nbgrader import utils
 
     nb = nbformat.read(source_notebook, as_version=4)

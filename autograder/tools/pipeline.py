@@ -101,7 +101,8 @@ def run_pipeline(course: str, assignments: Sequence[str], *, env: dict[str, str]
         timing["generate_feedback"] = time.monotonic() - t
     csv_path = None
     if export:
-        csv_path = os.path.join(course, "grades.csv")
+        csv_path = os.path.join(course, "exports", "grades.csv")
+        os.makedirs(os.path.dirname(csv_path), exist_ok=True)
         C.run_nbgrader(course, "export", f"--to={csv_path}", env=env)
     students, table = C.totals(course, assignments)
     return PipelineResult(course, assignments, students, table, csv_path, fb, failures,

@@ -1,9 +1,15 @@
 """The correct answers, from cnnlab's own layers, in float64 and without warnings.
 
 Grading never trusts the student's code for the expected value: every question asks
-these wrappers, which call :mod:`cnnlab.layers` (the Numba reference) with the course
-conventions of the assignments (integer kernel, stride and padding; PyTorch's rules for
-max-pool ties, ``-inf`` max-pool padding and ``count_include_pad=True``).
+these wrappers, which call cnnlab's layers with the course conventions of the
+assignments (integer kernel, stride and padding; PyTorch's rules for max-pool ties,
+``-inf`` max-pool padding and ``count_include_pad=True``).
+
+They use :mod:`cnnlab.naive`, the loop versions of :mod:`cnnlab.layers` (same
+signatures, same validation, same caches, and tested against the fast layers in
+cnnlab's own suite): grading inputs are a few hundred numbers, and the loops answer at
+once where the Numba kernels would first need to compile or load, which a student
+running ``check`` in a fresh kernel would otherwise wait for.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ def _f64(a: Any) -> np.ndarray:
 
 def conv_out(x, w, b, stride: int, padding: int) -> np.ndarray:
     """``conv2d_forward`` output: x (N, C, H, W), w (F, C, KH, KW), b (F,)."""
-    from cnnlab.layers import conv2d_forward
+    from cnnlab.naive import conv2d_forward
 
     out, _ = quiet(conv2d_forward, _f64(x), _f64(w), _f64(b), stride=stride, padding=padding)
     return out
@@ -49,28 +55,28 @@ def conv_out(x, w, b, stride: int, padding: int) -> np.ndarray:
 
 def conv_grads(x, w, b, dout, stride: int, padding: int):
     """``(dx, dw, db)`` of a convolution for upstream gradient ``dout``."""
-    from cnnlab.layers import conv2d_backward, conv2d_forward
+    from cnnlab.naive import conv2d_backward, conv2d_forward
 
     _, cache = quiet(conv2d_forward, _f64(x), _f64(w), _f64(b), stride=stride, padding=padding)
     return quiet(conv2d_backward, _f64(dout), cache)
 
 
 def max_pool_out(x, kernel: int, stride: int, padding: int) -> np.ndarray:
-    from cnnlab.layers import max_pool2d_forward
+    from cnnlab.naive import max_pool2d_forward
 
     out, _ = quiet(max_pool2d_forward, _f64(x), kernel=kernel, stride=stride, padding=padding)
     return out
 
 
 def max_pool_dx(x, dout, kernel: int, stride: int, padding: int) -> np.ndarray:
-    from cnnlab.layers import max_pool2d_backward, max_pool2d_forward
+    from cnnlab.naive import max_pool2d_backward, max_pool2d_forward
 
     _, cache = quiet(max_pool2d_forward, _f64(x), kernel=kernel, stride=stride, padding=padding)
     return quiet(max_pool2d_backward, _f64(dout), cache)
 
 
 def avg_pool_out(x, kernel: int, stride: int, padding: int, *, include_pad: bool = True):
-    from cnnlab.layers import avg_pool2d_forward
+    from cnnlab.naive import avg_pool2d_forward
 
     out, _ = quiet(
         avg_pool2d_forward,
@@ -84,7 +90,7 @@ def avg_pool_out(x, kernel: int, stride: int, padding: int, *, include_pad: bool
 
 
 def avg_pool_dx(x, dout, kernel: int, stride: int, padding: int, *, include_pad: bool = True):
-    from cnnlab.layers import avg_pool2d_backward, avg_pool2d_forward
+    from cnnlab.naive import avg_pool2d_backward, avg_pool2d_forward
 
     _, cache = quiet(
         avg_pool2d_forward,

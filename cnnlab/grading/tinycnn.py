@@ -1,7 +1,9 @@
 """The small CNN of ``ps4_receptive_saliency_transfer``, built from cnnlab's layers.
 
-The assignment gives students the same network written in plain NumPy (a read-only
-cell, because the grading sandbox cannot import cnnlab)::
+Built from :mod:`cnnlab.layers`; saliency uses :mod:`cnnlab.naive`'s convolution (the
+loop version answers tiny inputs at once, with no Numba kernel to load), training and
+accuracy the fast one. The assignment gives students the same network written in
+plain NumPy (a read-only cell, because the grading sandbox cannot import cnnlab)::
 
     conv 3x3 pad 1 (w1 (F, C, 3, 3), b1 (F,)) -> ReLU -> flatten -> dense (w2 (K, F*H*W), b2 (K,))
 
@@ -55,23 +57,27 @@ def _arrays(params: Any) -> dict[str, np.ndarray]:
     return {name: np.asarray(params[name], dtype=np.float64) for name in PARAM_NAMES}
 
 
-def _forward(params: dict[str, np.ndarray], x: np.ndarray):
-    from cnnlab.layers import conv2d_forward, dense_forward, flatten, relu_forward
+def _forward(params: dict[str, np.ndarray], x: np.ndarray, *, naive: bool = False):
+    from cnnlab import layers
+    from cnnlab import naive as loops
 
-    a, conv_cache = conv2d_forward(x, params["w1"], params["b1"], stride=1, padding=1)
-    h, relu_cache = relu_forward(a)
-    flat, flat_cache = flatten(h)
-    scores, dense_cache = dense_forward(flat, params["w2"], params["b2"])
-    return scores, (conv_cache, relu_cache, flat_cache, dense_cache)
+    conv = loops.conv2d_forward if naive else layers.conv2d_forward
+    a, conv_cache = conv(x, params["w1"], params["b1"], stride=1, padding=1)
+    h, relu_cache = layers.relu_forward(a)
+    flat, flat_cache = layers.flatten(h)
+    scores, dense_cache = layers.dense_forward(flat, params["w2"], params["b2"])
+    return scores, (conv_cache, relu_cache, flat_cache, dense_cache, naive)
 
 
 def _backward(dscores: np.ndarray, caches) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    from cnnlab.layers import conv2d_backward, dense_backward, flatten_backward, relu_backward
+    from cnnlab import layers
+    from cnnlab import naive as loops
 
-    conv_cache, relu_cache, flat_cache, dense_cache = caches
-    dflat, dw2, db2 = dense_backward(dscores, dense_cache)
-    da = relu_backward(flatten_backward(dflat, flat_cache), relu_cache)
-    dx, dw1, db1 = conv2d_backward(da, conv_cache)
+    conv_cache, relu_cache, flat_cache, dense_cache, naive = caches
+    conv_backward = loops.conv2d_backward if naive else layers.conv2d_backward
+    dflat, dw2, db2 = layers.dense_backward(dscores, dense_cache)
+    da = layers.relu_backward(layers.flatten_backward(dflat, flat_cache), relu_cache)
+    dx, dw1, db1 = conv_backward(da, conv_cache)
     return dx, {"w1": dw1, "b1": db1, "w2": dw2, "b2": db2}
 
 
@@ -91,7 +97,7 @@ def score_gradient(params: Any, x: Any, target: Any, *, kind: str = "score") -> 
     params = _arrays(params)
     x = np.asarray(x, dtype=np.float64)
     target = np.asarray(target, dtype=np.int64)
-    scores, caches = quiet(_forward, params, x)
+    scores, caches = quiet(_forward, params, x, naive=True)
     n = np.arange(len(x))
     onehot = np.zeros_like(scores)
     onehot[n, target] = 1.0
@@ -152,7 +158,7 @@ def _source() -> tuple[tuple[str, np.ndarray], ...]:
     )
     x, y = split.source.x_train, split.source.y_train
     start = init_params(1, 8, 8, FILTERS, len(SOURCE_CLASSES), seed=0)
-    trained = quiet(_sgd, start, x, y, lr=0.1, epochs=10, batch_size=32, seed=0)
+    trained = quiet(_sgd, start, x, y, lr=0.1, epochs=6, batch_size=32, seed=0)
     return tuple((name, trained[name]) for name in PARAM_NAMES)
 
 

@@ -6,8 +6,14 @@ wins) and padding with zeros for average pooling (the padded zeros add nothing t
 sum; whether they count in the divisor is ``count_include_pad``).
 
 Window ``(i, j)`` covers rows ``i*stride_h - pad_top ... + KH - 1`` and columns
-``j*stride_w - pad_left ... + KW - 1``. Every ``prange`` iteration owns one (n, c)
-plane of the output and of ``dx``, so the ``+=`` of overlapping windows never races.
+``j*stride_w - pad_left ... + KW - 1``.
+
+Each kernel works on the (n, c) planes ``p0 <= n*C + c < p1``, serially; the
+``parallel`` function below it runs it with one ``prange`` iteration per plane. An
+iteration owns its plane of the output and of ``dx``, so the ``+=`` of overlapping
+windows never races. The public wrappers call the serial kernel on small inputs,
+where starting threads would cost more than the work (a gradient check calls a layer
+thousands of times on a few hundred numbers).
 
 Loop order. The lecture's order is "for each output (i, j), for each tap (kh, kw)".
 These kernels keep the output *row* ``i`` outermost but swap the rest: "for each tap
@@ -35,8 +41,8 @@ def _columns(kw, stride_w, pad_left, W, W_out):
     return j0, j1, j0 * stride_w - pad_left + kw
 
 
-@njit(cache=True, parallel=True)
-def max_pool_forward(x, KH, KW, stride_h, stride_w, pad_top, pad_left, out, argmax):
+@njit(cache=True)
+def max_pool_forward(x, KH, KW, stride_h, stride_w, pad_top, pad_left, out, argmax, p0, p1):
     """Max of every window and where it was (the slide's forward pass).
 
     Parameters
@@ -47,6 +53,8 @@ def max_pool_forward(x, KH, KW, stride_h, stride_w, pad_top, pad_left, out, argm
         Written in place.
     argmax : ndarray of int32, shape (N, C, H_out, W_out)
         Written in place: the winner's flat index ``h*W + w`` in its (H, W) plane.
+    p0, p1 : int
+        The planes to pool: ``p0 <= n*C + c < p1``.
 
     Notes
     -----
@@ -56,9 +64,9 @@ def max_pool_forward(x, KH, KW, stride_h, stride_w, pad_top, pad_left, out, argm
     wins, and a window of ``-inf`` values picks its first real pixel. A NaN always
     wins (NaN propagates, as in PyTorch).
     """
-    N, C, H, W = x.shape
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
     H_out, W_out = out.shape[2], out.shape[3]
-    for nc in prange(N * C):
+    for nc in range(p0, p1):
         n, c = nc // C, nc % C
         for i in range(H_out):
             best = out[n, c, i]
@@ -84,7 +92,16 @@ def max_pool_forward(x, KH, KW, stride_h, stride_w, pad_top, pad_left, out, argm
 
 
 @njit(cache=True, parallel=True)
-def max_pool_backward(dout, argmax, dx):
+def max_pool_forward_parallel(x, KH, KW, stride_h, stride_w, pad_top, pad_left, out, argmax):
+    """:func:`max_pool_forward` on every plane, one ``prange`` iteration per plane."""
+    for p in prange(x.shape[0] * x.shape[1]):
+        max_pool_forward(
+            x, KH, KW, stride_h, stride_w, pad_top, pad_left, out, argmax, p, p + 1
+        )
+
+
+@njit(cache=True)
+def max_pool_backward(dout, argmax, dx, p0, p1):
     """Route each upstream gradient to its window's winner, adding up on overlaps.
 
     Parameters
@@ -94,6 +111,8 @@ def max_pool_backward(dout, argmax, dx):
         From :func:`max_pool_forward`.
     dx : ndarray, shape (N, C, H, W)
         Zero-filled by the caller; accumulated in place.
+    p0, p1 : int
+        The planes: ``p0 <= n*C + c < p1``.
 
     Notes
     -----
@@ -101,14 +120,21 @@ def max_pool_backward(dout, argmax, dx):
     overlapping windows collects the *sum* of their gradients (the ``+=`` is the
     lesson of the CS109B 3x3 stride-1 walk-through).
     """
-    N, C, W = dx.shape[0], dx.shape[1], dx.shape[3]
+    C, W = dx.shape[1], dx.shape[3]
     H_out, W_out = dout.shape[2], dout.shape[3]
-    for nc in prange(N * C):
+    for nc in range(p0, p1):
         n, c = nc // C, nc % C
         for i in range(H_out):
             for j in range(W_out):
                 k = argmax[n, c, i, j]
                 dx[n, c, k // W, k % W] += dout[n, c, i, j]
+
+
+@njit(cache=True, parallel=True)
+def max_pool_backward_parallel(dout, argmax, dx):
+    """:func:`max_pool_backward` on every plane, one ``prange`` iteration per plane."""
+    for p in prange(dx.shape[0] * dx.shape[1]):
+        max_pool_backward(dout, argmax, dx, p, p + 1)
 
 
 @njit(cache=True)
@@ -122,9 +148,11 @@ def _divisor(h0, h1, j, KW, stride_w, pad_left, pad_right, H, W, count_include_p
     return (min(h1, H) - max(h0, 0)) * (min(w1, W) - max(w0, 0))
 
 
-@njit(cache=True, parallel=True)
-def avg_pool_forward(x, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_bottom,
-                     pad_right, count_include_pad, out):
+@njit(cache=True)
+def avg_pool_forward(
+    x, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
+    count_include_pad, out, p0, p1,
+):
     """Mean of every window.
 
     Parameters
@@ -136,6 +164,8 @@ def avg_pool_forward(x, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_botto
         default, True) or by the number of real pixels (False).
     out : ndarray, shape (N, C, H_out, W_out)
         Written in place.
+    p0, p1 : int
+        The planes: ``p0 <= n*C + c < p1``.
 
     Notes
     -----
@@ -143,9 +173,9 @@ def avg_pool_forward(x, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_botto
     window clipped to the padded input (``ceil_mode`` windows that hang past the
     padding are smaller), or clipped to the real input when padding is not counted.
     """
-    N, C, H, W = x.shape
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
     H_out, W_out = out.shape[2], out.shape[3]
-    for nc in prange(N * C):
+    for nc in range(p0, p1):
         n, c = nc // C, nc % C
         for i in range(H_out):
             total = out[n, c, i]
@@ -166,8 +196,23 @@ def avg_pool_forward(x, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_botto
 
 
 @njit(cache=True, parallel=True)
-def avg_pool_backward(dout, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_bottom,
-                      pad_right, count_include_pad, dx):
+def avg_pool_forward_parallel(
+    x, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
+    count_include_pad, out
+):
+    """:func:`avg_pool_forward` on every plane, one ``prange`` iteration per plane."""
+    for p in prange(x.shape[0] * x.shape[1]):
+        avg_pool_forward(
+            x, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
+            count_include_pad, out, p, p + 1,
+        )
+
+
+@njit(cache=True)
+def avg_pool_backward(
+    dout, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
+    count_include_pad, dx, p0, p1,
+):
     """Spread each upstream gradient evenly over its window, adding up on overlaps.
 
     Parameters
@@ -177,15 +222,17 @@ def avg_pool_backward(dout, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_b
     count_include_pad : bool
     dx : ndarray, shape (N, C, H, W)
         Zero-filled by the caller; accumulated in place.
+    p0, p1 : int
+        The planes: ``p0 <= n*C + c < p1``.
 
     Notes
     -----
     ``dx[n, c, window] += dout[n, c, i, j] / divisor`` with the divisor of
     :func:`avg_pool_forward`; the share that fell on padding is dropped.
     """
-    N, C, H, W = dx.shape
+    C, H, W = dx.shape[1], dx.shape[2], dx.shape[3]
     H_out, W_out = dout.shape[2], dout.shape[3]
-    for nc in prange(N * C):
+    for nc in range(p0, p1):
         n, c = nc // C, nc % C
         share = np.empty(W_out, dtype=dx.dtype)
         for i in range(H_out):
@@ -202,3 +249,16 @@ def avg_pool_backward(dout, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_b
                     s = share[j0:j1]
                     for q in range(j1 - j0):
                         target[q] += s[q]
+
+
+@njit(cache=True, parallel=True)
+def avg_pool_backward_parallel(
+    dout, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
+    count_include_pad, dx
+):
+    """:func:`avg_pool_backward` on every plane, one ``prange`` iteration per plane."""
+    for p in prange(dx.shape[0] * dx.shape[1]):
+        avg_pool_backward(
+            dout, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
+            count_include_pad, dx, p, p + 1,
+        )

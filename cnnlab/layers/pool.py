@@ -81,6 +81,12 @@ class AvgPool2dCache:
     count_include_pad: bool
 
 
+#: Inputs with fewer elements than this are pooled on one thread: below it, starting
+#: the threads costs more than the work (gradient checks call a layer thousands of
+#: times on a few hundred numbers).
+PARALLEL_MIN_SIZE = 1 << 15
+
+
 def validate_pool2d(
     x: Any, kernel: Any, stride: Any, padding: Any, ceil_mode: Any, where: str
 ) -> tuple[np.ndarray, PoolGeometry]:
@@ -159,7 +165,11 @@ def max_pool2d_forward(
     out = np.empty(g.out_shape, dtype=x.dtype)
     argmax = np.empty(g.out_shape, dtype=np.int32)
     (top, _), (left, _) = g.padding
-    kernels.max_pool_forward(x, *g.kernel, *g.stride, top, left, out, argmax)
+    args = (x, *g.kernel, *g.stride, top, left, out, argmax)
+    if x.size >= PARALLEL_MIN_SIZE:
+        kernels.max_pool_forward_parallel(*args)
+    else:
+        kernels.max_pool_forward(*args, 0, x.shape[0] * x.shape[1])
     return out, MaxPool2dCache(x=x, geometry=g, argmax=argmax)
 
 
@@ -208,7 +218,10 @@ def max_pool2d_backward(dout: np.ndarray, cache: MaxPool2dCache) -> np.ndarray:
         )
         argmax = fresh.argmax
     dx = np.zeros(x.shape, dtype=x.dtype)
-    kernels.max_pool_backward(dout, argmax, dx)
+    if dx.size >= PARALLEL_MIN_SIZE:
+        kernels.max_pool_backward_parallel(dout, argmax, dx)
+    else:
+        kernels.max_pool_backward(dout, argmax, dx, 0, x.shape[0] * x.shape[1])
     return dx
 
 
@@ -266,9 +279,11 @@ def avg_pool2d_forward(
     include = check_flag(count_include_pad, "count_include_pad", where)
     out = np.empty(g.out_shape, dtype=x.dtype)
     (top, bottom), (left, right) = g.padding
-    kernels.avg_pool_forward(
-        x, *g.kernel, *g.stride, top, left, bottom, right, include, out
-    )
+    args = (x, *g.kernel, *g.stride, top, left, bottom, right, include, out)
+    if x.size >= PARALLEL_MIN_SIZE:
+        kernels.avg_pool_forward_parallel(*args)
+    else:
+        kernels.avg_pool_forward(*args, 0, x.shape[0] * x.shape[1])
     cache = AvgPool2dCache(
         x_shape=x.shape, dtype=x.dtype, geometry=g, count_include_pad=include
     )
@@ -307,7 +322,9 @@ def avg_pool2d_backward(dout: np.ndarray, cache: AvgPool2dCache) -> np.ndarray:
     dout = check_dout(dout, g.out_shape, cache.dtype, where)
     dx = np.zeros(cache.x_shape, dtype=cache.dtype)
     (top, bottom), (left, right) = g.padding
-    kernels.avg_pool_backward(
-        dout, *g.kernel, *g.stride, top, left, bottom, right, cache.count_include_pad, dx
-    )
+    args = (dout, *g.kernel, *g.stride, top, left, bottom, right, cache.count_include_pad, dx)
+    if dx.size >= PARALLEL_MIN_SIZE:
+        kernels.avg_pool_backward_parallel(*args)
+    else:
+        kernels.avg_pool_backward(*args, 0, dx.shape[0] * dx.shape[1])
     return dx

@@ -11,6 +11,7 @@ io          :func:`save_weights` / :func:`load_weights` (``.npz`` keyed by param
 saliency    :func:`saliency_map` (Simonyan, Vedaldi, Zisserman 2014)
 transfer    freezing the base, new heads, discriminative fine-tuning, scratch vs transfer
 zoo         the reference digits CNNs, their recipes and :func:`pretrained`
+build       :func:`build`: a trainable network from a :mod:`cnnlab.models` spec
 
 Examples
 --------
@@ -27,6 +28,7 @@ True
 
 from __future__ import annotations
 
+from cnnlab.net.build import build
 from cnnlab.net.io import load_weights, save_weights
 from cnnlab.net.modules import (
     AvgPool2d,
@@ -69,6 +71,7 @@ __all__ = [
     "Sequential",
     "StepDecay",
     "TransferComparison",
+    "build",
     "class_score_gradient",
     "digits_cnn",
     "discriminative_lr",

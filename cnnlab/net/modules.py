@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 Shape = tuple[int, ...]
+Padding = int | tuple[int, int] | tuple[tuple[int, int], tuple[int, int]] | str
 
 
 def _pair(value: int | tuple[int, int], what: str) -> tuple[int, int]:
@@ -52,6 +53,17 @@ def _pair(value: int | tuple[int, int], what: str) -> tuple[int, int]:
     ):
         return int(value[0]), int(value[1])
     raise TypeError(f"{what} must be an int or a pair of ints, found {value!r}")
+
+
+def _padding(value: Any) -> Any:
+    """Ints become pairs; 'same', 'valid' and per-side pairs pass through as given."""
+    if isinstance(value, str):
+        if value not in ("same", "valid"):
+            raise ValueError(f"padding must be an int, a pair, 'same' or 'valid', found {value!r}")
+        return value
+    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, tuple) for v in value):
+        return tuple(_pair(v, "padding") for v in value)
+    return _pair(value, "padding")
 
 
 def _he_normal(rng: np.random.Generator, shape: Shape, fan_in: int) -> np.ndarray:
@@ -76,7 +88,9 @@ class Layer:
 
     def __init__(self, *, name: str | None = None) -> None:
         self._params: dict[str, Parameter] = {}
-        self._name = name
+        self._name: str | None = None
+        if name is not None:
+            self.name = name  # validated by the setter
         self.auto_named = name is None
         self.training = True
         self._cache: Any = None
@@ -168,8 +182,11 @@ class Conv2d(Layer):
         ``C`` and ``F``.
     kernel : int or (int, int)
         ``KH, KW``.
-    stride, padding, dilation : int or (int, int)
-        PyTorch conventions: padding is per side, ``dilation=1`` is ordinary.
+    stride, dilation : int or (int, int)
+        PyTorch conventions: ``dilation=1`` is an ordinary convolution.
+    padding : int, (ph, pw), ((top, bottom), (left, right)), 'valid' or 'same'
+        Zero padding per side, as :func:`cnnlab.layers.conv2d_forward` takes it
+        (``'same'`` is TensorFlow's: an odd total puts the extra pixel bottom/right).
     groups : int
         ``C`` and ``F`` must both be divisible by it; ``groups=C`` is depthwise.
     bias : bool
@@ -199,7 +216,7 @@ class Conv2d(Layer):
         out_channels: int,
         kernel: int | tuple[int, int],
         stride: int | tuple[int, int] = 1,
-        padding: int | tuple[int, int] = 0,
+        padding: Padding = 0,
         dilation: int | tuple[int, int] = 1,
         groups: int = 1,
         bias: bool = True,
@@ -222,7 +239,7 @@ class Conv2d(Layer):
         self.out_channels = int(out_channels)
         self.kernel = _pair(kernel, "kernel")
         self.stride = _pair(stride, "stride")
-        self.padding = _pair(padding, "padding")
+        self.padding = _padding(padding)
         self.dilation = _pair(dilation, "dilation")
         self.groups = int(groups)
         kh, kw = self.kernel
@@ -286,7 +303,9 @@ class Conv2d(Layer):
         return text
 
 
-def _fmt(pair: tuple[int, int]) -> str:
+def _fmt(pair: Any) -> str:
+    if isinstance(pair, str) or not isinstance(pair[0], int):
+        return repr(pair)
     return str(pair[0]) if pair[0] == pair[1] else str(pair)
 
 
@@ -298,7 +317,7 @@ class _Pool2d(Layer):
         self,
         kernel: int | tuple[int, int],
         stride: int | tuple[int, int] | None = None,
-        padding: int | tuple[int, int] = 0,
+        padding: Padding = 0,
         ceil_mode: bool = False,
         *,
         name: str | None = None,
@@ -306,7 +325,7 @@ class _Pool2d(Layer):
         super().__init__(name=name)
         self.kernel = _pair(kernel, "kernel")
         self.stride = self.kernel if stride is None else _pair(stride, "stride")
-        self.padding = _pair(padding, "padding")
+        self.padding = _padding(padding)
         self.ceil_mode = bool(ceil_mode)
 
     def forward(self, x: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from cnnlab.net._threads import limited_threads
 from cnnlab.net.sequential import Sequential
 
 __all__ = ["class_score_gradient", "saliency_map"]
@@ -68,15 +69,17 @@ def class_score_gradient(model: Sequential, x: np.ndarray, target: Any) -> np.nd
     saved = [(p, p.grad.copy()) for p in model.parameters()]
     model.eval()
     try:
-        scores = model.forward(x)
-        if scores.ndim != 2:
-            raise ValueError(
-                f"saliency_map: the model must output class scores (N, K), found {scores.shape}"
-            )
-        t = _one_hot_targets(target, len(x), scores.shape[1])
-        dscores = np.zeros_like(scores)
-        dscores[np.arange(len(x)), t] = 1.0  # d S_t / d scores: 1 for class t, 0 elsewhere
-        dx = model.backward(dscores)
+        with limited_threads(1):  # small batches: see cnnlab.net._threads
+            scores = model.forward(x)
+            if scores.ndim != 2:
+                raise ValueError(
+                    "saliency_map: the model must output class scores (N, K), found "
+                    f"{scores.shape}"
+                )
+            t = _one_hot_targets(target, len(x), scores.shape[1])
+            dscores = np.zeros_like(scores)
+            dscores[np.arange(len(x)), t] = 1.0  # d S_t / d scores: 1 for class t, else 0
+            dx = model.backward(dscores)
     finally:
         for param, grad in saved:
             param.grad = grad

@@ -98,10 +98,14 @@ class Sequential:
 
     # -- construction helpers -----------------------------------------------------------
     def _name_layers(self) -> None:
+        # as cnnlab.models does: count per kind, skipping names the user chose
+        taken = {layer.name for layer in self.layers if not layer.auto_named}
         counts: Counter[str] = Counter()
         for layer in self.layers:
-            counts[layer.kind] += 1
             if layer.auto_named:
+                counts[layer.kind] += 1
+                while f"{layer.kind}{counts[layer.kind]}" in taken:
+                    counts[layer.kind] += 1
                 layer.name = f"{layer.kind}{counts[layer.kind]}"
                 layer.auto_named = True
         names = [layer.name for layer in self.layers]

@@ -157,22 +157,32 @@ def plot_model_table(
     params: Sequence[int],
     macs: Sequence[int],
     *,
-    figsize: tuple[float, float] = (9.0, 3.6),
+    figsize: tuple[float, float] | None = None,
 ) -> Any:
-    """Parameters and MACs of classic networks against their year (log scale).
+    """Parameters and MACs of classic networks, one bar each, labelled with their year.
+
+    Bars are horizontal on a log scale, in the order given (oldest first reads as a
+    timeline), each annotated with its value.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    fig, (ax_p, ax_m) = new_figure(1, 2, figsize=figsize)
-    for ax, values, label in ((ax_p, params, "parameters"), (ax_m, macs, "MACs per image")):
-        ax.scatter(years, values, color="#3d85c6", zorder=3)
-        for name, year, value in zip(names, years, values, strict=True):
-            ax.annotate(name, (year, value), textcoords="offset points", xytext=(4, 3),
-                        fontsize=7)
-        ax.set_yscale("log")
-        ax.set_xlabel("year")
-        ax.set_title(label, fontsize=10)
-        ax.grid(alpha=0.3)
+    labels = [f"{name} ({year})" for name, year in zip(names, years, strict=True)]
+    positions = np.arange(len(labels))
+    if figsize is None:
+        figsize = (9.0, 0.35 * len(labels) + 1.2)
+    fig, (ax_p, ax_m) = new_figure(1, 2, figsize=figsize, sharey=True)
+    for ax, values, title, color in (
+        (ax_p, params, "parameters", "#3d85c6"),
+        (ax_m, macs, "MACs per image", "#e69138"),
+    ):
+        bars = ax.barh(positions, values, color=color)
+        ax.bar_label(bars, [_compact(v) for v in values], fontsize=7, padding=2)
+        ax.set_xscale("log")
+        ax.set_title(title, fontsize=10)
+        ax.margins(x=0.15)
+        ax.grid(axis="x", alpha=0.3)
+    ax_p.set_yticks(positions, labels, fontsize=8)
+    ax_p.invert_yaxis()
     return fig

@@ -173,12 +173,15 @@ def draw_conv_explorer(state: Any, *, figsize: tuple[float, float] = (8.0, 4.0))
     return fig
 
 
-def draw_pool_step(state: Any, *, figsize: tuple[float, float] = (9.0, 3.4)) -> Any:
+def draw_pool_step(
+    state: Any, *, figsize: tuple[float, float] = (9.0, 3.4), title: bool = True
+) -> Any:
     """Draw one step of :class:`~cnnlab.widgets.PoolStepState`.
 
     Three grids: the input with the current window and its maximum, the pooled
     output filled so far, and the input gradient accumulated so far, with the cell
-    that just received a gradient marked and its update written in the title.
+    that just received a gradient marked and its update written in the title
+    (``title=False`` leaves the title out, for a widget that prints it next to it).
 
     Returns
     -------
@@ -231,7 +234,8 @@ def draw_pool_step(state: Any, *, figsize: tuple[float, float] = (9.0, 3.4)) -> 
         if state.dx[r, c] != 0 or state.phase == "backward"
     }
     draw_cell_grid(ax_dx, state.dx.shape, fill=dx_fill, text=dx_text, title="dx")
-    fig.suptitle(state.message, fontsize=10)
+    if title:
+        fig.suptitle(state.message, fontsize=10)
     return fig
 
 

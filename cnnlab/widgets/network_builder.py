@@ -73,7 +73,7 @@ class NetworkBuilderWidget(W.VBox):
         self.shape = W.Text(value=shape_text, description="input C x H x W",
                             continuous_update=False, style={"description_width": "initial"})
         self.kind = W.Dropdown(options=list(KINDS), value="Conv2d", description="layer")
-        names = sorted({name for options in KINDS.values() for name in options})
+        names = list(dict.fromkeys(name for options in KINDS.values() for name in options))
         self.options = {name: _option_control(name) for name in names}
         self.add_button = W.Button(description="add layer", button_style="primary")
         self.remove_last = W.Button(description="remove last")

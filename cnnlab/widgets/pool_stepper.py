@@ -81,4 +81,4 @@ class PoolStepperWidget(W.VBox):
             self.state.phase
         ]
         self.message.value = f"<b>{phase}</b>: {html.escape(self.state.message, quote=False)}"
-        self.image.show(draw_pool_step(self.state))
+        self.image.show(draw_pool_step(self.state, title=False))

@@ -1,0 +1,106 @@
+"""The sample class end to end, exactly as ``make grade-demo`` runs it.
+
+Real nbgrader (generate_assignment, autograde, generate_feedback, export) with a real
+gradebook on the four assignments and the content's sample submissions
+(``autograder/samples``); every question's score must match
+``autograder/samples/expected_scores.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import os
+import re
+import sys
+
+import nbformat
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if os.path.dirname(HERE) not in sys.path:
+    sys.path.insert(0, os.path.dirname(HERE))
+
+from autograder.tools import course as C  # noqa: E402
+from autograder.tools import pipeline  # noqa: E402
+
+pytestmark = [pytest.mark.grading, pytest.mark.slow]
+
+SOURCE = os.path.join(C.AUTOGRADER, "source")
+EXPECTED = os.path.join(C.SAMPLES, "expected_scores.csv")
+ASSIGNMENTS = C.assignments_in(SOURCE)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    if not ASSIGNMENTS or not os.path.isfile(EXPECTED):
+        pytest.skip("the course's assignments or sample submissions are missing")
+    work = str(tmp_path_factory.mktemp("e2e") / "demo")
+    return pipeline.demo(work, quiet=True)
+
+
+def _samples():
+    return {(sub.student, a) for a in ASSIGNMENTS for sub in C.load_samples(C.SAMPLES, a)}
+
+
+def _plain_text(page: str) -> str:
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    return re.sub(r"\s+", " ", text)
+
+
+def _hidden_lines() -> list[str]:
+    lines = []
+    for a in ASSIGNMENTS:
+        nb = nbformat.read(os.path.join(SOURCE, a, a + ".ipynb"), as_version=4)
+        for cell in nb.cells:
+            inside = False
+            for line in cell.source.splitlines():
+                if "BEGIN HIDDEN TESTS" in line:
+                    inside = True
+                elif "END HIDDEN TESTS" in line:
+                    inside = False
+                elif inside and len(line.strip()) >= 12:
+                    lines.append(re.sub(r"\s+", " ", line.strip()))
+    return lines
+
+
+def test_every_score_is_the_expected_one(demo):
+    assert demo.failures == []
+    assert demo.expected_problems == []
+
+
+def test_the_gradebook_holds_what_the_grader_computed(demo):
+    assert demo.guard_problems == []
+
+
+def test_every_sample_was_graded(demo):
+    assert set(demo.table) == _samples()
+    for a in ASSIGNMENTS:
+        got, full = demo.table[("correct", a)]
+        assert got == full > 0
+        assert demo.table[("blank", a)][0] == 0
+
+
+def test_csv_export(demo):
+    with open(demo.csv_path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    got = {(r["student_id"], r["assignment"]): float(r["score"]) for r in rows}
+    assert got == {k: v[0] for k, v in demo.table.items()}
+
+
+def test_feedback_shows_no_test_code(demo):
+    hidden = _hidden_lines()
+    assert hidden, "the master notebooks should have hidden tests"
+    with open(os.path.join(os.path.dirname(EXPECTED), os.pardir, "demo_secret")) as fh:
+        secret = fh.read().strip()
+    assert len(demo.feedback) == len(_samples())
+    for path in demo.feedback:
+        with open(path, encoding="utf-8") as fh:
+            page = fh.read()
+        text = _plain_text(page)
+        assert "HIDDEN TESTS" not in text, path
+        leaked = [line for line in hidden if line in text]
+        assert leaked == [], path
+        assert secret not in page
+        assert "# Test cell " in text  # the header that replaced each test cell
+        assert "sandboxed grader" in text  # the protections footer
