@@ -6,10 +6,11 @@ PY     := $(BIN)/python
 PIP    := $(PY) -m pip
 # nbgrader runs `alembic` from PATH when it creates a gradebook: the venv goes first.
 export PATH := $(BIN):$(PATH)
-# Keep Jupyter, Matplotlib and Numba state inside the checkout, never in $HOME.
-export MPLBACKEND ?= Agg
 STAMP  := $(VENV)/.cnnlab-installed
 PYTEST_ARGS ?=
+
+# Headless runs draw with Agg; `make lab` keeps Jupyter's inline backend.
+test test-fast bench grade-demo: export MPLBACKEND := Agg
 
 .PHONY: help venv test test-fast lab bench lint grade-demo browser-deps clean
 

@@ -16,6 +16,8 @@ gradcheck   finite-difference gradient checking
 net         a small trainable network, SGD, saliency maps, fine-tuning
 datasets    scikit-learn's digits as NCHW images, few-shot transfer splits
 examples    the lecture notes' worked examples as data
+widgets     the notebooks' sliders and steppers (their logic is plain Python)
+plotting    the drawings behind the widgets and notebooks
 """
 
 from __future__ import annotations
@@ -94,8 +96,10 @@ _SUBMODULES = (
     "naive",
     "net",
     "params",
+    "plotting",
     "receptive",
     "shapes",
+    "widgets",
 )
 
 __all__ = sorted(_EXPORTS) + list(_SUBMODULES)

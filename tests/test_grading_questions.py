@@ -217,9 +217,7 @@ def test_value_questions_do_not_reveal_the_answer():
     variant = variant_for("ps1_shapes_params")
     report = q.grade([{"value": 2}], q.visible_cases(variant), variant)
     assert report.score == 0.0
-    assert (
-        report.verdicts[0].message == "`ans_stride_fits`: the output size is not right (found 2)."
-    )
+    assert report.verdicts[0].message == "`ans_stride_fits`: the output size: not right (found 2)."
     assert "one short" in report.verdicts[0].diagnosis
 
 

@@ -75,6 +75,13 @@ def shape_text(shape: Sequence[int]) -> str:
     return "(" + ", ".join(str(int(n)) for n in shape) + (",)" if len(shape) == 1 else ")")
 
 
+def number_text(number: float) -> str:
+    """A number as a student reads it: ``7,372,800``, ``58.1269``, ``0.5``."""
+    if float(number).is_integer() and abs(number) < 1e15:
+        return f"{int(number):,}"
+    return f"{number:.6g}"
+
+
 def _describe(value: Any) -> str:
     if type(value) is np.ndarray:
         return f"an array of shape {shape_text(value.shape)}"
@@ -101,12 +108,16 @@ def number_check(
     number = as_number(value)
     if number is None:
         return Check(False, f"{name} should be a number, found {_describe(value)}.", None, weight)
-    if not math.isfinite(number):
+    try:
+        finite = math.isfinite(number)
+    except OverflowError:
+        return Check(False, f"{name} is far too large.", None, weight)
+    if not finite:
         return Check(False, f"{name} is {number}, not a finite number.", None, weight)
     if math.isclose(number, expected, rel_tol=rel, abs_tol=abs_tol):
         return Check(True, weight=weight)
     if integer and not float(number).is_integer():
-        problem = f"{name} is {number:g}, not a whole number."
+        problem = f"{name} is {number_text(number)}, not a whole number."
         first, every = _run(diagnose)
         if first is None:
             first = (
@@ -116,9 +127,9 @@ def number_check(
             every = (first,)
         return Check(False, problem, first, weight, every)
     if reveal:
-        problem = f"{name}: expected {expected:g}, found {number:g}."
+        problem = f"{name}: expected {number_text(expected)}, found {number_text(number)}."
     else:
-        problem = f"{name} is not right (found {number:g})."
+        problem = f"{name}: not right (found {number_text(number)})."
     return _failed(problem, diagnose, weight)
 
 

@@ -50,7 +50,7 @@ def _geometry_label(x_shape, w_shape, stride: int, padding: int) -> str:
     N, C, H, W = x_shape
     F, _, KH, KW = w_shape
     return (
-        f"N={N}, C={C}, {H}x{W} input, F={F} filters of {KH}x{KW}, "
+        f"N={N}, C={C}, {H}x{W} input, F={F}, {KH}x{KW} filters, "
         f"stride {stride}, padding {padding}"
     )
 

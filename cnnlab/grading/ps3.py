@@ -263,7 +263,7 @@ LECTURE_OUT = Question(
     "value",
     1,
     visible=lambda variant: [Case(label="ans_lecture_out")],
-    judge=_value_judge("ans_lecture_out", _lecture_out, None),
+    judge=_value_judge("the pooled output", _lecture_out, None),
     variant_fields=("x_transpose",),
     title="the lecture's example: forward",
 )
@@ -274,7 +274,7 @@ LECTURE_DX = Question(
     1,
     visible=lambda variant: [Case(label="ans_lecture_dx")],
     judge=_value_judge(
-        "ans_lecture_dx",
+        "the gradient dx",
         _lecture_dx,
         lambda value, probe, expected: diagnose.max_pool_dx(
             value, Case((probe.args[0], probe.args[1], 3, 1, 0)), expected

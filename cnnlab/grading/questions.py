@@ -321,7 +321,14 @@ class Question:
         problem = _outcome_problem(outcome, self.target, self.kind)
         if problem is not None:
             return Verdict(False, f"{where}: {problem}")
-        checks = list(self._judge(outcome["value"], case, variant))
+        try:
+            checks = list(self._judge(outcome["value"], case, variant))
+        except (ArithmeticError, ValueError, TypeError, IndexError, KeyError) as error:
+            # a value so odd the comparison itself fails: wrong, never a grader crash
+            return Verdict(
+                False,
+                f"{where}: the grader could not compare this value ({type(error).__name__}).",
+            )
         if not checks:  # pragma: no cover - every judge returns at least one check
             raise AssertionError(f"{self.key}: judge returned no checks")
         total = sum(c.weight for c in checks)

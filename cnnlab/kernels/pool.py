@@ -42,6 +42,47 @@ def _columns(kw, stride_w, pad_left, W, W_out):
 
 
 @njit(cache=True)
+def _split_phases(row, stride_w, phases):
+    """De-interleave an input row by stride: ``phases[k, t] = row[t*stride_w + k]``.
+
+    The taps of consecutive windows are ``stride_w`` apart in the row but adjacent in
+    one phase, so the loops below read contiguous memory (and vectorize) at any stride.
+    Nothing to do for stride 1, where the row itself is read.
+    """
+    if stride_w > 1:
+        for w in range(row.shape[0]):
+            phases[w % stride_w, w // stride_w] = row[w]
+
+
+@njit(cache=True)
+def _tap_values(row, phases, first, count, stride_w):
+    """The ``count`` input values at columns ``first, first + stride_w, ...``."""
+    if stride_w == 1:
+        return row[first : first + count]
+    start = first // stride_w
+    return phases[first % stride_w, start : start + count]
+
+
+@njit(cache=True)
+def _max_tap(values, best, where, first_index, stride_w):
+    """One tap of many windows: ``values[q]`` challenges window ``q``'s best so far.
+
+    Strictly greater wins (ties keep the earlier tap); a NaN always wins.
+    """
+    for q in range(values.shape[0]):
+        v = values[q]
+        wins = (v > best[q]) | (v != v)  # v != v: v is NaN
+        best[q] = v if wins else best[q]
+        where[q] = first_index + q * stride_w if wins else where[q]
+
+
+@njit(cache=True)
+def _add_tap(values, total):
+    for q in range(values.shape[0]):
+        total[q] += values[q]
+
+
+@njit(cache=True)
 def max_pool_forward(x, KH, KW, stride_h, stride_w, pad_top, pad_left, out, argmax, p0, p1):
     """Max of every window and where it was (the slide's forward pass).
 
@@ -66,6 +107,7 @@ def max_pool_forward(x, KH, KW, stride_h, stride_w, pad_top, pad_left, out, argm
     """
     C, H, W = x.shape[1], x.shape[2], x.shape[3]
     H_out, W_out = out.shape[2], out.shape[3]
+    phases = np.empty((stride_w, W // stride_w + 1), dtype=x.dtype)
     for nc in range(p0, p1):
         n, c = nc // C, nc % C
         for i in range(H_out):
@@ -78,17 +120,11 @@ def max_pool_forward(x, KH, KW, stride_h, stride_w, pad_top, pad_left, out, argm
                 best[j] = -np.inf
                 where[j] = h0 * W + max(j * stride_w - pad_left, 0)
             for h in range(h0, h1):
+                _split_phases(x[n, c, h], stride_w, phases)
                 for kw in range(KW):
                     j0, j1, first = _columns(kw, stride_w, pad_left, W, W_out)
-                    values = x[n, c, h, first : first + (j1 - j0 - 1) * stride_w + 1 : stride_w]
-                    b = best[j0:j1]
-                    w = where[j0:j1]
-                    base = h * W + first
-                    for q in range(j1 - j0):
-                        v = values[q]
-                        wins = (v > b[q]) | (v != v)  # v != v: v is NaN
-                        b[q] = v if wins else b[q]
-                        w[q] = base + q * stride_w if wins else w[q]
+                    values = _tap_values(x[n, c, h], phases, first, j1 - j0, stride_w)
+                    _max_tap(values, best[j0:j1], where[j0:j1], h * W + first, stride_w)
 
 
 @njit(cache=True, parallel=True)
@@ -175,6 +211,7 @@ def avg_pool_forward(
     """
     C, H, W = x.shape[1], x.shape[2], x.shape[3]
     H_out, W_out = out.shape[2], out.shape[3]
+    phases = np.empty((stride_w, W // stride_w + 1), dtype=x.dtype)
     for nc in range(p0, p1):
         n, c = nc // C, nc % C
         for i in range(H_out):
@@ -183,12 +220,11 @@ def avg_pool_forward(
             h0 = i * stride_h - pad_top
             h1 = min(h0 + KH, H + pad_bottom)
             for h in range(max(h0, 0), min(h1, H)):
+                _split_phases(x[n, c, h], stride_w, phases)
                 for kw in range(KW):
                     j0, j1, first = _columns(kw, stride_w, pad_left, W, W_out)
-                    values = x[n, c, h, first : first + (j1 - j0 - 1) * stride_w + 1 : stride_w]
-                    t = total[j0:j1]
-                    for q in range(j1 - j0):
-                        t[q] += values[q]
+                    _add_tap(_tap_values(x[n, c, h], phases, first, j1 - j0, stride_w),
+                             total[j0:j1])
             for j in range(W_out):
                 total[j] /= _divisor(
                     h0, h1, j, KW, stride_w, pad_left, pad_right, H, W, count_include_pad

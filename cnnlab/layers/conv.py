@@ -66,10 +66,11 @@ def validate_conv2d(
     return x, w, b, geometry
 
 
-#: Size of the im2col buffer that the batch streams through (bytes). About the size of
-#: a core's L2 cache: big enough for efficient matrix products, small enough that the
-#: columns are still in cache when the product reads them.
-CHUNK_BYTES = 1 << 20
+#: Size of the im2col buffer that the batch streams through (bytes). Smaller chunks
+#: stay in cache; fewer chunks mean fewer hand-overs between this thread and BLAS's
+#: threads, which on a busy machine cost far more than cache misses. 8 MB: the course's
+#: shapes need one to eight chunks, and memory stays bounded for large batches.
+CHUNK_BYTES = 1 << 23
 
 
 def _layout(g: ConvGeometry, xp_width: int, rows: int, itemsize: int) -> tuple[bool, int, int]:

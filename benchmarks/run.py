@@ -1,0 +1,391 @@
+"""Time cnnlab's layers against PyTorch (CPU), a NumPy im2col and the naive loops.
+
+Run by ``make bench`` as ``.venv/bin/python benchmarks/run.py``; prints every timing
+and writes ``benchmarks/RESULTS.md``. Everything runs in one process, float32:
+
+- cnnlab: :mod:`cnnlab.layers` (Numba kernels + NumPy's BLAS);
+- PyTorch: ``torch.nn.functional``, forward under ``torch.no_grad()`` and backward as
+  ``torch.autograd.grad`` of a retained graph, with ``torch.set_num_threads`` equal
+  to the threads cnnlab uses (Numba's thread count, which is also BLAS's here);
+- NumPy im2col: ``benchmarks/im2col_numpy.py`` (convolutions only);
+- naive: :mod:`cnnlab.naive`, timed once on a reduced batch and scaled linearly to the
+  full batch (it is thousands of times slower; the per-image work is identical).
+
+Measurements of cnnlab, PyTorch and NumPy are interleaved (one run of each in turn),
+so a busy machine slows all of them alike; the medians and their ratios are reported.
+The targets are ratios of median times: see ``TARGETS``.
+
+Options: ``--repeat R`` (default 7) and ``--out PATH``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# OpenBLAS's core-type override (set on some machines for old OpenBLAS builds) slows
+# a current NumPy. For a fair comparison this process alone runs without it: restart
+# once with both variables removed, before NumPy is imported.
+if os.environ.get("OPENBLAS_CORETYPE") or os.environ.get("OPENBLAS_L2_SIZE"):
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+    }
+    env["CNNLAB_BENCH_UNSET_OPENBLAS"] = "1"
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+import argparse
+import datetime
+import math
+import platform
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numba
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import im2col_numpy  # noqa: E402
+
+from cnnlab import layers, naive  # noqa: E402
+
+#: (name, N, C, F, H, kernel, stride, padding)
+CONVS = [
+    ("conv N=64 3->16 32x32 k3 p1", 64, 3, 16, 32, 3, 1, 1),
+    ("conv N=32 16->32 16x16 k3 p1", 32, 16, 32, 16, 3, 1, 1),
+    ("conv N=16 64->64 16x16 k3 p1", 16, 64, 64, 16, 3, 1, 1),
+    ("conv N=8 3->96 227x227 k11 s4 (AlexNet conv1)", 8, 3, 96, 227, 11, 4, 0),
+]
+#: (kernel, stride) on a 64x64x56x56 input, for max and avg.
+POOLS = [(2, 2), (3, 2), (3, 1)]
+POOL_SHAPE = (64, 64, 56, 56)
+
+TARGETS = {
+    "conv forward": 1.5,  # geometric mean of cnnlab/PyTorch over the conv suite
+    "conv backward": 2.0,
+    "pool forward": 0.5,  # every pooling case
+    "pool backward": 0.5,
+    "naive speed-up": 100.0,  # naive/cnnlab, every case
+    "cold start (s)": 1.5,
+}
+
+
+@dataclass
+class Row:
+    name: str
+    direction: str  # "forward" / "backward"
+    kind: str  # "conv" / "pool"
+    ops: float  # FLOPs (conv) or window taps (pool)
+    times: dict[str, list[float]] = field(default_factory=dict)
+    naive_scaled: float = math.nan
+
+    def median(self, who: str) -> float:
+        values = self.times.get(who)
+        return statistics.median(values) if values else math.nan
+
+
+def interleaved(functions: dict[str, Callable[[], object]], repeat: int) -> dict[str, list[float]]:
+    """Run each function once to warm up, then ``repeat`` rounds of one run each."""
+    for f in functions.values():
+        f()
+    times: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(repeat):
+        for name, f in functions.items():
+            start = time.perf_counter()
+            f()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def once(f) -> float:
+    start = time.perf_counter()
+    f()
+    return time.perf_counter() - start
+
+
+def bench_convs(torch, repeat: int) -> list[Row]:
+    rows = []
+    F_ = torch.nn.functional if torch else None
+    for name, N, C, F, H, K, s, p in CONVS:
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((N, C, H, H), dtype=np.float32)
+        w = rng.standard_normal((F, C, K, K), dtype=np.float32) * 0.1
+        b = rng.standard_normal(F, dtype=np.float32)
+        out, cache = layers.conv2d_forward(x, w, b, stride=s, padding=p)
+        dout = rng.standard_normal(out.shape, dtype=np.float32)
+        _, np_cache = im2col_numpy.conv_forward(x, w, b, s, p)
+        flops = 2.0 * N * F * out.shape[2] * out.shape[3] * C * K * K
+        fwd = {
+            "cnnlab": lambda x=x, w=w, b=b, s=s, p=p: layers.conv2d_forward(
+                x, w, b, stride=s, padding=p
+            ),
+            "numpy": lambda x=x, w=w, b=b, s=s, p=p: im2col_numpy.conv_forward(x, w, b, s, p),
+        }
+        bwd = {
+            "cnnlab": lambda dout=dout, cache=cache: layers.conv2d_backward(dout, cache),
+            "numpy": lambda dout=dout, c=np_cache: im2col_numpy.conv_backward(dout, c),
+        }
+        if torch:
+            xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+            ot = F_.conv2d(xt, wt, bt, stride=s, padding=p)
+            dt = torch.tensor(dout)
+
+            def t_fwd(xt=xt, wt=wt, bt=bt, s=s, p=p):
+                with torch.no_grad():
+                    F_.conv2d(xt, wt, bt, stride=s, padding=p)
+
+            fwd["torch"] = t_fwd
+            bwd["torch"] = lambda ot=ot, xt=xt, wt=wt, bt=bt, dt=dt: torch.autograd.grad(
+                ot, (xt, wt, bt), dt, retain_graph=True
+            )
+        row_f = Row(name, "forward", "conv", flops, interleaved(fwd, repeat))
+        row_b = Row(name, "backward", "conv", 2 * flops, interleaved(bwd, repeat))
+        # Naive loops: one image (the work per image is the same), scaled to N.
+        x1 = x[:1]
+        start = time.perf_counter()
+        _, cache1 = naive.conv2d_forward(x1, w, b, stride=s, padding=p)
+        row_f.naive_scaled = (time.perf_counter() - start) * N
+        row_b.naive_scaled = once(lambda d=dout[:1], c=cache1: naive.conv2d_backward(d, c)) * N
+        rows += [row_f, row_b]
+        report(row_f)
+        report(row_b)
+    return rows
+
+
+def bench_pools(torch, repeat: int) -> list[Row]:
+    rows = []
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(POOL_SHAPE, dtype=np.float32)
+    xt = torch.tensor(x, requires_grad=True) if torch else None
+    for mode in ("max", "avg"):
+        forward = getattr(layers, f"{mode}_pool2d_forward")
+        backward = getattr(layers, f"{mode}_pool2d_backward")
+        for k, s in POOLS:
+            name = f"{mode} pool {k}x{k} s{s} on 64x64x56x56"
+            out, cache = forward(x, kernel=k, stride=s)
+            dout = rng.standard_normal(out.shape, dtype=np.float32)
+            taps = float(out.size * k * k)
+            fwd = {"cnnlab": lambda f=forward, k=k, s=s: f(x, kernel=k, stride=s)}
+            bwd = {"cnnlab": lambda b=backward, d=dout, c=cache: b(d, c)}
+            if torch:
+                tf = getattr(torch.nn.functional, f"{mode}_pool2d")
+                ot = tf(xt, k, s)
+                dt = torch.tensor(dout)
+
+                def t_fwd(tf=tf, k=k, s=s):
+                    with torch.no_grad():
+                        tf(xt, k, s)
+
+                fwd["torch"] = t_fwd
+                bwd["torch"] = lambda ot=ot, dt=dt: torch.autograd.grad(
+                    ot, xt, dt, retain_graph=True
+                )
+            row_f = Row(name, "forward", "pool", taps, interleaved(fwd, repeat))
+            row_b = Row(name, "backward", "pool", taps, interleaved(bwd, repeat))
+            n_naive = 1
+            naive_fwd = getattr(naive, f"{mode}_pool2d_forward")
+            naive_bwd = getattr(naive, f"{mode}_pool2d_backward")
+            x1 = x[:n_naive]
+            start = time.perf_counter()
+            _, cache1 = naive_fwd(x1, kernel=k, stride=s)
+            row_f.naive_scaled = (time.perf_counter() - start) * x.shape[0] / n_naive
+            row_b.naive_scaled = (
+                once(lambda nb=naive_bwd, d=dout[:n_naive], c=cache1: nb(d, c))
+                * x.shape[0] / n_naive
+            )
+            rows += [row_f, row_b]
+            report(row_f)
+            report(row_b)
+    return rows
+
+
+def report(row: Row) -> None:
+    ours = row.median("cnnlab")
+    parts = [f"{row.name:46s} {row.direction:8s} cnnlab {ours * 1e3:9.2f} ms"]
+    unit = "GFLOP/s" if row.kind == "conv" else "Gtap/s"
+    parts.append(f"{row.ops / ours / 1e9:6.1f} {unit}")
+    if "torch" in row.times:
+        theirs = row.median("torch")
+        parts.append(f"torch {theirs * 1e3:8.2f} ms x{ours / theirs:5.2f}")
+    if "numpy" in row.times:
+        parts.append(f"numpy {row.median('numpy') * 1e3:8.2f} ms")
+    parts.append(f"naive {row.naive_scaled:8.2f} s ({row.naive_scaled / ours:,.0f}x)")
+    print("  ".join(parts), flush=True)
+
+
+def cold_start() -> dict[str, float]:
+    """Fresh processes: warm cache, then an empty cache (first-ever compile)."""
+    code = (
+        "import time; t0 = time.perf_counter(); import numpy as np; import cnnlab; "
+        "x = np.ones((2, 3, 16, 16), np.float32); w = np.ones((4, 3, 3, 3), np.float32); "
+        "out, cache = cnnlab.conv2d_forward(x, w, None, padding=1); "
+        "t1 = time.perf_counter(); from cnnlab.warmup import warmup; t2 = warmup(); "
+        "print(t1 - t0, t2)"
+    )
+    result = {}
+    python = [sys.executable, "-c", code]
+    subprocess.run(python, check=True, capture_output=True)  # make sure the cache is warm
+    start = time.perf_counter()
+    out = subprocess.run(python, check=True, capture_output=True, text=True).stdout.split()
+    result["warm: process start to first conv (s)"] = time.perf_counter() - start
+    result["warm: import + first conv, in process (s)"] = float(out[0])
+    result["warm: warmup() (s)"] = float(out[1])
+    with tempfile.TemporaryDirectory() as cache_dir:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+        start = time.perf_counter()
+        out = subprocess.run(python, check=True, capture_output=True, text=True, env=env)
+        values = out.stdout.split()
+        result["cold: process start to first conv (s)"] = time.perf_counter() - start
+        result["cold: warmup() after it, first-ever compile of the rest (s)"] = float(values[1])
+    return result
+
+
+def machine() -> dict[str, str]:
+    from threadpoolctl import threadpool_info
+
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    blas = [
+        f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')} kernels, "
+        f"{i.get('num_threads')} threads)"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    ]
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
+    return {
+        "CPU": cpu,
+        "cores": str(os.cpu_count()),
+        "threads used": f"{numba.get_num_threads()} (Numba, {numba.threading_layer()} layer)",
+        "Python": platform.python_version(),
+        "NumPy": np.__version__,
+        "Numba": numba.__version__,
+        "BLAS": "; ".join(blas) or "unknown",
+        "OPENBLAS_CORETYPE": "unset for this run" if os.environ.get(
+            "CNNLAB_BENCH_UNSET_OPENBLAS") else "not set",
+        "load average at start (1, 5, 15 min)": ", ".join(f"{v:.2f}" for v in load),
+    }
+
+
+def geomean(values: list[float]) -> float:
+    values = [v for v in values if v == v]
+    return math.exp(sum(map(math.log, values)) / len(values)) if values else math.nan
+
+
+def verdicts(rows: list[Row], cold: dict[str, float]) -> list[tuple[str, str, str, str]]:
+    def ratios(kind, direction):
+        return [
+            r.median("cnnlab") / r.median("torch")
+            for r in rows
+            if r.kind == kind and r.direction == direction and "torch" in r.times
+        ]
+
+    out = []
+    for direction in ("forward", "backward"):
+        value = geomean(ratios("conv", direction))
+        target = TARGETS[f"conv {direction}"]
+        out.append((f"conv {direction} vs PyTorch (geometric mean of time ratios)",
+                    f"<= {target}x", f"{value:.2f}x", "met" if value <= target else "NOT met"))
+    for direction in ("forward", "backward"):
+        values = ratios("pool", direction)
+        target = TARGETS[f"pool {direction}"]
+        worst = max(values) if values else math.nan
+        met = sum(v <= target for v in values)
+        out.append((f"max/avg pool {direction} vs PyTorch (each case)", f"<= {target}x",
+                    f"geo. mean {geomean(values):.2f}x, worst {worst:.2f}x, {met}/{len(values)} "
+                    "cases met", "met" if met == len(values) else "NOT met"))
+    speedups = [r.naive_scaled / r.median("cnnlab") for r in rows]
+    out.append(("speed-up over the naive loops (each case)", ">= 100x",
+                f"min {min(speedups):,.0f}x, median {statistics.median(speedups):,.0f}x",
+                "met" if min(speedups) >= 100 else "NOT met"))
+    warm = cold["warm: process start to first conv (s)"]
+    out.append(("cold start: fresh process, warm cache, import + first small conv", "< 1.5 s",
+                f"{warm:.2f} s", "met" if warm < TARGETS["cold start (s)"] else "NOT met"))
+    return out
+
+
+def write_results(path: Path, info, rows, cold, table) -> None:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `benchmarks/run.py` on {datetime.date.today().isoformat()}. Float32, "
+        "median of interleaved runs; ratios are cnnlab time / other time (below 1: cnnlab "
+        "is faster). PyTorch forward runs under `torch.no_grad()`, backward is "
+        "`torch.autograd.grad` (dx, dw, db) of a retained graph; PyTorch uses the same "
+        "number of threads as cnnlab. The naive loops are timed on one image and scaled "
+        "linearly to the batch.",
+        "",
+        "## Machine",
+        "",
+        *[f"- {k}: {v}" for k, v in info.items()],
+        "",
+        "## Targets",
+        "",
+        "| target | wanted | measured | verdict |",
+        "| --- | --- | --- | --- |",
+        *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in table],
+        "",
+        "## Every case",
+        "",
+        "| case | pass | cnnlab ms | PyTorch ms | ratio | NumPy im2col ms | naive s (scaled) "
+        "| naive/cnnlab | cnnlab GFLOP/s or Gtap/s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        ours, theirs, numpy_t = r.median("cnnlab"), r.median("torch"), r.median("numpy")
+        lines.append(
+            f"| {r.name} | {r.direction} | {ours * 1e3:.2f} | {theirs * 1e3:.2f} | "
+            f"{ours / theirs:.2f} | {'' if numpy_t != numpy_t else f'{numpy_t * 1e3:.1f}'} | "
+            f"{r.naive_scaled:.1f} | {r.naive_scaled / ours:,.0f} | {r.ops / ours / 1e9:.1f} |"
+        )
+    lines += ["", "## Start-up", "", *[f"- {k}: {v:.2f}" for k, v in cold.items()], ""]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    args = parser.parse_args()
+    try:
+        import torch
+
+        torch.set_num_threads(numba.get_num_threads())
+    except ImportError:
+        torch = None
+        print("PyTorch is not installed: only cnnlab, NumPy and the naive loops are timed.")
+    from cnnlab.warmup import warmup
+
+    warmup()
+    info = machine()
+    if torch is not None:
+        info["PyTorch"] = f"{torch.__version__} ({torch.get_num_threads()} threads)"
+    for k, v in info.items():
+        print(f"{k}: {v}")
+    rows = bench_convs(torch, args.repeat) + bench_pools(torch, args.repeat)
+    cold = cold_start()
+    for k, v in cold.items():
+        print(f"{k}: {v:.2f}")
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
+    info["load average at end (1, 5, 15 min)"] = ", ".join(f"{v:.2f}" for v in load)
+    table = verdicts(rows, cold) if torch is not None else []
+    for line in table:
+        print(" | ".join(line))
+    write_results(args.out, info, rows, cold, table)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
