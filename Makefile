@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # Headless runs draw with Agg; `make lab` keeps Jupyter's inline backend.
 test test-fast bench grade-demo: export MPLBACKEND := Agg
 
-.PHONY: help venv test test-fast lab bench lint grade-demo browser-deps clean
+.PHONY: help venv test test-fast lab bench lint grade-demo browser-deps course course-check clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -52,6 +52,12 @@ lint: $(STAMP)  ## ruff
 
 grade-demo: $(STAMP)  ## Grade the sample class end to end with real nbgrader
 	$(PY) -m autograder.tools demo
+
+course: $(STAMP)  ## Regenerate autograder/release and solutions/ from autograder/source with nbgrader
+	$(PY) scripts/build_course.py
+
+course-check: $(STAMP)  ## Check that release/ and solutions/ match the sources
+	$(PY) scripts/build_course.py --check
 
 clean:  ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .hypothesis

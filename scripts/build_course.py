@@ -10,7 +10,9 @@ For each assignment it copies ``autograder/source/<assignment>/`` into a tempora
 course, runs ``nbgrader generate_assignment`` (stubs, hidden tests removed, checksums)
 and ``nbgrader generate_solution`` (solutions and hidden tests kept, the notebook
 executed) there, checks the results, and copies them to
-``autograder/release/<assignment>/`` and ``solutions/<assignment>/``. The gradebook
+``autograder/release/<assignment>/`` and ``solutions/<assignment>/``. Solution notebooks
+are executed without timing metadata and their stream outputs are merged per cell, so
+rebuilding unchanged sources changes no byte. The gradebook
 lives and dies in the temporary directory: nothing is written into the course root but
 the two output folders.
 
@@ -55,6 +57,7 @@ c.CourseDirectory.root = {root!r}
 c.CourseDirectory.course_id = "cnnlab"
 c.CourseDirectory.db_url = {db!r}
 c.Execute.timeout = 300
+c.Execute.record_timing = False  # no timestamps in the committed solutions
 """
 
 
@@ -93,6 +96,34 @@ def structure(path: Path) -> list[tuple[str, str, dict[str, Any]]]:
             meta.pop(key, None)
         cells.append((cell["cell_type"], source, meta))
     return cells
+
+
+def coalesce_streams(path: Path) -> None:
+    """Merge each cell's stream outputs by name (stdout, stderr), in place.
+
+    The kernel chunks printed text unpredictably; merged, a rebuild of unchanged
+    sources gives byte-identical solution notebooks.
+    """
+    notebook = _read(path)
+    for cell in notebook["cells"]:
+        merged: list[dict[str, Any]] = []
+        streams: dict[str, dict[str, Any]] = {}
+        for output in cell.get("outputs", []):
+            if output["output_type"] != "stream":
+                merged.append(output)
+                continue
+            text = output["text"] if isinstance(output["text"], str) else "".join(output["text"])
+            if output["name"] in streams:
+                streams[output["name"]]["text"] += text
+            else:
+                streams[output["name"]] = {**output, "text": text}
+                merged.append(streams[output["name"]])
+        if "outputs" in cell:
+            cell["outputs"] = merged
+        for output in merged:
+            if output["output_type"] == "stream":
+                output["text"] = output["text"].splitlines(keepends=True)
+    path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _problems_release(path: Path) -> list[str]:
@@ -144,6 +175,7 @@ def build(assignments: list[str], out_release: Path, out_solutions: Path) -> lis
             _nbgrader(course, "generate_solution", assignment, "--force")
             release = course / "release" / assignment / f"{assignment}.ipynb"
             solution = course / "solution" / assignment / f"{assignment}.ipynb"
+            coalesce_streams(solution)
             problems += _problems_release(release)
             problems += _problems_solution(solution)
             for src, dest_root in ((release, out_release), (solution, out_solutions)):

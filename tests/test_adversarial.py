@@ -38,6 +38,7 @@ ATTACKS = adversarial.attacks()
 LIMITS = {
     "SandboxedGrading.cell_timeout": 3.0,
     "SandboxedGrading.case_timeout": 2.0,
+    "SandboxedGrading.question_timeout": 4.0,
     "SandboxedGrading.total_timeout": 8.0,
 }
 

@@ -77,7 +77,8 @@ def test_untouched_gradebook_passes(course):
 def test_a_changed_score_is_caught(course):
     _sql(course, "UPDATE grade SET auto_score = 2.0 WHERE auto_score = 0")
     problems = guard.verify(C.db_url(course), _ledger(course))
-    assert problems and all(p.what == "autograded score differs" for p in problems)
+    assert problems
+    assert all(p.what == "autograded score differs" for p in problems)
     assert {p.student for p in problems} == {"blank"}
     with pytest.raises(guard.GradebookMismatch, match="blank"):
         guard.check(C.db_url(course), _ledger(course))

@@ -92,7 +92,8 @@ def test_test_cells_get_the_report_and_the_score_only(tmp_path):
             assert kinds == [("stream", "stdout"), ("execute_result", None)]
             assert "points" in cell.outputs[0].text
     footer = nb.cells[-1]
-    assert footer.cell_type == "markdown" and "sandbox" in footer.source
+    assert footer.cell_type == "markdown"
+    assert "sandbox" in footer.source
 
 
 def test_stderr_never_costs_a_correct_answer(tmp_path):
@@ -159,7 +160,7 @@ def test_variant_is_recomputed_and_shown(tmp_path):
     expected = 1.0 if variant["k"] == 3 else 0.0
     assert scores(nb)["fixture_ps-answer"] == expected
     cell = next(c for c in nb.cells if "cnnlab-variant" in c.metadata.get("tags", []))
-    assert cell.source == "VARIANT = {'k': %d}" % variant["k"]
+    assert cell.source == f"VARIANT = {{'k': {variant['k']}}}"
     # editing the variant cell changes nothing either: it is rewritten before running
     edited = notebook(CORRECT)
     next(c for c in edited.cells
@@ -242,6 +243,7 @@ def meta_of(nb):
             for c in nb.cells if "nbgrader" in c.metadata}
 
 
+@pytest.mark.grading
 def test_restore_undoes_metadata_edits(gradebook):
     original = meta_of(restore(notebook(CORRECT), gradebook))
     nb = notebook(CORRECT)

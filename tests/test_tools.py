@@ -63,7 +63,8 @@ def test_init_secret(tmp_path):
     path = str(tmp_path / "course_secret")
     assert main(["init-secret", "--path", path]) == 0
     text = _read(path)
-    assert len(text) == 64 and int(text, 16) >= 0
+    assert len(text) == 64
+    assert int(text, 16) >= 0
     if os.name == "posix":
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert main(["init-secret", "--path", path]) == 2  # never overwritten silently
@@ -94,7 +95,7 @@ def test_personalize_writes_each_students_numbers(tmp_path):
     for student, path in zip(["alice", "bob"], written, strict=True):
         cell = C.variant_cell(nbformat.read(path, as_version=4))
         k = fq.variant_for("fixture_ps", student, "s3cret")["k"]
-        assert cell.source == "VARIANT = {'k': %d}" % k
+        assert cell.source == f"VARIANT = {{'k': {k}}}"
     with pytest.raises(C.ToolError, match="secret"):
         C.personalize(course, "fixture_ps", ["alice"], out, secret=None,
                       course_module="fixture_questions")
@@ -138,7 +139,8 @@ def test_expected_scores_and_table(tmp_path):
     problems = C.compare_expected(got, expected)
     assert problems == ["alice/ps1 ps1.q2: got 0.25, expected 0.5"]
     table = C.format_table(["alice"], ["ps1", "ps2"], {("alice", "ps1"): (2.25, 3.0)})
-    assert "2.25/3" in table and table.splitlines()[-1].rstrip().endswith("-")
+    assert "2.25/3" in table
+    assert table.splitlines()[-1].rstrip().endswith("-")
 
 
 def test_master_answers_strip_the_solution_markers():
@@ -180,7 +182,8 @@ def test_grade_a_class_from_a_zip(tmp_path, monkeypatch):
     assert result.ok, (result.failures, result.guard_problems)
     assert result.table[("correct", "fixture_ps")] == (3.0, 3.0)
     assert result.table[("unchanged", "fixture_ps")][0] < 3.0
-    assert result.csv_path and os.path.exists(result.csv_path)
+    assert result.csv_path
+    assert os.path.exists(result.csv_path)
     assert len(result.feedback) == 2
     for path in result.feedback:
         assert "FIXTURE-HIDDEN-TEST-MARKER" not in _read(path)

@@ -38,6 +38,7 @@ SECRET_ENV = "CNNLAB_COURSE_SECRET"
 SECRET_FILE_ENV = "CNNLAB_COURSE_SECRET_FILE"
 FOOTER_KEY = "cnnlab_grading_footer"
 VARIANT_TAG = "cnnlab-variant"
+DEFAULT_EXCHANGE = "/usr/local/share/nbgrader/exchange"  # nbgrader's Exchange.root
 SCHEMA_VERSION = 3
 
 
@@ -243,6 +244,8 @@ class SandboxedGrading(NbGraderPreprocessor):
     cell_timeout = Float(60.0, help="Soft time limit per student cell (s)").tag(config=True)
     case_timeout = Float(10.0, help="Time limit per call of a student function (s)").tag(
         config=True)
+    question_timeout = Float(30.0, help="Time for all the calls of one question (s); "
+                             "cases left when it is spent count as timeouts").tag(config=True)
     total_timeout = Float(600.0, help="Hard limit for one notebook's whole run (s)").tag(
         config=True)
     memory_limit = Integer(3 * 2**30, help="Address space per sandbox process (bytes)").tag(
@@ -258,6 +261,7 @@ class SandboxedGrading(NbGraderPreprocessor):
 
     def limits(self) -> sandbox.Limits:
         return sandbox.Limits(cell_seconds=self.cell_timeout, case_seconds=self.case_timeout,
+                              question_seconds=self.question_timeout,
                               total_seconds=self.total_timeout, memory_bytes=self.memory_limit,
                               processes=self.process_limit, file_bytes=self.file_size_limit)
 
@@ -307,7 +311,8 @@ class SandboxedGrading(NbGraderPreprocessor):
         run = sandbox.run_submission(
             student_cells, jobs, plain_path=course.plain_path, files_dir=files_dir,
             limits=self.limits(), isolation=self.isolation,
-            blocked_modules=self.blocked_modules, sensitive=[root], plain=course.plain)
+            blocked_modules=self.blocked_modules, sensitive=self._sensitive(root),
+            plain=course.plain)
         self.log.info("Sandbox for %s/%s: %s, %.1f s (startup %s s); %s", student, assignment,
                       run.status, time.monotonic() - start, run.startup_seconds,
                       run.protections.summary())
@@ -338,6 +343,16 @@ class SandboxedGrading(NbGraderPreprocessor):
         gradebook_guard.record(ledger, assignment, student, notebook, scores,
                                protections=run.protections.summary(), status=run.status)
         return nb, resources
+
+    def _sensitive(self, root: str) -> list[str]:
+        """Paths hidden in the sandbox even when they sit under a directory it gets
+        (/usr, /etc, site-packages): the course, the secret, nbgrader's exchange."""
+        paths = [root, os.path.join(root, "course_secret"),
+                 os.environ.get(SECRET_FILE_ENV, ""), DEFAULT_EXCHANGE]
+        exchange = self.config.get("Exchange", {}).get("root")
+        if isinstance(exchange, str):
+            paths.append(exchange)
+        return [p for p in paths if p]
 
     def _grade_cell(self, course: Course, assignment: str, gid: str | None, plan, run,
                     variant, points: float) -> tuple[str, float]:

@@ -321,8 +321,20 @@ def _exit_description(pid: int) -> str:
 
 
 def probe_forked(out: Channel, target, kind: str, cases: list, plain, limits: dict) -> None:
+    """Ask every case in a forked child; restart after a crash or a timeout.
+
+    Each call has ``case_seconds``; the whole question has ``question_seconds``: once
+    that is spent (a function that loops on every input), the remaining cases count as
+    timeouts without being run.
+    """
     pending = list(cases)
+    budget_end = time.monotonic() + limits.get("question_seconds", float("inf"))
     while pending:
+        if time.monotonic() >= budget_end:
+            for case in pending:
+                out.send({"t": "case", "id": case["id"],
+                          "outcome": {"timeout": limits["case_seconds"]}})
+            return
         read_fd, write_fd = os.pipe()
         try:
             pid = os.fork()
@@ -338,14 +350,15 @@ def probe_forked(out: Channel, target, kind: str, cases: list, plain, limits: di
             os.close(read_fd)
             child_main(write_fd, target, kind, pending, plain, limits, out.fd)
         os.close(write_fd)
-        pending = _collect(out, read_fd, pid, pending, limits["case_seconds"])
+        pending = _collect(out, read_fd, pid, pending, limits["case_seconds"], budget_end)
         os.close(read_fd)
 
 
-def _collect(out: Channel, read_fd: int, pid: int, pending: list, seconds: float) -> list:
+def _collect(out: Channel, read_fd: int, pid: int, pending: list, seconds: float,
+             budget_end: float = float("inf")) -> list:
     """Forward the child's answers; return the cases still to ask a fresh child."""
     buffer = b""
-    deadline = time.monotonic() + seconds
+    deadline = min(time.monotonic() + seconds, budget_end)
     while pending:
         left = deadline - time.monotonic()
         ready = select.select([read_fd], [], [], max(left, 0))[0] if left > 0 else []
@@ -376,7 +389,7 @@ def _collect(out: Channel, read_fd: int, pid: int, pending: list, seconds: float
             out.send({"t": "case", "id": pending[0]["id"], "outcome": message.get("outcome"),
                       "seconds": message.get("seconds")})
             pending = pending[1:]
-            deadline = time.monotonic() + seconds
+            deadline = min(time.monotonic() + seconds, budget_end)
     _kill(pid)
     return pending
 

@@ -68,6 +68,7 @@ class Limits:
 
     cell_seconds: float = 60.0      # soft limit per student code cell
     case_seconds: float = 10.0      # per probe call (function question, one case)
+    question_seconds: float = 30.0  # all the calls of one question together
     total_seconds: float = 600.0    # hard wall-clock limit for the whole run
     memory_bytes: int = 3 * 2**30   # address space per process
     cpu_seconds: int = 900          # CPU time per process
@@ -259,15 +260,18 @@ def _rmtree(path: str) -> None:
         shutil.rmtree(path, onerror=onerror)
 
 
-def copy_submission_files(src: str | None, dest: str, *, max_bytes: int = 64 * 2**20) -> None:
+def copy_submission_files(src: str | None, dest: str, *, max_bytes: int = 64 * 2**20,
+                          max_files: int = 2000) -> None:
     """Copy a submission's own files (no notebooks, no symlinks) into ``dest``."""
     os.makedirs(dest, exist_ok=True)
     if not src or not os.path.isdir(src):
         return
-    total = 0
+    total = count = 0
+    real_dest = os.path.realpath(dest)
     for dirpath, dirnames, filenames in os.walk(src):
         dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))
-                       and not d.startswith(".ipynb_checkpoints")]
+                       and not d.startswith(".ipynb_checkpoints")
+                       and not _inside(os.path.join(dirpath, d), real_dest)]
         rel = os.path.relpath(dirpath, src)
         target = dest if rel == "." else os.path.join(dest, rel)
         os.makedirs(target, exist_ok=True)
@@ -276,9 +280,10 @@ def copy_submission_files(src: str | None, dest: str, *, max_bytes: int = 64 * 2
             if name.endswith(".ipynb") or os.path.islink(source):
                 continue
             size = os.path.getsize(source)
-            if total + size > max_bytes:
+            if total + size > max_bytes or count >= max_files:
                 continue
             total += size
+            count += 1
             shutil.copyfile(source, os.path.join(target, name))
 
 
@@ -631,6 +636,7 @@ def run_submission(cells: Sequence[tuple[int, str]], questions: Sequence[Questio
             "blocked_modules": list(blocked_modules),
             "plain_path": os.path.join(SANDBOX_GRADER if ns else grader, "plain.py"),
             "limits": {"cell_seconds": limits.cell_seconds, "case_seconds": limits.case_seconds,
+                       "question_seconds": limits.question_seconds,
                        "output_chars": limits.output_chars},
         }
         with open(os.path.join(grader, "job.json"), "w") as fh:
