@@ -100,9 +100,15 @@ def test_a_changed_maximum_is_caught(course):
 def test_the_nbgrader_hook_logs_mismatches(course, monkeypatch, caplog):
     _sql(course, "UPDATE grade SET auto_score = 1.0 WHERE auto_score = 0")
     monkeypatch.chdir(course)
+    notebook = os.path.join(course, "submitted", "blank", ASSIGNMENT, ASSIGNMENT + ".ipynb")
     with caplog.at_level(logging.ERROR):
-        guard.post_convert_hook(assignment=ASSIGNMENT, student="*", notebooks=[])
+        guard.post_convert_hook(assignment=ASSIGNMENT, student="*", notebooks=[notebook])
     assert "GRADEBOOK GUARD" in caplog.text
+    caplog.clear()
+    other = notebook.replace("blank", "correct")
+    with caplog.at_level(logging.ERROR):
+        guard.post_convert_hook(assignment=ASSIGNMENT, student="*", notebooks=[other])
+    assert "GRADEBOOK GUARD" not in caplog.text
 
 
 def test_ledger_paths_are_safe(tmp_path):

@@ -271,3 +271,26 @@ def test_restore_undoes_metadata_edits(gradebook):
     from nbgrader.nbgraderformat import MetadataValidator
 
     MetadataValidator().validate_nb(fixed)  # what stops nbgrader's batch otherwise
+
+
+def test_an_answer_that_calls_cnnlab_scores_zero_on_the_real_course(tmp_path):
+    """ps2_conv with cnnlab's own conv2d_forward as the "answer": in the student's
+    kernel it would pass; in the sandbox cnnlab does not exist."""
+    master = os.path.join(C.AUTOGRADER, "source", "ps2_conv", "ps2_conv.ipynb")
+    if not os.path.isfile(master):
+        pytest.skip("ps2_conv is not in autograder/source")
+    answers = C.master_answers(master)
+    answers["answer-conv_forward"] = "from cnnlab.layers import conv2d_forward"
+    nb = nbformat.read(master, as_version=4)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            cell.source = answers[gid]
+    resources = {"nbgrader": {"assignment": "ps2_conv", "student": "mallory",
+                              "notebook": "ps2_conv",
+                              "db_url": f"sqlite:///{tmp_path}/gradebook.db"},
+                 "metadata": {"path": str(tmp_path)}}
+    graded, _ = SandboxedGrading(ledger_dir=str(tmp_path / "ledger")).preprocess(nb, resources)
+    got = scores(graded)
+    assert got["ps2_conv-conv_forward"] == 0.0
+    assert got["ps2_conv-numerical_gradient"] == 2.0  # the rest is graded as usual

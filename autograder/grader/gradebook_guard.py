@@ -103,13 +103,15 @@ def _close(a: float | None, b: float | None) -> bool:
     return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
 
 
-def verify(db_url: str, ledger_dir: str,
-           assignments: Iterable[str] | None = None) -> list[Problem]:
+def verify(db_url: str, ledger_dir: str, assignments: Iterable[str] | None = None,
+           students: Iterable[str] | None = None) -> list[Problem]:
     """Every autograded score of the ledger's submissions equals the recorded one."""
     from nbgrader.api import Gradebook, MissingEntry
 
     assignments = list(assignments) if assignments is not None else None
-    entries = read_ledger(ledger_dir, assignments)
+    only = set(students) if students is not None else None
+    entries = [e for e in read_ledger(ledger_dir, assignments)
+               if only is None or e["student"] in only]
     problems: list[Problem] = []
     recorded = {(e["assignment"], e["student"], e["notebook"]): e for e in entries}
     with Gradebook(db_url) as gb:
@@ -135,6 +137,8 @@ def verify(db_url: str, ledger_dir: str,
             except MissingEntry:
                 continue
             for submission in submissions:
+                if only is not None and submission.student.id not in only:
+                    continue
                 for snb in submission.notebooks:
                     key = (assignment, submission.student.id, snb.name)
                     for grade in snb.grades:
@@ -157,17 +161,21 @@ def check(db_url: str, ledger_dir: str, assignments: Iterable[str] | None = None
 
 
 def post_convert_hook(assignment: str, student: str, notebooks) -> None:
-    """nbgrader ``Autograde.post_convert_hook``: check the gradebook after each submission.
+    """nbgrader ``Autograde.post_convert_hook``: check the submission just graded.
 
-    nbgrader runs converters from the course root; a mismatch is logged as an error
-    (nbgrader only logs hook failures), and ``python -m autograder.tools grade`` fails.
+    nbgrader runs converters from the course root and passes the submission's notebook
+    paths (``.../<student>/<assignment>/<notebook>.ipynb``). A mismatch is logged as an
+    error (nbgrader only logs hook failures); the whole gradebook is checked after the
+    batch by ``python -m autograder.tools grade``, which fails loudly.
     """
     root = os.getcwd()
     db = os.path.join(root, "gradebook.db")
     if not os.path.exists(db):
         return
-    wanted = None if (not assignment or any(ch in assignment for ch in "*?[")) else [assignment]
-    problems = verify("sqlite:///" + db, default_ledger_dir(root), wanted)
+    pairs = {tuple(os.path.normpath(p).split(os.sep)[-3:-1]) for p in notebooks or ()}
+    students = {s for s, _ in pairs} or None
+    assignments = {a for _, a in pairs} or None
+    problems = verify("sqlite:///" + db, default_ledger_dir(root), assignments, students)
     for problem in problems:
         log.error("GRADEBOOK GUARD: %s", problem)
         logging.getLogger("traitlets").error("GRADEBOOK GUARD: %s", problem)

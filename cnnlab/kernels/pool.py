@@ -110,7 +110,8 @@ def max_pool_backward(dout, argmax, dx, p0, p1):
     argmax : ndarray of int32, shape (N, C, H_out, W_out)
         From :func:`max_pool_forward`.
     dx : ndarray, shape (N, C, H, W)
-        Zero-filled by the caller; accumulated in place.
+        Written in place: each plane is zeroed, then accumulated (``+=``). Zeroing
+        here rather than with ``np.zeros`` saves a pass over memory.
     p0, p1 : int
         The planes: ``p0 <= n*C + c < p1``.
 
@@ -125,6 +126,7 @@ def max_pool_backward(dout, argmax, dx, p0, p1):
     for nc in range(p0, p1):
         n, c = nc // C, nc % C
         plane = dx[n, c].reshape(H * W)  # a view: argmax holds flat indices
+        plane[:] = 0
         for i in range(H_out):
             for j in range(W_out):
                 plane[argmax[n, c, i, j]] += dout[n, c, i, j]
@@ -224,7 +226,8 @@ def avg_pool_backward(
     KH, KW, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right : int
     count_include_pad : bool
     dx : ndarray, shape (N, C, H, W)
-        Zero-filled by the caller; accumulated in place.
+        Written in place: each plane is zeroed, then accumulated (``+=``). Zeroing
+        here rather than with ``np.zeros`` saves a pass over memory.
     p0, p1 : int
         The planes: ``p0 <= n*C + c < p1``.
 
@@ -239,6 +242,7 @@ def avg_pool_backward(
     for nc in range(p0, p1):
         n, c = nc // C, nc % C
         plane = dx[n, c]
+        plane[:, :] = 0
         for i in range(H_out):
             h0 = i * stride_h - pad_top
             h1 = min(h0 + KH, H + pad_bottom)

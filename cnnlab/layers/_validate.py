@@ -236,6 +236,7 @@ def pad_nchw(x: np.ndarray, padding: PerSide, value: float = 0.0) -> np.ndarray:
     (top, bottom), (left, right) = padding
     if top == bottom == left == right == 0:
         return np.ascontiguousarray(x)
-    return np.pad(
-        x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=value
-    )
+    N, C, H, W = x.shape
+    xp = np.full((N, C, top + H + bottom, left + W + right), value, dtype=x.dtype)
+    xp[:, :, top : top + H, left : left + W] = x
+    return xp

@@ -217,7 +217,7 @@ def max_pool2d_backward(dout: np.ndarray, cache: MaxPool2dCache) -> np.ndarray:
             x, kernel=g.kernel, stride=g.stride, padding=g.padding, ceil_mode=g.ceil_mode
         )
         argmax = fresh.argmax
-    dx = np.zeros(x.shape, dtype=x.dtype)
+    dx = np.empty(x.shape, dtype=x.dtype)  # the kernel zeroes each plane
     if dx.size >= PARALLEL_MIN_SIZE:
         kernels.max_pool_backward_parallel(dout, argmax, dx)
     else:
@@ -320,7 +320,7 @@ def avg_pool2d_backward(dout: np.ndarray, cache: AvgPool2dCache) -> np.ndarray:
     _check_cache(cache, AvgPool2dCache, where)
     g = cache.geometry
     dout = check_dout(dout, g.out_shape, cache.dtype, where)
-    dx = np.zeros(cache.x_shape, dtype=cache.dtype)
+    dx = np.empty(cache.x_shape, dtype=cache.dtype)  # the kernel zeroes each plane
     (top, bottom), (left, right) = g.padding
     args = (dout, *g.kernel, *g.stride, top, left, bottom, right, cache.count_include_pad, dx)
     if dx.size >= PARALLEL_MIN_SIZE:
