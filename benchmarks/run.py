@@ -11,8 +11,10 @@ and writes ``benchmarks/RESULTS.md``. Everything runs in one process, float32:
 - naive: :mod:`cnnlab.naive`, timed once on a reduced batch and scaled linearly to the
   full batch (it is thousands of times slower; the per-image work is identical).
 
-Measurements of cnnlab, PyTorch and NumPy are interleaved (one run of each in turn),
-so a busy machine slows all of them alike; the medians and their ratios are reported.
+Each library is timed in a block of runs of its own, in two rounds (cnnlab, PyTorch,
+NumPy, then again), so that one library's idle threads do not disturb the next and a
+change in the machine's load falls on all of them; medians and their ratios are
+reported.
 The targets are ratios of median times: see ``TARGETS``.
 
 Two passes: (A) every core, wall-clock time: what the targets are about; (B) one
@@ -100,16 +102,22 @@ class Row:
 CLOCK = time.perf_counter  # pass B switches it to time.process_time
 
 
-def interleaved(functions: dict[str, Callable[[], object]], repeat: int) -> dict[str, list[float]]:
-    """Run each function once to warm up, then ``repeat`` rounds of one run each."""
-    for f in functions.values():
-        f()
+def timed_blocks(functions: dict[str, Callable[[], object]], repeat: int) -> dict[str, list]:
+    """Time each function in two rounds; in a round, one warm-up run then ``repeat``.
+
+    Each library gets a block of runs to itself (the thread pools of the others are
+    idle by then: PyTorch's OpenMP workers keep spinning for a while after each call
+    and would otherwise steal a core from the next library), and the second round
+    spreads any change in the machine's load over everybody.
+    """
     times: dict[str, list[float]] = {name: [] for name in functions}
-    for _ in range(repeat):
+    for _ in range(2):
         for name, f in functions.items():
-            start = CLOCK()
             f()
-            times[name].append(CLOCK() - start)
+            for _ in range(repeat):
+                start = CLOCK()
+                f()
+                times[name].append(CLOCK() - start)
     return times
 
 
@@ -154,8 +162,8 @@ def bench_convs(torch, repeat: int, with_naive: bool) -> list[Row]:
             bwd["torch"] = lambda ot=ot, xt=xt, wt=wt, bt=bt, dt=dt: torch.autograd.grad(
                 ot, (xt, wt, bt), dt, retain_graph=True
             )
-        row_f = Row(name, "forward", "conv", flops, interleaved(fwd, repeat))
-        row_b = Row(name, "backward", "conv", 2 * flops, interleaved(bwd, repeat))
+        row_f = Row(name, "forward", "conv", flops, timed_blocks(fwd, repeat))
+        row_b = Row(name, "backward", "conv", 2 * flops, timed_blocks(bwd, repeat))
         if with_naive:  # one image (the work per image is the same), scaled to N
             start = CLOCK()
             _, cache1 = naive.conv2d_forward(x[:1], w, b, stride=s, padding=p)
@@ -197,8 +205,8 @@ def bench_pools(torch, repeat: int, with_naive: bool) -> list[Row]:
                 bwd["torch"] = lambda ot=ot, dt=dt: torch.autograd.grad(
                     ot, xt, dt, retain_graph=True
                 )
-            row_f = Row(name, "forward", "pool", taps, interleaved(fwd, repeat))
-            row_b = Row(name, "backward", "pool", taps, interleaved(bwd, repeat))
+            row_f = Row(name, "forward", "pool", taps, timed_blocks(fwd, repeat))
+            row_b = Row(name, "backward", "pool", taps, timed_blocks(bwd, repeat))
             if with_naive:  # one image of the 64, scaled
                 naive_fwd = getattr(naive, f"{mode}_pool2d_forward")
                 naive_bwd = getattr(naive, f"{mode}_pool2d_backward")
@@ -378,8 +386,9 @@ def write_results(path: Path, info, rows, single, cold, table) -> None:
         "# Benchmark results",
         "",
         f"Written by `benchmarks/run.py` on {datetime.date.today().isoformat()}. Float32, "
-        "median of interleaved runs; ratios are cnnlab time / other time (below 1: cnnlab "
-        "is faster). PyTorch forward runs under `torch.no_grad()`, backward is "
+        "median of two rounds of timed blocks per library; ratios are cnnlab time / other "
+        "time (below 1: cnnlab is faster). PyTorch forward runs under `torch.no_grad()`, "
+        "backward is "
         "`torch.autograd.grad` (dx, dw, db) of a retained graph. Pass A uses every core "
         "(PyTorch gets as many threads as cnnlab) and wall-clock time; pass B gives "
         "everybody one thread and measures the process's CPU time, which other programs "
@@ -416,7 +425,7 @@ def write_results(path: Path, info, rows, single, cold, table) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args()
     try:

@@ -323,14 +323,16 @@ def _exit_description(pid: int) -> str:
 def probe_forked(out: Channel, target, kind: str, cases: list, plain, limits: dict) -> None:
     """Ask every case in a forked child; restart after a crash or a timeout.
 
-    Each call has ``case_seconds``; the whole question has ``question_seconds``: once
-    that is spent (a function that loops on every input), the remaining cases count as
-    timeouts without being run.
+    Each call has ``case_seconds``; the whole question has ``question_seconds``. After
+    a call times out, or once the budget is spent, the question's remaining cases count
+    as timeouts without being run (DESIGN.md): a function that loops costs one limit,
+    not one per case.
     """
     pending = list(cases)
     budget_end = time.monotonic() + limits.get("question_seconds", float("inf"))
+    timed_out = False
     while pending:
-        if time.monotonic() >= budget_end:
+        if timed_out or time.monotonic() >= budget_end:
             for case in pending:
                 out.send({"t": "case", "id": case["id"],
                           "outcome": {"timeout": limits["case_seconds"]}})
@@ -350,13 +352,17 @@ def probe_forked(out: Channel, target, kind: str, cases: list, plain, limits: di
             os.close(read_fd)
             child_main(write_fd, target, kind, pending, plain, limits, out.fd)
         os.close(write_fd)
-        pending = _collect(out, read_fd, pid, pending, limits["case_seconds"], budget_end)
+        before = len(pending)
+        pending, timed_out = _collect(out, read_fd, pid, pending, limits["case_seconds"],
+                                      budget_end)
+        timed_out = timed_out and len(pending) < before
         os.close(read_fd)
 
 
 def _collect(out: Channel, read_fd: int, pid: int, pending: list, seconds: float,
-             budget_end: float = float("inf")) -> list:
-    """Forward the child's answers; return the cases still to ask a fresh child."""
+             budget_end: float = float("inf")) -> tuple[list, bool]:
+    """Forward the child's answers; return the cases still to ask a fresh child, and
+    whether the child was stopped for taking too long."""
     buffer = b""
     deadline = min(time.monotonic() + seconds, budget_end)
     while pending:
@@ -365,19 +371,19 @@ def _collect(out: Channel, read_fd: int, pid: int, pending: list, seconds: float
         if not ready:
             _kill(pid)
             out.send({"t": "case", "id": pending[0]["id"], "outcome": {"timeout": seconds}})
-            return pending[1:]
+            return pending[1:], True
         chunk = os.read(read_fd, 1 << 20)
         if not chunk:
             out.send({"t": "case", "id": pending[0]["id"],
                       "outcome": {"error": _exit_description(pid)}})
-            return pending[1:]
+            return pending[1:], False
         buffer += chunk
         if len(buffer) > MAX_LINE and b"\n" not in buffer:
             _kill(pid)
             out.send({"t": "case", "id": pending[0]["id"],
                       "outcome": {"error": "AnswerTooLarge: the answer is too large to "
                                            "send back"}})
-            return pending[1:]
+            return pending[1:], False
         while b"\n" in buffer and pending:
             line, buffer = buffer.split(b"\n", 1)
             try:
@@ -391,7 +397,7 @@ def _collect(out: Channel, read_fd: int, pid: int, pending: list, seconds: float
             pending = pending[1:]
             deadline = min(time.monotonic() + seconds, budget_end)
     _kill(pid)
-    return pending
+    return pending, False
 
 
 def probe_inline(out: Channel, target, kind: str, cases: list, plain) -> None:

@@ -67,10 +67,11 @@ def validate_conv2d(
 
 
 #: Size of the im2col buffer that the batch streams through (bytes). Smaller chunks
-#: stay in cache; fewer chunks mean fewer hand-overs between this thread and BLAS's
-#: threads, which on a busy machine cost far more than cache misses. 8 MB: the course's
-#: shapes need one to eight chunks, and memory stays bounded for large batches.
-CHUNK_BYTES = 1 << 23
+#: stay in cache (on one core, 1-2 MB chunks ran about a third faster than 8 MB ones);
+#: fewer chunks mean fewer hand-overs to BLAS's threads, which cost a lot on a busy
+#: machine. 2 MB: the course's shapes take 3 to 8 chunks, and memory stays bounded for
+#: any batch size.
+CHUNK_BYTES = 1 << 21
 
 
 def _layout(g: ConvGeometry, xp_width: int, rows: int, itemsize: int) -> tuple[bool, int, int]:
