@@ -243,7 +243,7 @@ def cold_start() -> dict[str, float]:
         "import time; t0 = time.perf_counter(); import numpy as np; import cnnlab; "
         "x = np.ones((2, 3, 16, 16), np.float32); w = np.ones((4, 3, 3, 3), np.float32); "
         "out, cache = cnnlab.conv2d_forward(x, w, None, padding=1); "
-        "t1 = time.perf_counter(); from cnnlab.warmup import warmup; t2 = warmup(); "
+        "t1 = time.perf_counter(); from cnnlab import warmup; t2 = warmup(); "
         "print(t1 - t0, t2)"
     )
     result = {}
@@ -435,7 +435,7 @@ def main() -> None:
     except ImportError:
         torch = None
         print("PyTorch is not installed: only cnnlab, NumPy and the naive loops are timed.")
-    from cnnlab.warmup import warmup
+    from cnnlab import warmup
 
     warmup()
     info = machine()

@@ -13,6 +13,7 @@ models      declarative network specs, the model zoo and :func:`summary`
 layers      NumPy forward/backward of conv, pooling, dense, ReLU, softmax loss
 naive       the readable loop versions a lecture shows
 gradcheck   finite-difference gradient checking
+precompile  ``warmup()``: compile or load every Numba kernel ahead of use
 net         a small trainable network, SGD, saliency maps, fine-tuning
 datasets    scikit-learn's digits as NCHW images, few-shot transfer splits
 examples    the lecture notes' worked examples as data
@@ -59,6 +60,12 @@ _export("receptive", "input_region", "receptive_field", "receptive_fields")
 _export("models", "summary")
 _export(
     "layers",
+    "AvgPool2dCache",
+    "Conv2dCache",
+    "DenseCache",
+    "FlattenCache",
+    "MaxPool2dCache",
+    "ReluCache",
     "avg_pool2d_backward",
     "avg_pool2d_forward",
     "conv2d_backward",
@@ -66,6 +73,7 @@ _export(
     "dense_backward",
     "dense_forward",
     "flatten",
+    "flatten_backward",
     "max_pool2d_backward",
     "max_pool2d_forward",
     "relu_backward",
@@ -73,6 +81,7 @@ _export(
     "softmax_cross_entropy",
 )
 _export("gradcheck", "check_layer", "numerical_gradient", "rel_error")
+_export("precompile", "warmup")
 _export("datasets", "load_digits", "train_test_split", "transfer_split")
 _export(
     "net",
@@ -97,6 +106,7 @@ _SUBMODULES = (
     "net",
     "params",
     "plotting",
+    "precompile",
     "receptive",
     "shapes",
     "widgets",

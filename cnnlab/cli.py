@@ -266,7 +266,7 @@ def _warmup_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _warmup_run(args: argparse.Namespace) -> int:
-    from cnnlab.warmup import warmup  # NumPy and Numba load only here
+    from cnnlab import warmup  # NumPy and Numba load only here
 
     seconds = warmup(tuple(args.dtype or ("float32", "float64")))
     print(f"kernels ready in {seconds:.1f} s")
