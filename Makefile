@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # Headless runs draw with Agg; `make lab` keeps Jupyter's inline backend.
 test test-fast bench grade-demo: export MPLBACKEND := Agg
 
-.PHONY: help venv test test-fast lab bench lint grade-demo browser-deps course course-check clean
+.PHONY: help venv test test-fast lab bench lint grade-demo browser-deps grade course course-check clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -52,6 +52,9 @@ lint: $(STAMP)  ## ruff
 
 grade-demo: $(STAMP)  ## Grade the sample class end to end with real nbgrader
 	$(PY) -m autograder.tools demo
+
+grade: $(STAMP)  ## Autograde autograder/submitted (ARGS="ps2_conv --submissions x.zip")
+	$(PY) -m autograder.tools grade $(ARGS)
 
 course: $(STAMP)  ## Regenerate autograder/release and solutions/ from autograder/source with nbgrader
 	$(PY) scripts/build_course.py
