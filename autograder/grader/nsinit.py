@@ -282,6 +282,15 @@ def build_root(cfg: dict, report: Report) -> str:
     root = cfg["staging"]
     lim = cfg["limits"]
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
+    # The writable tmpfs mounts come first: a read-only bind below /tmp (a virtual
+    # environment in a checkout under /tmp, say) must land on top of the empty /tmp,
+    # not be hidden by it.
+    owner = f",uid={NOBODY},gid={NOBODY}"
+    for path, size, mode in (("/tmp", lim["tmp_bytes"], "1777"),
+                             (cfg["sandbox_work"], lim["work_bytes"], "0755")):
+        os.makedirs(root + path, mode=0o755, exist_ok=True)
+        mount("tmpfs", root + path, "tmpfs", MS_NOSUID | MS_NODEV,
+              f"size={size},mode={mode}" + (owner if path != "/tmp" else ""))
     for path in cfg["ro_binds"]:
         if not os.path.lexists(path):
             continue
@@ -313,12 +322,6 @@ def build_root(cfg: dict, report: Report) -> str:
     os.makedirs(dev + "/shm", exist_ok=True)
     mount("tmpfs", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
           f"size={lim['shm_bytes']},mode=1777")
-    owner = f",uid={NOBODY},gid={NOBODY}"
-    for path, size, mode in (("/tmp", lim["tmp_bytes"], "1777"),
-                             (cfg["sandbox_work"], lim["work_bytes"], "0755")):
-        os.makedirs(root + path, mode=0o755, exist_ok=True)
-        mount("tmpfs", root + path, "tmpfs", MS_NOSUID | MS_NODEV,
-              f"size={size},mode={mode}" + (owner if path != "/tmp" else ""))
     os.makedirs(root + cfg["sandbox_grader"], mode=0o755, exist_ok=True)
     bind_readonly(cfg["host_grader"], root + cfg["sandbox_grader"])
     # the submission's own files, copied into its size-limited tmpfs
