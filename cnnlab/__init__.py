@@ -23,8 +23,7 @@ plotting    the drawings behind the widgets and notebooks
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from cnnlab._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -112,19 +111,4 @@ _SUBMODULES = (
     "widgets",
 )
 
-__all__ = sorted(_EXPORTS) + list(_SUBMODULES)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
-        value = getattr(module, name)
-        globals()[name] = value
-        return value
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, _SUBMODULES)

@@ -14,8 +14,7 @@ images  pictures: images, filters, feature maps, saliency maps
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from cnnlab._lazy import lazy_exports
 
 _EXPORTS = {
     "figure_to_png": "_figure",
@@ -35,17 +34,4 @@ _EXPORTS = {
     "show_saliency": "images",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
-        value = getattr(module, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
