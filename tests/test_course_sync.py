@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.tools.course import load_module_file
 from cnnlab.grading import ASSIGNMENTS, question, questions_for, variant_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,10 +182,7 @@ def _solution_ids(assignment: str) -> set[str]:
 
 
 def _load_sample(path: Path):
-    spec = importlib.util.spec_from_file_location(f"_sync_{path.parent.name}_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module_file(str(path))
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import importlib.util
 import io
 import json
 import signal
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from autograder.tools.course import load_module_file
 from cnnlab.grading import (
     ASSIGNMENTS,
     Case,
@@ -358,10 +358,7 @@ def _time_limit(seconds: float) -> Iterator[None]:
 
 
 def _load(path: Path):
-    spec = importlib.util.spec_from_file_location(f"_sample_{path.parent.name}_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module_file(str(path))
 
 
 def _run_notebook(assignment: str, answers: dict[str, str], variant: dict) -> dict[str, Any]:

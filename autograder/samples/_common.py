@@ -7,15 +7,13 @@ master notebook's solutions with the ``### BEGIN/END SOLUTION`` lines removed, s
 samples never drift from the assignment; a misconception is the correct answers with
 one cell replaced.
 
-Loaded by file path (``importlib``), so this module imports only the standard library.
+Sample files import it as ``autograder.samples._common``; it needs only the standard library.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 SAMPLES = Path(__file__).resolve().parent
 SOURCE = SAMPLES.parent / "source"
@@ -52,13 +50,3 @@ def with_changes(assignment: str, **changes: str) -> dict[str, str]:
         answers[grade_id] = source.strip("\n")
     return answers
 
-
-def load(path: str | Path) -> ModuleType:
-    """Load a sample file (or this module) by path, as the grading tools do."""
-    path = Path(path)
-    spec = importlib.util.spec_from_file_location(f"_cnnlab_sample_{path.stem}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

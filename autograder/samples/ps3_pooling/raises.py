@@ -1,12 +1,6 @@
 """Max-pool backward unpacks np.argmax's flat index and raises TypeError."""
 
-import importlib.util
-from pathlib import Path
-
-_COMMON = Path(__file__).parents[1] / "_common.py"
-_spec = importlib.util.spec_from_file_location("cnnlab_samples_common", _COMMON)
-common = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(common)
+from autograder.samples import _common as common
 
 ANSWERS = common.with_changes(
     "ps3_pooling",
