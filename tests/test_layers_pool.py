@@ -290,7 +290,7 @@ def test_avg_count_include_pad_must_be_bool():
     [(3, 1, 1, False), (3, 2, "same", True), ((2, 3), (1, 2), 0, False)],
 )
 def test_parallel_kernels_agree_with_naive(monkeypatch, mode, kernel, stride, padding, ceil):
-    # Small inputs run the serial kernels; force the parallel ones (one thread per plane).
+    # Small inputs run the serial kernels; force the parallel ones (the plane ranges in parallel).
     from cnnlab.layers import pool as pool_module
 
     monkeypatch.setattr(pool_module, "PARALLEL_MIN_SIZE", 0)

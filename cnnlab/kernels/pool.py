@@ -1,26 +1,39 @@
-"""Max and average pooling, forward and backward, one channel plane per iteration.
+"""Max and average pooling, forward and backward, a few channel planes per call.
 
-The kernels take the *unpadded* input and the padding per side: a window is clipped
-to the input, which is exactly padding with ``-inf`` for max pooling (padding never
-wins) and padding with zeros for average pooling (the padded zeros add nothing to the
+The kernels take the *unpadded* input and the padding per side. Window ``(i, j)``
+covers rows ``i*stride_h - pad_top ... + KH - 1`` and columns
+``j*stride_w - pad_left ... + KW - 1`` of the input; max pooling pads with ``-inf``
+(padding never wins), average pooling with zeros (the padded zeros add nothing to the
 sum; whether they count in the divisor is ``count_include_pad``).
 
-Window ``(i, j)`` covers rows ``i*stride_h - pad_top ... + KH - 1`` and columns
-``j*stride_w - pad_left ... + KW - 1``.
-
 Each kernel works on the (n, c) planes ``p0 <= n*C + c < p1``, serially; the
-``parallel`` function below it runs it with one ``prange`` iteration per plane. An
-iteration owns its plane of the output and of ``dx``, so the ``+=`` of overlapping
-windows never races. The public wrappers call the serial kernel on small inputs,
-where starting threads would cost more than the work (a gradient check calls a layer
-thousands of times on a few hundred numbers).
+``parallel`` function below it splits the planes into ``chunks`` ranges and runs one
+``prange`` iteration per range. An iteration owns its planes of the output and of
+``dx``, so the ``+=`` of overlapping windows never races. The public wrappers call
+the serial kernel on small inputs, where starting threads would cost more than the
+work (a gradient check calls a layer thousands of times on a few hundred numbers).
 
-Loop order. Max pooling keeps the lecture's order: "for each output (i, j), for each
-tap (kh, kw)", scanning the window in row-major order. Average pooling is separable
-(a window's sum is the sum of its rows' sums), so for each output row ``i`` it first
-adds up the window's input rows for every column at once (a long loop the compiler
-vectorizes), then adds ``KW`` of those column sums per output. Its backward pass does
-the same in reverse.
+How the loops run fast
+----------------------
+The lecture's loop, "for each output (i, j), for each tap (kh, kw)", does a handful
+of operations per output, too few for the compiler to use vector instructions. The
+kernels turn it inside out: **for each tap, for every output of the plane at once**.
+
+1. *Wide rows.* When both strides are equal (``s``), output ``(i, j)`` is stored at
+   ``q = i*Wp + j`` of a scratch row as wide as the (padded) input, ``Wp``: then tap
+   ``(kh, kw)`` of every window is the single run ``flat[s*q + kh*Wp + kw]`` of the
+   flattened plane, one long loop per tap. The ``Wp - W_out`` extra outputs per row
+   read real pixels and are thrown away. With unequal strides each output row is its
+   own run.
+2. *Phases.* With stride ``s > 1`` that run has gaps. The plane is first split into
+   ``s`` phases, ``phases[r % s, r // s] = flat[r]``, so that the run becomes the
+   contiguous ``phases[off % s, off // s + q]`` with ``off = kh*Wp + kw``.
+3. *Padding.* A padded (or ``ceil_mode``) plane is first copied into a scratch plane
+   whose border holds the pad value, so no window needs clipping.
+
+The order of the taps is still row-major within each window, so max pooling keeps the
+first maximum and average pooling adds in PyTorch's order. The backward pass of
+average pooling runs the same loops the other way, ``+=`` into the phases.
 """
 
 from __future__ import annotations
@@ -30,13 +43,91 @@ from numba import njit, prange
 
 
 @njit(cache=True)
-def _has_nan(plane):
-    """True if a 2-D plane holds a NaN (one cheap pass, no early exit to vectorize)."""
-    found = False
-    for h in range(plane.shape[0]):
-        for w in range(plane.shape[1]):
-            found |= plane[h, w] != plane[h, w]
-    return found
+def _wide_layout(H, W, KH, KW, stride_h, stride_w, pad_top, pad_left, H_out, W_out):
+    """Shape of the scratch plane and of the runs of outputs.
+
+    Returns
+    -------
+    Hp, Wp : int
+        Rows and columns of the padded plane: the input plus the top/left padding,
+        extended to the bottom/right as far as the last window reaches.
+    direct : bool
+        True if no window leaves the input: the input plane is used as it is.
+    rows, n : int
+        Output rows per run and the run's length: all ``H_out`` rows in one run of
+        ``(H_out - 1)*Wp + W_out`` wide-row slots when the strides are equal, else
+        one row of ``W_out``.
+    """
+    Hp = max(pad_top + H, (H_out - 1) * stride_h + KH)
+    Wp = max(pad_left + W, (W_out - 1) * stride_w + KW)
+    direct = pad_top == 0 and pad_left == 0 and Hp == H and Wp == W
+    if stride_h == stride_w:
+        return Hp, Wp, direct, H_out, (H_out - 1) * Wp + W_out
+    return Hp, Wp, direct, 1, W_out
+
+
+@njit(cache=True)
+def _split_phases(flat, step, phases):
+    """``phases[r % step, r // step] = flat[r]`` for every ``r``."""
+    size = flat.shape[0]
+    if step == 2:  # the common case, spelled out so that it vectorizes
+        for r in range(size // 2):
+            phases[0, r] = flat[2 * r]
+            phases[1, r] = flat[2 * r + 1]
+        if size % 2:
+            phases[0, size // 2] = flat[size - 1]
+        return
+    for phase in range(step):
+        for r in range((size - phase + step - 1) // step):
+            phases[phase, r] = flat[step * r + phase]
+
+
+@njit(cache=True)
+def _merge_phases(phases, step, flat):
+    """The inverse of :func:`_split_phases`: ``flat[r] = phases[r % step, r // step]``."""
+    size = flat.shape[0]
+    if step == 2:
+        for r in range(size // 2):
+            flat[2 * r] = phases[0, r]
+            flat[2 * r + 1] = phases[1, r]
+        if size % 2:
+            flat[size - 1] = phases[0, size // 2]
+        return
+    for phase in range(step):
+        for r in range((size - phase + step - 1) // step):
+            flat[step * r + phase] = phases[phase, r]
+
+
+@njit(cache=True)
+def _run_of_tap(flat, phases, step, offset):
+    """The run of pixels that one tap reads: ``flat[offset + step*q]`` as ``run[q]``."""
+    if step == 1:
+        return flat[offset:]
+    return phases[offset % step, offset // step:]
+
+
+@njit(cache=True, inline="always")
+def _max_tap(run, n, best_in, arg_in, best_out, arg_out, tap):
+    """One tap of every window: keep the larger value and the tap it came from.
+
+    ``best_out`` and ``arg_out`` are other arrays than ``best_in`` and ``arg_in``
+    (the kernel alternates two buffers): a loop that overwrote its input only where
+    the tap wins would compile to masked stores, which are slow on some CPUs.
+    """
+    for q in range(n):
+        v = run[q]
+        best = best_in[q]
+        arg = arg_in[q]
+        wins = (v > best) | (v != v)  # v != v: v is NaN, which always wins
+        best_out[q] = v if wins else best
+        arg_out[q] = tap if wins else arg
+
+
+@njit(cache=True, inline="always")
+def _sum_tap(run, n, total):
+    """One tap of every window: ``total[q] += run[q]``."""
+    for q in range(n):
+        total[q] += run[q]
 
 
 @njit(cache=True)
@@ -56,47 +147,65 @@ def max_pool_forward(x, KH, KW, stride_h, stride_w, pad_top, pad_left, out, argm
 
     Notes
     -----
-    Tie rule (PyTorch's): each window is scanned in row-major order and a value wins
-    only if it is strictly greater than the best so far, so the *first* maximum wins.
-    The scan starts on the window's first real pixel: padding never wins, and a window
-    of ``-inf`` values picks its first real pixel. A NaN always wins (NaN propagates,
-    as in PyTorch); the NaN test runs only on planes that hold one, since it halves
-    the speed of the loop.
+    Tie rule (PyTorch's): each window is scanned in row-major order from ``-inf`` and
+    a value wins only if it is strictly greater than the best so far, so the *first*
+    maximum wins, padding never wins, and a window of ``-inf`` values reports its
+    first real pixel. A NaN always wins (NaN propagates, as in PyTorch).
     """
     C, H, W = x.shape[1], x.shape[2], x.shape[3]
     H_out, W_out = out.shape[2], out.shape[3]
+    Hp, Wp, direct, rows, n = _wide_layout(
+        H, W, KH, KW, stride_h, stride_w, pad_top, pad_left, H_out, W_out
+    )
+    step = stride_w
+    padded = np.full((Hp, Wp), -np.inf, dtype=x.dtype)  # the border stays -inf
+    phases = np.empty((step, (Hp * Wp + step - 1) // step), dtype=x.dtype)
+    best = np.empty((2, n), dtype=x.dtype)  # two buffers, used in turn (see _max_tap)
+    arg = np.empty((2, n), dtype=np.int32)  # the winning tap's kh*W + kw; -1: none
     for nc in range(p0, p1):
-        n, c = nc // C, nc % C
-        plane = x[n, c]
-        nan = _has_nan(plane)
-        for i in range(H_out):
-            h0 = i * stride_h - pad_top
-            h1 = min(h0 + KH, H)
-            h0 = max(h0, 0)
-            for j in range(W_out):
-                w0 = j * stride_w - pad_left
-                w1 = min(w0 + KW, W)
-                w0 = max(w0, 0)
-                best = plane[h0, w0]
-                where = h0 * W + w0
-                for h in range(h0, h1):
-                    for w in range(w0, w1):
-                        v = plane[h, w]
-                        wins = v > best
-                        if nan:
-                            wins = wins | (v != v)  # v != v: v is NaN
-                        best = v if wins else best
-                        where = h * W + w if wins else where
-                out[n, c, i, j] = best
-                argmax[n, c, i, j] = where
+        nn, c = nc // C, nc % C
+        if direct:
+            flat = x[nn, c].reshape(H * W)
+        else:
+            padded[pad_top:pad_top + H, pad_left:pad_left + W] = x[nn, c]
+            flat = padded.reshape(Hp * Wp)
+        if step > 1:
+            _split_phases(flat, step, phases)
+        for i0 in range(0, H_out, rows):
+            best[0, :] = -np.inf
+            arg[0, :] = -1
+            now = 0
+            for kh in range(KH):
+                for kw in range(KW):
+                    run = _run_of_tap(flat, phases, step, (i0 * stride_h + kh) * Wp + kw)
+                    _max_tap(
+                        run, n, best[now], arg[now], best[1 - now], arg[1 - now],
+                        np.int32(kh * W + kw),
+                    )
+                    now = 1 - now
+            for i in range(i0, min(i0 + rows, H_out)):
+                q0 = (i - i0) * Wp
+                h0 = i * stride_h - pad_top
+                for j in range(W_out):
+                    w0 = j * stride_w - pad_left
+                    tap = arg[now, q0 + j]
+                    out[nn, c, i, j] = best[now, q0 + j]
+                    if tap >= 0:
+                        argmax[nn, c, i, j] = h0 * W + w0 + tap
+                    else:  # nothing beat -inf: the window's first real pixel
+                        argmax[nn, c, i, j] = max(h0, 0) * W + max(w0, 0)
 
 
 @njit(cache=True, parallel=True)
-def max_pool_forward_parallel(x, KH, KW, stride_h, stride_w, pad_top, pad_left, out, argmax):
-    """:func:`max_pool_forward` on every plane, one ``prange`` iteration per plane."""
-    for p in prange(x.shape[0] * x.shape[1]):
+def max_pool_forward_parallel(
+    x, KH, KW, stride_h, stride_w, pad_top, pad_left, out, argmax, chunks
+):
+    """:func:`max_pool_forward` on every plane, in ``chunks`` ranges run in parallel."""
+    P = x.shape[0] * x.shape[1]
+    for k in prange(chunks):
         max_pool_forward(
-            x, KH, KW, stride_h, stride_w, pad_top, pad_left, out, argmax, p, p + 1
+            x, KH, KW, stride_h, stride_w, pad_top, pad_left, out, argmax,
+            k * P // chunks, (k + 1) * P // chunks,
         )
 
 
@@ -133,24 +242,38 @@ def max_pool_backward(dout, argmax, dx, p0, p1):
 
 
 @njit(cache=True, parallel=True)
-def max_pool_backward_parallel(dout, argmax, dx):
-    """:func:`max_pool_backward` on every plane, one ``prange`` iteration per plane."""
-    for p in prange(dx.shape[0] * dx.shape[1]):
-        max_pool_backward(dout, argmax, dx, p, p + 1)
+def max_pool_backward_parallel(dout, argmax, dx, chunks):
+    """:func:`max_pool_backward` on every plane, in ``chunks`` ranges run in parallel."""
+    P = dx.shape[0] * dx.shape[1]
+    for k in prange(chunks):
+        max_pool_backward(dout, argmax, dx, k * P // chunks, (k + 1) * P // chunks)
 
 
 @njit(cache=True)
-def _divisor(h0, h1, j, KW, stride_w, pad_left, pad_right, H, W, count_include_pad):
-    """PyTorch's average-pool divisor for window ``(i, j)``; ``h0..h1`` are its rows
-    before clipping, limited to the padded input."""
-    w0 = j * stride_w - pad_left
-    w1 = min(w0 + KW, W + pad_right)
-    if count_include_pad:
-        return (h1 - h0) * (w1 - w0)
-    return (min(h1, H) - max(h0, 0)) * (min(w1, W) - max(w0, 0))
+def _fill_divisors(
+    divisors, H, W, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
+    count_include_pad,
+):
+    """PyTorch's average-pool divisor of every window, into ``divisors[i, j]``.
+
+    The window clipped to the padded input (a ``ceil_mode`` window hanging past the
+    padding counts fewer pixels), or to the real input if padding does not count.
+    """
+    for i in range(divisors.shape[0]):
+        h0 = i * stride_h - pad_top
+        h1 = min(h0 + KH, H + pad_bottom)
+        for j in range(divisors.shape[1]):
+            w0 = j * stride_w - pad_left
+            w1 = min(w0 + KW, W + pad_right)
+            if count_include_pad:
+                divisors[i, j] = (h1 - h0) * (w1 - w0)
+            else:
+                divisors[i, j] = (min(h1, H) - max(h0, 0)) * (min(w1, W) - max(w0, 0))
 
 
-@njit(cache=True)
+# error_model="numpy": no zero-division test per output (which would stop the division
+# loop from vectorizing); a divisor is never zero.
+@njit(cache=True, error_model="numpy")
 def avg_pool_forward(
     x, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
     count_include_pad, out, p0, p1,
@@ -171,49 +294,60 @@ def avg_pool_forward(
 
     Notes
     -----
-    ``out[n, c, i, j] = sum(x[n, c, window]) / divisor`` with PyTorch's divisor: the
-    window clipped to the padded input (``ceil_mode`` windows that hang past the
-    padding are smaller), or clipped to the real input when padding is not counted.
+    ``out[n, c, i, j] = sum(x[n, c, window]) / divisor``, the sum taken in row-major
+    window order, with the divisor of :func:`_fill_divisors`.
     """
     C, H, W = x.shape[1], x.shape[2], x.shape[3]
     H_out, W_out = out.shape[2], out.shape[3]
-    column_sums = np.empty(W, dtype=x.dtype)
+    Hp, Wp, direct, rows, n = _wide_layout(
+        H, W, KH, KW, stride_h, stride_w, pad_top, pad_left, H_out, W_out
+    )
+    step = stride_w
+    divisors = np.empty((H_out, W_out), dtype=out.dtype)
+    _fill_divisors(
+        divisors, H, W, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_bottom,
+        pad_right, count_include_pad,
+    )
+    padded = np.zeros((Hp, Wp), dtype=x.dtype)  # the border stays 0
+    phases = np.empty((step, (Hp * Wp + step - 1) // step), dtype=x.dtype)
+    total = np.empty(n, dtype=x.dtype)
     for nc in range(p0, p1):
-        n, c = nc // C, nc % C
-        plane = x[n, c]
-        for i in range(H_out):
-            h0 = i * stride_h - pad_top
-            h1 = min(h0 + KH, H + pad_bottom)
-            # 1. add up the window's rows, for every column of the input at once
-            column_sums[:] = 0
-            for h in range(max(h0, 0), min(h1, H)):
-                for w in range(W):
-                    column_sums[w] += plane[h, w]
-            # 2. add up each window's columns of those sums
-            for j in range(W_out):
-                w0 = j * stride_w - pad_left
-                total = 0.0
-                for w in range(max(w0, 0), min(w0 + KW, W)):
-                    total += column_sums[w]
-                out[n, c, i, j] = total / _divisor(
-                    h0, h1, j, KW, stride_w, pad_left, pad_right, H, W, count_include_pad
-                )
+        nn, c = nc // C, nc % C
+        if direct:
+            flat = x[nn, c].reshape(H * W)
+        else:
+            padded[pad_top:pad_top + H, pad_left:pad_left + W] = x[nn, c]
+            flat = padded.reshape(Hp * Wp)
+        if step > 1:
+            _split_phases(flat, step, phases)
+        for i0 in range(0, H_out, rows):
+            total[:] = 0
+            for kh in range(KH):
+                for kw in range(KW):
+                    run = _run_of_tap(flat, phases, step, (i0 * stride_h + kh) * Wp + kw)
+                    _sum_tap(run, n, total)
+            for i in range(i0, min(i0 + rows, H_out)):
+                q0 = (i - i0) * Wp
+                out_row, divisor_row = out[nn, c, i], divisors[i]
+                for j in range(W_out):
+                    out_row[j] = total[q0 + j] / divisor_row[j]
 
 
 @njit(cache=True, parallel=True)
 def avg_pool_forward_parallel(
     x, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
-    count_include_pad, out
+    count_include_pad, out, chunks,
 ):
-    """:func:`avg_pool_forward` on every plane, one ``prange`` iteration per plane."""
-    for p in prange(x.shape[0] * x.shape[1]):
+    """:func:`avg_pool_forward` on every plane, in ``chunks`` ranges run in parallel."""
+    P = x.shape[0] * x.shape[1]
+    for k in prange(chunks):
         avg_pool_forward(
             x, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
-            count_include_pad, out, p, p + 1,
+            count_include_pad, out, k * P // chunks, (k + 1) * P // chunks,
         )
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def avg_pool_backward(
     dout, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
     count_include_pad, dx, p0, p1,
@@ -226,49 +360,63 @@ def avg_pool_backward(
     KH, KW, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right : int
     count_include_pad : bool
     dx : ndarray, shape (N, C, H, W)
-        Written in place: each plane is zeroed, then accumulated (``+=``). Zeroing
-        here rather than with ``np.zeros`` saves a pass over memory.
+        Written in place, every element once.
     p0, p1 : int
         The planes: ``p0 <= n*C + c < p1``.
 
     Notes
     -----
     ``dx[n, c, window] += dout[n, c, i, j] / divisor`` with the divisor of
-    :func:`avg_pool_forward`; the share that fell on padding is dropped.
+    :func:`avg_pool_forward`; the share that fell on padding is dropped. Each window's
+    share is first written at its wide-row slot (the extra slots hold 0), then every
+    tap adds all the shares into its run of the plane, in phases when ``s > 1``.
     """
     C, H, W = dx.shape[1], dx.shape[2], dx.shape[3]
     H_out, W_out = dout.shape[2], dout.shape[3]
-    row_grad = np.empty(W, dtype=dx.dtype)
+    Hp, Wp, direct, rows, n = _wide_layout(
+        H, W, KH, KW, stride_h, stride_w, pad_top, pad_left, H_out, W_out
+    )
+    step = stride_w
+    divisors = np.empty((H_out, W_out), dtype=dx.dtype)
+    _fill_divisors(
+        divisors, H, W, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_bottom,
+        pad_right, count_include_pad,
+    )
+    padded = np.empty((Hp, Wp), dtype=dx.dtype)
+    phases = np.empty((step, (Hp * Wp + step - 1) // step), dtype=dx.dtype)
+    share = np.zeros(n, dtype=dx.dtype)  # the slots past W_out in a wide row stay 0
     for nc in range(p0, p1):
-        n, c = nc // C, nc % C
-        plane = dx[n, c]
-        plane[:, :] = 0
-        for i in range(H_out):
-            h0 = i * stride_h - pad_top
-            h1 = min(h0 + KH, H + pad_bottom)
-            # 1. spread each window's share over its columns (windows overlap: +=)
-            row_grad[:] = 0
-            for j in range(W_out):
-                w0 = j * stride_w - pad_left
-                share = dout[n, c, i, j] / _divisor(
-                    h0, h1, j, KW, stride_w, pad_left, pad_right, H, W, count_include_pad
-                )
-                for w in range(max(w0, 0), min(w0 + KW, W)):
-                    row_grad[w] += share
-            # 2. every row of the windows receives that row of gradients
-            for h in range(max(h0, 0), min(h1, H)):
-                for w in range(W):
-                    plane[h, w] += row_grad[w]
+        nn, c = nc // C, nc % C
+        flat = dx[nn, c].reshape(H * W) if direct else padded.reshape(Hp * Wp)
+        if step == 1:
+            flat[:] = 0
+        else:
+            phases[:, :] = 0
+        for i0 in range(0, H_out, rows):
+            for i in range(i0, min(i0 + rows, H_out)):
+                q0 = (i - i0) * Wp
+                dout_row, divisor_row = dout[nn, c, i], divisors[i]
+                for j in range(W_out):
+                    share[q0 + j] = dout_row[j] / divisor_row[j]
+            for kh in range(KH):
+                for kw in range(KW):
+                    run = _run_of_tap(flat, phases, step, (i0 * stride_h + kh) * Wp + kw)
+                    _sum_tap(share, n, run)  # run[q] += share[q]
+        if step > 1:
+            _merge_phases(phases, step, flat)
+        if not direct:
+            dx[nn, c] = padded[pad_top:pad_top + H, pad_left:pad_left + W]
 
 
 @njit(cache=True, parallel=True)
 def avg_pool_backward_parallel(
     dout, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
-    count_include_pad, dx
+    count_include_pad, dx, chunks,
 ):
-    """:func:`avg_pool_backward` on every plane, one ``prange`` iteration per plane."""
-    for p in prange(dx.shape[0] * dx.shape[1]):
+    """:func:`avg_pool_backward` on every plane, in ``chunks`` ranges run in parallel."""
+    P = dx.shape[0] * dx.shape[1]
+    for k in prange(chunks):
         avg_pool_backward(
             dout, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
-            count_include_pad, dx, p, p + 1,
+            count_include_pad, dx, k * P // chunks, (k + 1) * P // chunks,
         )
