@@ -299,3 +299,57 @@ def test_parallel_kernels_agree_with_naive(monkeypatch, mode, kernel, stride, pa
         LAYERS[mode], {"x": _with_ties(SHAPE)}, params, naive=NAIVE[mode],
         finite_differences=False,
     )
+
+
+def _random_geometry(seed):
+    """A valid random pooling set-up: odd sizes, unequal strides up to 4, padding per
+    side, ceil_mode, either dtype, ties, and now and then a plane of -inf or a NaN."""
+    rng = np.random.default_rng(seed)
+    H, W = (int(v) for v in rng.integers(2, 13, size=2))
+    KH, KW = int(rng.integers(1, min(H, 4) + 1)), int(rng.integers(1, min(W, 4) + 1))
+    stride = tuple(int(v) for v in rng.integers(1, 5, size=2))
+    padding = (
+        tuple(int(v) for v in rng.integers(0, KH // 2 + 1, size=2)),
+        tuple(int(v) for v in rng.integers(0, KW // 2 + 1, size=2)),
+    )
+    dtype = [np.float32, np.float64][seed % 2]
+    x = _with_ties((int(rng.integers(1, 3)), int(rng.integers(1, 4)), H, W), seed).astype(dtype)
+    if seed % 5 == 0:
+        x[0, 0] = -np.inf
+    if seed % 7 == 0:
+        x[0, -1, H // 2, W // 2] = np.nan
+    params = {"kernel": (KH, KW), "stride": stride, "padding": padding,
+              "ceil_mode": bool(seed % 3 == 0)}
+    return x, params
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+@pytest.mark.parametrize("seed", range(40))
+def test_random_geometries_agree_with_naive(monkeypatch, seed, parallel):
+    # The fast kernels reorder the loops (taps outside, windows inside, strided runs
+    # split into phases, padded planes copied): every layout must give the naive
+    # loops' values, winners and gradients exactly (max) or to rounding (average).
+    from cnnlab.layers import pool as pool_module
+
+    if parallel:
+        monkeypatch.setattr(pool_module, "PARALLEL_MIN_SIZE", 0)
+    x, params = _random_geometry(seed)
+    out, cache = max_pool2d_forward(x, **params)
+    expected, naive_cache = naive.max_pool2d_forward(x, **params)
+    np.testing.assert_array_equal(out, expected)
+    dout = _distinct(out.shape, seed).astype(x.dtype)
+    np.testing.assert_array_equal(
+        max_pool2d_backward(dout, cache), naive.max_pool2d_backward(dout, naive_cache)
+    )
+    finite = np.nan_to_num(x, neginf=-3.0)
+    for include in (True, False):
+        out, cache = avg_pool2d_forward(finite, **params, count_include_pad=include)
+        expected, naive_cache = naive.avg_pool2d_forward(
+            finite, **params, count_include_pad=include
+        )
+        tolerance = {"rtol": 1e-5, "atol": 1e-6}
+        np.testing.assert_allclose(out, expected, **tolerance)
+        np.testing.assert_allclose(
+            avg_pool2d_backward(dout, cache), naive.avg_pool2d_backward(dout, naive_cache),
+            **tolerance,
+        )
