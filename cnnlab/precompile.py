@@ -38,11 +38,12 @@ def warmup(dtypes: tuple[str, ...] = ("float32", "float64")) -> float:
 
     start = time.perf_counter()
     for dtype in dtypes:
-        x = np.ones((1, 2, 4, 4), dtype=dtype)
-        w = np.ones((2, 2, 3, 3), dtype=dtype)
-        b = np.zeros(2, dtype=dtype)
-        for stride in (1, 2):  # stride 1 and other strides use different kernels
-            out, cache = layers.conv2d_forward(x, w, b, stride=stride, padding=1)
+        # Stride 1 and other strides use different kernels, and stride 1 runs on one
+        # thread for small layers and in parallel for large ones (PARALLEL_MIN_MACS).
+        for size, filters, stride in ((4, 2, 1), (4, 2, 2), (64, 8, 1)):
+            x = np.ones((1, 4, size, size), dtype=dtype)
+            w = np.ones((filters, 4, 3, 3), dtype=dtype)
+            out, cache = layers.conv2d_forward(x, w, None, stride=stride, padding=1)
             layers.conv2d_backward(np.ones_like(out), cache)
         # Pooling runs serial kernels on small inputs and parallel ones on large.
         for size in (4, int(np.sqrt(PARALLEL_MIN_SIZE // 2)) + 1):

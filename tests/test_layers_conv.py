@@ -223,3 +223,33 @@ def test_conv_streams_the_batch_in_chunks(monkeypatch, chunk_bytes, stride, padd
     params = {"stride": stride, "padding": padding}
     monkeypatch.setattr(conv_module, "CHUNK_BYTES", chunk_bytes)
     check_op(FAST, {"x": x, "w": w, "b": b}, params, naive=NAIVE, finite_differences=False)
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("F", "groups", "KW", "dilation"),
+    [(4, 1, 3, 1), (5, 1, 4, (1, 2)), (7, 1, 2, 1), (8, 2, 5, 2), (12, 3, 3, (2, 1)),
+     (6, 2, 7, 1), (9, 1, 6, 1)],
+)
+def test_stride1_kernel_covers_every_block_of_filters(monkeypatch, F, groups, KW, dilation,
+                                                      dtype, parallel):
+    # The stride-1 kernel updates four filters from three taps at a time, then the
+    # leftover taps and filters one by one: every mix of full and partial blocks (per
+    # group) must give the naive loops' result.
+    from cnnlab.layers import conv as conv_module
+
+    if parallel:
+        monkeypatch.setattr(conv_module, "PARALLEL_MIN_MACS", 0)
+    rng = np.random.default_rng(F * KW)
+    C = 2 * groups
+    x = rng.standard_normal((3, C, 9, 11)).astype(dtype)
+    w = rng.standard_normal((F, C // groups, 2, KW)).astype(dtype)
+    b = rng.standard_normal(F).astype(dtype)
+    params = {"padding": ((1, 0), (2, 1)), "dilation": dilation, "groups": groups}
+    out, _ = conv2d_forward(x, w, b, **params)
+    expected, _ = naive.conv2d_forward(
+        x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), **params
+    )
+    tolerance = 1e-12 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(out, expected, rtol=tolerance, atol=tolerance)

@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba
 import numpy as np
 
 from cnnlab.kernels import conv as kernels
+from cnnlab.kernels import direct
 from cnnlab.layers._validate import (
     ConvGeometry,
     as_float_array,
@@ -186,8 +188,11 @@ def conv2d_forward(
     C = x.shape[1]
     _, _, KH, KW = w.shape
     xp = pad_nchw(x, g.padding)
-    w_mat = w.reshape(F, -1)
     bias = np.zeros(F, dtype=x.dtype) if b is None else b
+    cache = Conv2dCache(x=x, w=w, has_bias=b is not None, geometry=g)
+    if g.stride == (1, 1):
+        return _direct_stride1(xp, w, bias, g), cache
+    w_mat = w.reshape(F, -1)
     wide, Wq, per_chunk = _layout(g, xp.shape[3], C * KH * KW, x.itemsize)
     P = g.out_shape[2] * Wq  # columns per image
     cols = np.empty((C * KH * KW, per_chunk * P), dtype=x.dtype)
@@ -200,7 +205,24 @@ def conv2d_forward(
         for filters, taps in _group_slices(F, C * KH * KW, g.groups):
             np.matmul(w_mat[filters], cols[taps, :m], out=mat[filters, :m])
         kernels.mat_to_nchw(mat, bias, n0, n1, Wq, out)
-    return out, Conv2dCache(x=x, w=w, has_bias=b is not None, geometry=g)
+    return out, cache
+
+
+#: Convolutions with fewer multiply-adds than this run on one thread: below it,
+#: starting the threads costs more than the work.
+PARALLEL_MIN_MACS = 1 << 20
+
+
+def _direct_stride1(xp: np.ndarray, w: np.ndarray, bias: np.ndarray, g: ConvGeometry):
+    """Stride-1 forward pass without im2col (:mod:`cnnlab.kernels.direct`)."""
+    out = np.empty(g.out_shape, dtype=xp.dtype)
+    items = direct.work_items(xp.shape[0], w.shape[0], g.groups)
+    if out.size * w[0].size >= PARALLEL_MIN_MACS:
+        chunks = min(items, 8 * numba.get_num_threads())
+        direct.conv_stride1_parallel(xp, w, bias, *g.dilation, out, items, chunks)
+    else:
+        direct.conv_stride1(xp, w, bias, *g.dilation, out, 0, items)
+    return out
 
 
 def conv2d_backward(
