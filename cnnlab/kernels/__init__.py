@@ -8,6 +8,7 @@ public wrappers in :mod:`cnnlab.layers`, which validate, pad and allocate first.
 Modules
 -------
 conv    im2col / col2im and the reshuffles that turn convolution into one GEMM
+direct  stride-1 convolution forward, computed directly on the wide grid
 pool    max and average pooling, forward and backward
 
 ``parallel=True`` is used only where each ``prange`` iteration writes its own slice of

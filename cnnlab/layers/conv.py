@@ -1,10 +1,11 @@
 """2-D convolution (cross-correlation, as in every deep-learning library), fast path.
 
-The forward pass unrolls every receptive field into a column (``im2col``), multiplies
-by the filters in one BLAS product and reshuffles the result to NCHW; the backward pass
-is two more products and ``col2im``, which *adds* the gradients of overlapping
-receptive fields. :mod:`cnnlab.naive` has the same layer as the four nested loops of
-the lecture; the two agree in the tests.
+With stride 1 the forward pass adds up shifted copies of the input directly
+(:mod:`cnnlab.kernels.direct`). Other strides unroll every receptive field into a
+column (``im2col``), multiply by the filters in one BLAS product and reshuffle the
+result to NCHW; the backward pass is two more products and ``col2im``, which *adds*
+the gradients of overlapping receptive fields. :mod:`cnnlab.naive` has the same layer
+as the four nested loops of the lecture; the two agree in the tests.
 """
 
 from __future__ import annotations
@@ -163,8 +164,9 @@ def conv2d_forward(
                           * xp[n, g*C/groups + c, i*sh + kh*dh, j*sw + kw*dw]
 
     ``H_out = floor((H + top + bottom - dh*(KH - 1) - 1)/sh) + 1`` (likewise W_out).
-    Computed as ``w.reshape(F, -1) @ im2col(xp)`` per group, a few images at a time
-    (see :mod:`cnnlab.kernels.conv`).
+    Stride 1 is computed directly, one vectorized loop per kernel tap
+    (:mod:`cnnlab.kernels.direct`); other strides as ``w.reshape(F, -1) @ im2col(xp)``
+    per group, a few images at a time (:mod:`cnnlab.kernels.conv`).
 
     References
     ----------
