@@ -67,50 +67,58 @@ def _one_filter_one_tap(acc, w, f, c, kh, kw, run0, n):
 
 
 @njit(cache=True)
-def conv_stride1(xp, w, b, dil_h, dil_w, out, t0, t1):
+def conv_stride1(xc, w, b, dil_h, dil_w, images, out, t0, t1):
     """Stride-1 convolution of work items ``t0 <= t < t1`` (see Notes).
 
     Parameters
     ----------
-    xp : ndarray, shape (N, C, Hp, Wp)
-        Zero-padded input.
+    xc : ndarray, shape (C, N, Hp, Wp)
+        Zero-padded input, *channel-major*: the planes of one channel for every image
+        follow each other, so that one run can cover several images.
     w : ndarray, shape (F, C/groups, KH, KW)
     b : ndarray, shape (F,)
         Bias (zeros when the layer has none).
     dil_h, dil_w : int
         Dilation.
+    images : int
+        Images per work item.
     out : ndarray, shape (N, F, H_out, W_out)
         Written in place; ``H_out = Hp - dil_h*(KH - 1)``, likewise ``W_out``.
     t0, t1 : int
-        Work items: item ``t`` is image ``t // items`` and block ``t % items`` of its
-        filters, with ``items = groups * (F/groups // 4 + F/groups % 4)``: per group,
-        the blocks of four filters, then the remaining filters one by one.
+        Work items, ``t = block*items + item``: ``block`` is a range of ``images``
+        images, ``item`` one of the ``items = groups*(F/groups // 4 + F/groups % 4)``
+        blocks of filters (per group, the blocks of four filters, then the remaining
+        filters one by one).
 
     Notes
     -----
     ``out[n, f, i, j] = b[f] + sum_{c, kh, kw} w[f, c, kh, kw]
     * xp[n, g*C/groups + c, i + kh*dil_h, j + kw*dil_w]`` with ``g`` the group of
-    ``f``; accumulated on the wide grid (module docstring).
+    ``f``, accumulated on the wide grid (module docstring): in a work item that starts
+    at image ``n0``, output ``(n, i, j)`` sits at ``q = (n - n0)*Hp*Wp + i*Wp + j``, and
+    the positions between two images are thrown away like the extra columns.
     """
-    C, Hp, Wp = xp.shape[1], xp.shape[2], xp.shape[3]
+    C, N, Hp, Wp = xc.shape
     F, Cg, KH, KW = w.shape
     H_out, W_out = out.shape[2], out.shape[3]
+    plane = Hp * Wp
     Fg = F // (C // Cg)
     fours, ones = Fg // 4, Fg % 4
     items = (C // Cg) * (fours + ones)
-    n = (H_out - 1) * Wp + W_out
-    acc = np.empty((4, n), dtype=out.dtype)
+    acc = np.empty((4, images * plane), dtype=out.dtype)
     for t in range(t0, t1):
-        image, item = t // items, t % items
-        group, k = item // (fours + ones), item % (fours + ones)
+        n0 = (t // items) * images
+        count = min(N, n0 + images) - n0
+        n = (count - 1) * plane + (H_out - 1) * Wp + W_out
+        group, k = (t % items) // (fours + ones), (t % items) % (fours + ones)
         if k < fours:
             f, width = group * Fg + 4 * k, 4
         else:
             f, width = group * Fg + 4 * fours + (k - fours), 1
         for r in range(width):
-            acc[r, :] = b[f + r]
+            acc[r, :n] = b[f + r]
         for c in range(Cg):
-            flat = xp[image, group * Cg + c].reshape(Hp * Wp)
+            flat = xc[group * Cg + c].reshape(N * plane)[n0 * plane :]
             for kh in range(KH):
                 row = kh * dil_h * Wp
                 triples = KW // 3 if width == 4 else 0  # taps kw < 3*triples go 3 at a time
@@ -126,18 +134,29 @@ def conv_stride1(xp, w, b, dil_h, dil_w, out, t0, t1):
                     else:
                         _one_filter_one_tap(acc, w, f, c, kh, kw, run, n)
         for r in range(width):
-            for i in range(H_out):
-                out[image, f + r, i, :] = acc[r, i * Wp : i * Wp + W_out]
+            for image in range(count):
+                for i in range(H_out):
+                    q = image * plane + i * Wp
+                    out[n0 + image, f + r, i, :] = acc[r, q : q + W_out]
 
 
-def work_items(N: int, F: int, groups: int) -> int:
-    """How many work items :func:`conv_stride1` splits a batch into."""
+#: Wide-grid positions a work item aims for (whole images): long loops even for small
+#: images, while its four rows of sums stay in the core's cache.
+RUN_LENGTH = 2048
+
+
+def work_split(N: int, F: int, groups: int, plane: int) -> tuple[int, int]:
+    """``(images, items)``: images per work item, and how many work items in all,
+    for ``N`` images of ``plane = Hp*Wp`` pixels and ``F`` filters in ``groups``."""
+    images = max(1, min(N, RUN_LENGTH // plane))
     Fg = F // groups
-    return N * groups * (Fg // 4 + Fg % 4)
+    return images, -(-N // images) * groups * (Fg // 4 + Fg % 4)
 
 
 @njit(cache=True, parallel=True)
-def conv_stride1_parallel(xp, w, b, dil_h, dil_w, out, items, chunks):
+def conv_stride1_parallel(xc, w, b, dil_h, dil_w, images, out, items, chunks):
     """:func:`conv_stride1` on ``items`` work items, in ``chunks`` ranges in parallel."""
     for k in prange(chunks):
-        conv_stride1(xp, w, b, dil_h, dil_w, out, k * items // chunks, (k + 1) * items // chunks)
+        conv_stride1(
+            xc, w, b, dil_h, dil_w, images, out, k * items // chunks, (k + 1) * items // chunks
+        )

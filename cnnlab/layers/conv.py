@@ -189,11 +189,11 @@ def conv2d_forward(
     N, F, _, _ = g.out_shape
     C = x.shape[1]
     _, _, KH, KW = w.shape
-    xp = pad_nchw(x, g.padding)
     bias = np.zeros(F, dtype=x.dtype) if b is None else b
     cache = Conv2dCache(x=x, w=w, has_bias=b is not None, geometry=g)
     if g.stride == (1, 1):
-        return _direct_stride1(xp, w, bias, g), cache
+        return _direct_stride1(x, w, bias, g), cache
+    xp = pad_nchw(x, g.padding)
     w_mat = w.reshape(F, -1)
     wide, Wq, per_chunk = _layout(g, xp.shape[3], C * KH * KW, x.itemsize)
     P = g.out_shape[2] * Wq  # columns per image
@@ -212,18 +212,22 @@ def conv2d_forward(
 
 #: Convolutions with fewer multiply-adds than this run on one thread: below it,
 #: starting the threads costs more than the work.
-PARALLEL_MIN_MACS = 1 << 20
+PARALLEL_MIN_MACS = 1 << 24
 
 
-def _direct_stride1(xp: np.ndarray, w: np.ndarray, bias: np.ndarray, g: ConvGeometry):
+def _direct_stride1(x: np.ndarray, w: np.ndarray, bias: np.ndarray, g: ConvGeometry):
     """Stride-1 forward pass without im2col (:mod:`cnnlab.kernels.direct`)."""
-    out = np.empty(g.out_shape, dtype=xp.dtype)
-    items = direct.work_items(xp.shape[0], w.shape[0], g.groups)
+    N, C, H, W = x.shape
+    (top, bottom), (left, right) = g.padding
+    xc = np.zeros((C, N, H + top + bottom, W + left + right), dtype=x.dtype)
+    xc[:, :, top : top + H, left : left + W] = x.transpose(1, 0, 2, 3)
+    out = np.empty(g.out_shape, dtype=x.dtype)
+    images, items = direct.work_split(N, w.shape[0], g.groups, xc.shape[2] * xc.shape[3])
     if out.size * w[0].size >= PARALLEL_MIN_MACS:
         chunks = min(items, 8 * numba.get_num_threads())
-        direct.conv_stride1_parallel(xp, w, bias, *g.dilation, out, items, chunks)
+        direct.conv_stride1_parallel(xc, w, bias, *g.dilation, images, out, items, chunks)
     else:
-        direct.conv_stride1(xp, w, bias, *g.dilation, out, 0, items)
+        direct.conv_stride1(xc, w, bias, *g.dilation, images, out, 0, items)
     return out
 
 
