@@ -225,6 +225,7 @@ def test_conv_streams_the_batch_in_chunks(monkeypatch, chunk_bytes, stride, padd
     check_op(FAST, {"x": x, "w": w, "b": b}, params, naive=NAIVE, finite_differences=False)
 
 
+@pytest.mark.parametrize("run_length", [1, 300, 4096], ids=lambda n: f"run{n}")
 @pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
@@ -233,12 +234,15 @@ def test_conv_streams_the_batch_in_chunks(monkeypatch, chunk_bytes, stride, padd
      (6, 2, 7, 1), (9, 1, 6, 1)],
 )
 def test_stride1_kernel_covers_every_block_of_filters(monkeypatch, F, groups, KW, dilation,
-                                                      dtype, parallel):
+                                                      dtype, parallel, run_length):
     # The stride-1 kernel updates four filters from three taps at a time, then the
-    # leftover taps and filters one by one: every mix of full and partial blocks (per
-    # group) must give the naive loops' result.
+    # leftover taps and filters one by one, on runs of one image (run1), of two images
+    # and then one (run300: the 140-pixel padded planes, 3 images) or of all three:
+    # every mix of full and partial blocks must give the naive loops' result.
+    from cnnlab.kernels import direct
     from cnnlab.layers import conv as conv_module
 
+    monkeypatch.setattr(direct, "RUN_LENGTH", run_length)
     if parallel:
         monkeypatch.setattr(conv_module, "PARALLEL_MIN_MACS", 0)
     rng = np.random.default_rng(F * KW)
