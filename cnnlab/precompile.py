@@ -34,15 +34,17 @@ def warmup(dtypes: tuple[str, ...] = ("float32", "float64")) -> float:
     True
     """
     from cnnlab import layers
+    from cnnlab.layers.conv import PARALLEL_MIN_MACS
     from cnnlab.layers.pool import PARALLEL_MIN_SIZE
 
     start = time.perf_counter()
     for dtype in dtypes:
         # Stride 1 and other strides use different kernels, and stride 1 runs on one
         # thread for small layers and in parallel for large ones (PARALLEL_MIN_MACS).
-        for size, filters, stride in ((4, 2, 1), (4, 2, 2), (64, 8, 1)):
-            x = np.ones((1, 4, size, size), dtype=dtype)
-            w = np.ones((filters, 4, 3, 3), dtype=dtype)
+        big = -(-PARALLEL_MIN_MACS // (16 * 64 * 64 * 16 * 9))  # images of 16x64x64
+        for images, size, stride in ((1, 4, 1), (1, 4, 2), (big, 64, 1)):
+            x = np.ones((images, 16, size, size), dtype=dtype)
+            w = np.ones((16, 16, 3, 3), dtype=dtype)
             out, cache = layers.conv2d_forward(x, w, None, stride=stride, padding=1)
             layers.conv2d_backward(np.ones_like(out), cache)
         # Pooling runs serial kernels on small inputs and parallel ones on large.
