@@ -383,20 +383,29 @@ NOTES = """## Reading these numbers
   move by 2-10x from run to run when the load average is above 1, for PyTorch as much
   as for cnnlab, and any multi-threaded code suffers most. Pass B (one thread each, CPU
   time) is the stable comparison; see the load averages above before trusting pass A.
-- Convolution. cnnlab's time is one BLAS product per chunk of images (most of it) plus
-  serial im2col, reshuffle and padding around it. PyTorch runs oneDNN's direct
-  convolution kernels, which need no column matrix; that copying is why the forward
-  pass stays above PyTorch's time, most on the small-channel shapes (3->16, 16->32)
-  where the product itself is short. The backward pass is close to PyTorch's, and
-  faster on AlexNet conv1. The im2col/col2im kernels are serial on purpose: with
-  Numba's workers and BLAS's workers taking turns on two cores, a busy machine made the
-  layer up to ten times slower.
+- Convolution, forward. Stride 1 (the first three cases) runs directly on the padded
+  input, one vectorized loop per kernel tap updating four filters at a time; stride 4
+  (AlexNet conv1) unrolls the receptive fields into columns (im2col) and makes one BLAS
+  product per chunk of images. PyTorch runs oneDNN's convolution kernels, generated
+  for the machine, which keep their running sums in registers; cnnlab's loops load and
+  store a sum for every multiply-add, which is the factor of about two that remains.
+- Convolution, backward: im2col, two BLAS products and col2im for every stride, close
+  to PyTorch's time and faster on AlexNet conv1. The im2col/col2im kernels are serial
+  on purpose: with Numba's workers and BLAS's workers taking turns on two cores, a
+  busy machine made the layer up to ten times slower.
+- Warm-up. Every block of runs starts with 0.3 s of untimed calls. With a single
+  warm-up call, as in earlier versions of this script, PyTorch's first timed calls of
+  each block were still slow (its thread pool and allocator settling), which made
+  PyTorch look several times slower on small convolutions than it is in a training
+  loop.
 - Pooling. cnnlab's kernels loop over the taps of the window and, for each tap, over
   every window of a channel plane at once (wide rows, the plane split into stride
   phases), which the compiler turns into vector instructions; the planes are shared
-  out among the threads. Max pooling writes the winners' indices as int32. Most of the
-  remaining time is memory: a fresh 51 MB `dx` alone costs several milliseconds of
-  page faults, for PyTorch as for cnnlab.
+  out among the threads. Max pooling writes the winners' indices as int32. The
+  backward passes are bound by memory: writing a 51 MB `dx` takes about 3 ms here
+  whatever the code, so in a run where PyTorch's max-pool backward is itself quick
+  (2x2 stride 2 took between 5 and 35 ms from run to run) the ratio for that case
+  cannot get far below 0.6.
 - Start-up. Of the warm start, about a fifth is Numba loading SciPy's BLAS bindings
   (a check it runs when its first function loads; SciPy is installed for
   scikit-learn), the rest is importing Numba and NumPy and loading the cached kernels.
@@ -411,7 +420,8 @@ def write_results(path: Path, info, rows, single, cold, table) -> None:
         "# Benchmark results",
         "",
         f"Written by `benchmarks/run.py` on {datetime.date.today().isoformat()}. Float32, "
-        "median of two rounds of timed blocks per library; ratios are cnnlab time / other "
+        "median of two rounds of timed blocks per library, each block after "
+        f"{WARMUP_SECONDS} s of untimed warm-up calls; ratios are cnnlab time / other "
         "time (below 1: cnnlab is faster). PyTorch forward runs under `torch.no_grad()`, "
         "backward is "
         "`torch.autograd.grad` (dx, dw, db) of a retained graph. Pass A uses every core "
