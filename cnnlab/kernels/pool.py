@@ -99,6 +99,21 @@ def _merge_phases(phases, step, flat):
 
 
 @njit(cache=True)
+def _load_plane(plane, direct, padded, pad_top, pad_left, step, phases):
+    """The (H, W) plane flattened, after copying it into the scratch ``padded`` plane
+    unless ``direct``; with ``step > 1`` also split into ``phases``."""
+    H, W = plane.shape
+    if direct:
+        flat = plane.reshape(H * W)
+    else:
+        padded[pad_top : pad_top + H, pad_left : pad_left + W] = plane
+        flat = padded.reshape(padded.size)
+    if step > 1:
+        _split_phases(flat, step, phases)
+    return flat
+
+
+@njit(cache=True)
 def _run_of_tap(flat, phases, step, offset):
     """The run of pixels that one tap reads: ``flat[offset + step*q]`` as ``run[q]``."""
     if step == 1:
@@ -164,13 +179,7 @@ def max_pool_forward(x, KH, KW, stride_h, stride_w, pad_top, pad_left, out, argm
     arg = np.empty((2, n), dtype=np.int32)  # the winning tap's kh*W + kw; -1: none
     for nc in range(p0, p1):
         nn, c = nc // C, nc % C
-        if direct:
-            flat = x[nn, c].reshape(H * W)
-        else:
-            padded[pad_top:pad_top + H, pad_left:pad_left + W] = x[nn, c]
-            flat = padded.reshape(Hp * Wp)
-        if step > 1:
-            _split_phases(flat, step, phases)
+        flat = _load_plane(x[nn, c], direct, padded, pad_top, pad_left, step, phases)
         for i0 in range(0, H_out, rows):
             best[0, :] = -np.inf
             arg[0, :] = -1
@@ -313,13 +322,7 @@ def avg_pool_forward(
     total = np.empty(n, dtype=x.dtype)
     for nc in range(p0, p1):
         nn, c = nc // C, nc % C
-        if direct:
-            flat = x[nn, c].reshape(H * W)
-        else:
-            padded[pad_top:pad_top + H, pad_left:pad_left + W] = x[nn, c]
-            flat = padded.reshape(Hp * Wp)
-        if step > 1:
-            _split_phases(flat, step, phases)
+        flat = _load_plane(x[nn, c], direct, padded, pad_top, pad_left, step, phases)
         for i0 in range(0, H_out, rows):
             total[:] = 0
             for kh in range(KH):
