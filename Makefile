@@ -27,6 +27,9 @@ $(STAMP): pyproject.toml
 	@if $(PIP) install --quiet --no-index --no-deps 'torch==2.13.0' 2>/dev/null; then \
 	    $(PIP) install --quiet 'torch==2.13.0'; \
 	else echo "note: no local PyTorch CPU wheel; torch comparisons will be skipped (pip install torch to enable)"; fi
+	@# Compile every Numba kernel now (about a minute, once) rather than in a learner's
+	@# first notebook; the compiled code is cached beside the kernels.
+	$(PY) -m cnnlab warmup
 	touch $@
 
 venv: $(STAMP)  ## Create .venv and install cnnlab with its test extras
