@@ -16,3 +16,11 @@ the output (its own row, image or channel plane), so no two threads ever add int
 same element. No kernel uses ``fastmath``: the gradient checks compare them to finite
 differences. Every kernel also runs as plain Python under ``NUMBA_DISABLE_JIT=1``.
 """
+
+import numba
+
+
+def parallel_chunks(items: int) -> int:
+    """How many ranges a ``*_parallel`` kernel splits ``items`` work items into: a few
+    per thread, so that a thread that finishes early takes another range."""
+    return min(items, 8 * numba.get_num_threads())

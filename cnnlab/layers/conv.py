@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numba
 import numpy as np
 
 from cnnlab.kernels import conv as kernels
-from cnnlab.kernels import direct
+from cnnlab.kernels import direct, parallel_chunks
 from cnnlab.layers._validate import (
     ConvGeometry,
     as_float_array,
@@ -217,14 +216,12 @@ PARALLEL_MIN_MACS = 1 << 24
 
 def _direct_stride1(x: np.ndarray, w: np.ndarray, bias: np.ndarray, g: ConvGeometry):
     """Stride-1 forward pass without im2col (:mod:`cnnlab.kernels.direct`)."""
-    N, C, H, W = x.shape
-    (top, bottom), (left, right) = g.padding
-    xc = np.zeros((C, N, H + top + bottom, W + left + right), dtype=x.dtype)
-    xc[:, :, top : top + H, left : left + W] = x.transpose(1, 0, 2, 3)
+    xc = pad_nchw(x.transpose(1, 0, 2, 3), g.padding)  # channel-major: (C, N, Hp, Wp)
     out = np.empty(g.out_shape, dtype=x.dtype)
+    N = x.shape[0]
     images, items = direct.work_split(N, w.shape[0], g.groups, xc.shape[2] * xc.shape[3])
     if out.size * w[0].size >= PARALLEL_MIN_MACS:
-        chunks = min(items, 8 * numba.get_num_threads())
+        chunks = parallel_chunks(items)
         direct.conv_stride1_parallel(xc, w, bias, *g.dilation, images, out, items, chunks)
     else:
         direct.conv_stride1(xc, w, bias, *g.dilation, images, out, 0, items)

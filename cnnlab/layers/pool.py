@@ -22,9 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numba
 import numpy as np
 
+from cnnlab.kernels import parallel_chunks
 from cnnlab.kernels import pool as kernels
 from cnnlab.layers._validate import (
     PoolGeometry,
@@ -86,12 +86,6 @@ class AvgPool2dCache:
 #: the threads costs more than the work (gradient checks call a layer thousands of
 #: times on a few hundred numbers).
 PARALLEL_MIN_SIZE = 1 << 15
-
-
-def _chunks(planes: int) -> int:
-    """How many plane ranges a parallel kernel splits the work into: a few per thread,
-    so that a thread that finishes early takes another range."""
-    return min(planes, 8 * numba.get_num_threads())
 
 
 def validate_pool2d(
@@ -174,7 +168,7 @@ def max_pool2d_forward(
     (top, _), (left, _) = g.padding
     args = (x, *g.kernel, *g.stride, top, left, out, argmax)
     if x.size >= PARALLEL_MIN_SIZE:
-        kernels.max_pool_forward_parallel(*args, _chunks(x.shape[0] * x.shape[1]))
+        kernels.max_pool_forward_parallel(*args, parallel_chunks(x.shape[0] * x.shape[1]))
     else:
         kernels.max_pool_forward(*args, 0, x.shape[0] * x.shape[1])
     return out, MaxPool2dCache(x=x, geometry=g, argmax=argmax)
@@ -226,7 +220,8 @@ def max_pool2d_backward(dout: np.ndarray, cache: MaxPool2dCache) -> np.ndarray:
         argmax = fresh.argmax
     dx = np.empty(x.shape, dtype=x.dtype)  # the kernel zeroes each plane
     if dx.size >= PARALLEL_MIN_SIZE:
-        kernels.max_pool_backward_parallel(dout, argmax, dx, _chunks(x.shape[0] * x.shape[1]))
+        chunks = parallel_chunks(x.shape[0] * x.shape[1])
+        kernels.max_pool_backward_parallel(dout, argmax, dx, chunks)
     else:
         kernels.max_pool_backward(dout, argmax, dx, 0, x.shape[0] * x.shape[1])
     return dx
@@ -288,7 +283,7 @@ def avg_pool2d_forward(
     (top, bottom), (left, right) = g.padding
     args = (x, *g.kernel, *g.stride, top, left, bottom, right, include, out)
     if x.size >= PARALLEL_MIN_SIZE:
-        kernels.avg_pool_forward_parallel(*args, _chunks(x.shape[0] * x.shape[1]))
+        kernels.avg_pool_forward_parallel(*args, parallel_chunks(x.shape[0] * x.shape[1]))
     else:
         kernels.avg_pool_forward(*args, 0, x.shape[0] * x.shape[1])
     cache = AvgPool2dCache(
@@ -331,7 +326,7 @@ def avg_pool2d_backward(dout: np.ndarray, cache: AvgPool2dCache) -> np.ndarray:
     (top, bottom), (left, right) = g.padding
     args = (dout, *g.kernel, *g.stride, top, left, bottom, right, cache.count_include_pad, dx)
     if dx.size >= PARALLEL_MIN_SIZE:
-        kernels.avg_pool_backward_parallel(*args, _chunks(dx.shape[0] * dx.shape[1]))
+        kernels.avg_pool_backward_parallel(*args, parallel_chunks(dx.shape[0] * dx.shape[1]))
     else:
         kernels.avg_pool_backward(*args, 0, dx.shape[0] * dx.shape[1])
     return dx
