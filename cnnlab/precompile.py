@@ -39,14 +39,16 @@ def warmup(dtypes: tuple[str, ...] = ("float32", "float64")) -> float:
 
     start = time.perf_counter()
     for dtype in dtypes:
-        # Stride 1 and other strides use different kernels, and stride 1 runs on one
-        # thread for small layers and in parallel for large ones (PARALLEL_MIN_MACS).
-        big = -(-PARALLEL_MIN_MACS // (16 * 64 * 64 * 16 * 9))  # images of 16x64x64
-        for images, size, stride in ((1, 4, 1), (1, 4, 2), (big, 64, 1)):
-            x = np.ones((images, 16, size, size), dtype=dtype)
-            w = np.ones((16, 16, 3, 3), dtype=dtype)
-            out, cache = layers.conv2d_forward(x, w, None, stride=stride, padding=1)
-            layers.conv2d_backward(np.ones_like(out), cache)
+        # Sixteen channels take the register-blocked kernel, three the stride-1 kernel
+        # or im2col; each runs on one thread for small layers and in parallel for
+        # large ones (PARALLEL_MIN_MACS).
+        for channels in (16, 3):
+            big = -(-PARALLEL_MIN_MACS // (16 * 64 * 64 * channels * 9))  # 64x64 images
+            for images, size, stride in ((1, 4, 1), (1, 4, 2), (big, 64, 1)):
+                x = np.ones((images, channels, size, size), dtype=dtype)
+                w = np.ones((16, channels, 3, 3), dtype=dtype)
+                out, cache = layers.conv2d_forward(x, w, None, stride=stride, padding=1)
+                layers.conv2d_backward(np.ones_like(out), cache)
         # Pooling runs serial kernels on small inputs and parallel ones on large.
         for size in (4, int(np.sqrt(PARALLEL_MIN_SIZE // 2)) + 1):
             x = np.ones((1, 2, size, size), dtype=dtype)

@@ -5,7 +5,10 @@ interpreted) is a bug, and coverage tools only see the interpreted version. This
 runs a small representative subset of the layer tests in a subprocess with the JIT
 disabled: the lecture's max-pool example, ties, padding, overlapping windows, a few
 grid cases of conv and pooling against finite differences and the naive loops, the
-random naive-vs-fast cases, and the doctests of the layers.
+random naive-vs-fast cases, every kind of block of the register-blocked convolution
+(its input copy must leave room for the blocks that stick out past a row: plain Python
+raises where compiled code would quietly read past the end), and the doctests of the
+layers.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ SUBSET = [
     "tests/test_layers_conv.py::test_conv_overlapping_windows_accumulate",
     "tests/test_layers_conv.py::test_conv_matches_finite_differences_and_naive[pad1-s2-d2-g2]",
     "tests/test_layers_conv.py::test_conv_matches_finite_differences_and_naive[padsame-s1-d1-gdepthwise]",
+    "tests/test_layers_conv.py::test_conv_matches_finite_differences_and_naive[pad1-s2-d2-gC9]",
+    "tests/test_layers_conv.py::test_channel_last_kernel_covers_every_block",
     "tests/test_naive.py",
     "cnnlab/layers",
     "cnnlab/kernels",

@@ -22,14 +22,14 @@ NAIVE = (naive.conv2d_forward, naive.conv2d_backward)
 PADDINGS = [0, 1, (1, 2), ((0, 1), (2, 1)), "same", "valid"]
 STRIDES = [1, 2, 3]
 DILATIONS = [1, 2]
-GROUPS = ["1", "2", "depthwise"]
+GROUPS = ["1", "2", "depthwise", "C9"]  # C9: enough channels for the register-blocked kernel
 
 
 def _case(padding, stride, dilation, groups, seed=0):
     """Tiny non-square input and kernel for one combination of the options."""
     rng = np.random.default_rng(seed)
-    C, F = {"1": (3, 2), "2": (4, 6), "depthwise": (3, 3)}[groups]
-    g = {"1": 1, "2": 2, "depthwise": 3}[groups]
+    C, F = {"1": (3, 2), "2": (4, 6), "depthwise": (3, 3), "C9": (9, 5)}[groups]
+    g = {"1": 1, "2": 2, "depthwise": 3, "C9": 1}[groups]
     x = rng.standard_normal((2, C, 7, 6))
     w = rng.standard_normal((F, C // g, 3, 2))
     b = rng.standard_normal(F)
@@ -235,10 +235,11 @@ def test_conv_streams_the_batch_in_chunks(monkeypatch, chunk_bytes, stride, padd
 )
 def test_stride1_kernel_covers_every_block_of_filters(monkeypatch, F, groups, KW, dilation,
                                                       dtype, parallel, run_length):
-    # The stride-1 kernel updates four filters from three taps at a time, then the
-    # leftover taps and filters one by one, on runs of one image (run1), of two images
-    # and then one (run300: the 140-pixel padded planes, 3 images) or of all three:
-    # every mix of full and partial blocks must give the naive loops' result.
+    # The stride-1 kernel (groups, or fewer than 8 channels) works on tiles of 4 filters
+    # (zero filters added to fill the last one) x 16 or 8 positions, on runs of one
+    # image (run1), of two images and then one (run300: the 140-pixel padded planes,
+    # 3 images) or of all three: every mix of full and partial tiles must give the
+    # naive loops' result.
     from cnnlab.kernels import direct
     from cnnlab.layers import conv as conv_module
 
@@ -257,3 +258,68 @@ def test_stride1_kernel_covers_every_block_of_filters(monkeypatch, F, groups, KW
     )
     tolerance = 1e-12 if dtype == np.float64 else 1e-4
     np.testing.assert_allclose(out, expected, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("C", "F", "W", "stride", "dilation", "padding"),
+    [
+        (8, 9, 9, 1, 1, 1),  # 9 filters in a block of 16 (in two of 8 in float64)
+        (8, 16, 8, 1, 1, 0),  # exactly one float32 block; W_out = 6
+        (9, 17, 10, (1, 2), 1, ((0, 1), (2, 0))),  # one filter past a block; W_out = 6
+        (12, 33, 11, 2, (1, 2), "same"),  # dilation in width: the taps' outer loop
+        (8, 24, 13, (2, 3), (2, 1), 1),  # W_out = 4 (one block), stride larger than 1
+        (10, 8, 7, 1, 1, ((1, 1), (0, 3))),  # W_out = 9: a block of 1 pixel at the end
+    ],
+)
+def test_channel_last_kernel_covers_every_block(monkeypatch, C, F, W, stride, dilation,
+                                                padding, dtype, parallel):
+    # The register-blocked kernel works on blocks of 4 pixels x 2 vectors of filters:
+    # partial blocks of filters (zero filters padded in) and of pixels (computed past
+    # the row's end and thrown away) must not change the result or read outside the
+    # input copy.
+    from cnnlab.layers import conv as conv_module
+
+    assert C >= conv_module.BLOCKED_MIN_CHANNELS
+    if parallel:
+        monkeypatch.setattr(conv_module, "PARALLEL_MIN_MACS", 0)
+    rng = np.random.default_rng(C * F + W)
+    x = rng.standard_normal((3, C, 6, W)).astype(dtype)
+    w = rng.standard_normal((F, C, 3, 2)).astype(dtype)
+    b = rng.standard_normal(F).astype(dtype)
+    params = {"stride": stride, "padding": padding, "dilation": dilation}
+    out, cache = conv2d_forward(x, w, b, **params)
+    expected, naive_cache = naive.conv2d_forward(
+        x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), **params
+    )
+    tolerance = 1e-12 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(out, expected, rtol=tolerance, atol=tolerance)
+    # With stride 1, dx is itself a convolution with 8 or more channels and filters,
+    # so the backward pass runs the same kernel.
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    grads = conv2d_backward(dout, cache)
+    expected_grads = naive.conv2d_backward(dout.astype(np.float64), naive_cache)
+    for name, got, want in zip(("dx", "dw", "db"), grads, expected_grads, strict=True):
+        np.testing.assert_allclose(got, want, rtol=tolerance, atol=10 * tolerance, err_msg=name)
+
+
+def test_channel_last_kernel_is_used_from_eight_channels_and_filters(monkeypatch):
+    # Which kernel runs is a speed choice, but the choice itself must work as
+    # documented: 8 channels and 8 filters in one group take the register-blocked
+    # kernel; fewer of either, or groups, take another.
+    from cnnlab.kernels import blocked
+    from cnnlab.layers import conv as conv_module
+
+    calls = []
+    monkeypatch.setattr(blocked, "conv_rows", lambda *args: calls.append(args[-3:]))
+    rng = np.random.default_rng(0)
+    conv2d_forward(rng.standard_normal((1, 8, 5, 5)), rng.standard_normal((8, 8, 3, 3)))
+    conv2d_forward(rng.standard_normal((1, 7, 5, 5)), rng.standard_normal((8, 7, 3, 3)))
+    conv2d_forward(
+        rng.standard_normal((1, 8, 5, 5)), rng.standard_normal((8, 4, 3, 3)), groups=2
+    )
+    conv2d_forward(rng.standard_normal((1, 8, 5, 5)), rng.standard_normal((7, 8, 3, 3)))
+    conv2d_forward(rng.standard_normal((1, 9, 5, 5)), rng.standard_normal((17, 9, 3, 3)))
+    assert len(calls) == 2
+    assert (conv_module.BLOCKED_MIN_CHANNELS, conv_module.BLOCKED_MIN_FILTERS) == (8, 8)

@@ -9,6 +9,8 @@ Modules
 -------
 conv    im2col / col2im and the reshuffles that turn convolution into one GEMM
 direct  stride-1 convolution forward, computed directly on the wide grid
+blocked convolution forward with its sums in registers, on a channel-last copy
+simd    the 256-bit Vector type that ``blocked`` keeps its sums in
 pool    max and average pooling, forward and backward
 
 ``parallel=True`` is used only where each ``prange`` iteration writes its own slice of

@@ -13,10 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba
 import numpy as np
 
+from cnnlab.kernels import blocked, direct, parallel_chunks, weight_grad
 from cnnlab.kernels import conv as kernels
-from cnnlab.kernels import direct, parallel_chunks
+from cnnlab.kernels.simd import VECTOR_BYTES
 from cnnlab.layers._validate import (
     ConvGeometry,
     as_float_array,
@@ -185,13 +187,26 @@ def conv2d_forward(
     """
     where = "conv2d_forward"
     x, w, b, g = validate_conv2d(x, w, b, stride, padding, dilation, groups, where)
+    bias = np.zeros(w.shape[0], dtype=x.dtype) if b is None else b
+    cache = Conv2dCache(x=x, w=w, has_bias=b is not None, geometry=g)
+    return _forward(x, w, bias, g), cache
+
+
+def _forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """The forward pass of validated arrays, by the kernel that suits the shape."""
+    C, F = x.shape[1], w.shape[0]
+    if g.groups == 1 and C >= BLOCKED_MIN_CHANNELS and F >= BLOCKED_MIN_FILTERS:
+        return _blocked_channel_last(x, w, bias, g)
+    if g.stride == (1, 1):
+        return _direct_stride1(x, w, bias, g)
+    return _im2col_forward(x, w, bias, g)
+
+
+def _im2col_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray, g: ConvGeometry):
+    """Forward pass as ``w.reshape(F, -1) @ im2col(xp)`` (:mod:`cnnlab.kernels.conv`)."""
     N, F, _, _ = g.out_shape
     C = x.shape[1]
     _, _, KH, KW = w.shape
-    bias = np.zeros(F, dtype=x.dtype) if b is None else b
-    cache = Conv2dCache(x=x, w=w, has_bias=b is not None, geometry=g)
-    if g.stride == (1, 1):
-        return _direct_stride1(x, w, bias, g), cache
     xp = pad_nchw(x, g.padding)
     w_mat = w.reshape(F, -1)
     wide, Wq, per_chunk = _layout(g, xp.shape[3], C * KH * KW, x.itemsize)
@@ -206,7 +221,7 @@ def conv2d_forward(
         for filters, taps in _group_slices(F, C * KH * KW, g.groups):
             np.matmul(w_mat[filters], cols[taps, :m], out=mat[filters, :m])
         kernels.mat_to_nchw(mat, bias, n0, n1, Wq, out)
-    return out, cache
+    return out
 
 
 #: Convolutions with fewer multiply-adds than this run on one thread: below it,
@@ -214,17 +229,81 @@ def conv2d_forward(
 PARALLEL_MIN_MACS = 1 << 24
 
 
+#: With fewer input channels the channel-last copy and the short runs of taps cost
+#: more than the register blocking gains (the first layer of a network, C = 1 or 3).
+BLOCKED_MIN_CHANNELS = 8
+#: The channel-last kernel computes filters 16 at a time (8 in float64); with fewer
+#: filters most of that work would be thrown away.
+BLOCKED_MIN_FILTERS = 8
+
+
+def _channel_last(x: np.ndarray, padding, stride: int, slack: int, parallel: bool):
+    """``x`` (N, C, H, W) zero-padded and channel last, flat: ``x[n, c, y, x]`` at
+    ``((n*Hp + top + y)*Wp + left + x)*stride + c``, then ``slack`` more zeros."""
+    N, _, H, W = x.shape
+    (top, bottom), (left, right) = padding
+    Hp, Wp = top + H + bottom, left + W + right
+    xh = np.zeros(N * Hp * Wp * stride + slack, dtype=x.dtype)
+    if parallel:
+        blocked.to_channel_last_parallel(x, top, left, Hp, Wp, stride, xh)
+    else:
+        blocked.to_channel_last(x, top, left, Hp, Wp, stride, xh, 0, N)
+    return xh
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def _blocked_channel_last(x: np.ndarray, w: np.ndarray, bias: np.ndarray, g: ConvGeometry):
+    """Forward pass with the sums in registers (:mod:`cnnlab.kernels.blocked`)."""
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    (top, bottom), (left, right) = g.padding
+    Hp, Wp = top + H + bottom, left + W + right
+    Fp = _round_up(F, 2 * VECTOR_BYTES // x.itemsize)  # blocks of two vectors of filters
+    out = np.empty(g.out_shape, dtype=x.dtype)
+    parallel = out.size * w[0].size >= PARALLEL_MIN_MACS
+    slack = (blocked.PIXELS - 1) * g.stride[1] * C  # blocks sticking out past the last row
+    xh = _channel_last(x, g.padding, C, slack, parallel)
+    wt = np.zeros((KH, KW, C, Fp), dtype=x.dtype)
+    wt[..., :F] = w.transpose(2, 3, 1, 0)
+    bias_padded = np.zeros(Fp, dtype=x.dtype)
+    bias_padded[:F] = bias
+    args = (xh, wt.ravel(), bias_padded, C, Hp, Wp, KH, KW, *g.stride, *g.dilation, out)
+    rows = N * g.out_shape[2]
+    if parallel:
+        blocked.conv_rows_parallel(*args, parallel_chunks(rows))
+    else:
+        blocked.conv_rows(*args, 0, rows)
+    return out
+
+
 def _direct_stride1(x: np.ndarray, w: np.ndarray, bias: np.ndarray, g: ConvGeometry):
     """Stride-1 forward pass without im2col (:mod:`cnnlab.kernels.direct`)."""
-    xc = pad_nchw(x.transpose(1, 0, 2, 3), g.padding)  # channel-major: (C, N, Hp, Wp)
+    N, C, H, W = x.shape
+    F, Cg, KH, KW = w.shape
+    (top, bottom), (left, right) = g.padding
+    Hp, Wp = top + H + bottom, left + W + right
+    dh, dw = g.dilation
+    # Channel-major padded copy, (C, N, Hp, Wp), plus room for the last tile's overhang.
+    xflat = np.zeros(C * N * Hp * Wp + 2 * VECTOR_BYTES // x.itemsize, dtype=x.dtype)
+    xc = xflat[: C * N * Hp * Wp].reshape(C, N, Hp, Wp)
+    xc[:, :, top : top + H, left : left + W] = x.transpose(1, 0, 2, 3)
+    # Where tap (c, kh, kw) of group g starts in xflat: ((g*Cg + c)*N*Hp + kh*dh)*Wp + kw*dw
+    channel_starts = np.arange(0, C * N * Hp * Wp, N * Hp * Wp).reshape(g.groups, Cg, 1, 1)
+    row_starts = np.arange(0, KH * dh * Wp, dh * Wp).reshape(KH, 1)
+    offsets = (channel_starts + row_starts + np.arange(0, KW * dw, dw)).reshape(g.groups, -1)
+    Fg = F // g.groups
+    wt = np.zeros((g.groups, Cg * KH * KW, -(-Fg // 4) * 4), dtype=x.dtype)
+    wt[:, :, :Fg] = w.reshape(g.groups, Fg, -1).transpose(0, 2, 1)
     out = np.empty(g.out_shape, dtype=x.dtype)
-    N = x.shape[0]
-    images, items = direct.work_split(N, w.shape[0], g.groups, xc.shape[2] * xc.shape[3])
+    images, items = direct.work_split(N, F, g.groups, Hp * Wp)
+    args = (xflat, offsets, wt, bias, N, Hp, Wp, images, out)
     if out.size * w[0].size >= PARALLEL_MIN_MACS:
-        chunks = parallel_chunks(items)
-        direct.conv_stride1_parallel(xc, w, bias, *g.dilation, images, out, items, chunks)
+        direct.conv_stride1_parallel(*args, items, parallel_chunks(items))
     else:
-        direct.conv_stride1(xc, w, bias, *g.dilation, images, out, 0, items)
+        direct.conv_stride1(*args, 0, items)
     return out
 
 
@@ -288,10 +367,22 @@ def conv2d_backward(
         )
     x, w, g = cache.x, cache.w, cache.geometry
     dout = check_dout(dout, g.out_shape, x.dtype, "conv2d_backward")
+    db = dout.sum(axis=(0, 2, 3)) if cache.has_bias else None
+    padding = _input_gradient_padding(w.shape, g)
+    if g.groups == 1 and padding is not None:
+        dx = _input_gradient_by_convolution(dout, w, padding, g, x.shape)
+        dw = _weight_gradient_channel_last(x, dout, w.shape, g)
+    else:
+        dx, dw = _im2col_backward(x, w, dout, g)
+    return dx, dw, db
+
+
+def _im2col_backward(x: np.ndarray, w: np.ndarray, dout: np.ndarray, g: ConvGeometry):
+    """``(dx, dw)`` from im2col, two BLAS products per chunk of images, and col2im."""
     N, F, _, _ = g.out_shape
     _, C, H, W = x.shape
     _, _, KH, KW = w.shape
-    (top, bottom), (left, right) = g.padding
+    (top, _), (left, _) = g.padding
     xp = pad_nchw(x, g.padding)
     w_mat = w.reshape(F, -1)
     wide, Wq, per_chunk = _layout(g, xp.shape[3], C * KH * KW, x.itemsize)
@@ -312,9 +403,60 @@ def conv2d_backward(
             np.matmul(w_mat[filters].T, dout_mat[filters, :m], out=dcols[taps, :m])
         dw_mat += dw_part
         _fold(dcols, n0, n1, KH, KW, g, wide, dxp)
-    db = dout.sum(axis=(0, 2, 3)) if cache.has_bias else None
-    if top == bottom == left == right == 0:
-        dx = dxp
+    dx = dxp[:, :, top : top + H, left : left + W]
+    return (dx if dx.flags.c_contiguous else np.ascontiguousarray(dx)), dw_mat.reshape(w.shape)
+
+
+def _input_gradient_padding(w_shape, g: ConvGeometry):
+    """Padding of ``dout`` that makes ``dx`` a stride-1 convolution of it, or None.
+
+    Pixel ``y`` of the input met tap ``kh`` in output row ``i = y + top - kh*dh``, so
+    ``dx[n, c, y, x] = sum_{f, kh', kw'} dout_p[n, f, y + kh'*dh, x + kw'*dw]
+    * w[f, c, KH-1-kh', KW-1-kw']`` with ``dout_p`` padded by ``dh*(KH-1) - top`` on
+    top (likewise on each side). None for strides other than 1, or when the forward
+    padding was wider than the dilated kernel, which would make this one negative.
+    """
+    if g.stride != (1, 1):
+        return None
+    _, _, KH, KW = w_shape
+    (top, bottom), (left, right) = g.padding
+    reach_h, reach_w = g.dilation[0] * (KH - 1), g.dilation[1] * (KW - 1)
+    padding = ((reach_h - top, reach_h - bottom), (reach_w - left, reach_w - right))
+    return None if min(padding[0] + padding[1]) < 0 else padding
+
+
+def _input_gradient_by_convolution(dout, w, padding, g: ConvGeometry, x_shape) -> np.ndarray:
+    """``dx`` of a stride-1 convolution (one group) as a forward convolution of
+    ``dout`` (see :func:`_input_gradient_padding`): filters flipped in space, filters
+    and channels swapped. It runs on the fast forward kernels, without the column
+    matrix and ``col2im``."""
+    swapped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))  # (C, F, KH, KW)
+    geometry = ConvGeometry(
+        stride=(1, 1), padding=padding, dilation=g.dilation, groups=1, out_shape=x_shape
+    )
+    return _forward(dout, swapped, np.zeros(x_shape[1], dtype=dout.dtype), geometry)
+
+
+def _weight_gradient_channel_last(x, dout, w_shape, g: ConvGeometry) -> np.ndarray:
+    """``dw`` of a one-group convolution by :mod:`cnnlab.kernels.weight_grad`."""
+    N, C, H, W = x.shape
+    F, _, KH, KW = w_shape
+    _, _, H_out, W_out = g.out_shape
+    (top, bottom), (left, right) = g.padding
+    Hp, Wp = top + H + bottom, left + W + right
+    Fp = _round_up(F, 2 * VECTOR_BYTES // x.itemsize)
+    Cp = _round_up(C, weight_grad.CHANNELS)
+    parallel = dout.size * C * KH * KW >= PARALLEL_MIN_MACS
+    xh = _channel_last(x, g.padding, C, weight_grad.CHANNELS - 1, parallel)
+    douth = _channel_last(dout, ((0, 0), (0, 0)), Fp, 0, parallel)
+    args = (xh, douth, C, Hp, Wp, KH, KW, *g.stride, *g.dilation, H_out, W_out, Cp)
+    rows = N * H_out
+    if parallel:
+        parts = np.zeros((min(rows, numba.get_num_threads()), KH * KW * Cp * Fp), x.dtype)
+        weight_grad.weight_grad_parallel(*args, parts, rows)
+        dwt = parts.sum(axis=0)
     else:
-        dx = np.ascontiguousarray(dxp[:, :, top : top + H, left : left + W])
-    return dx, dw_mat.reshape(w.shape), db
+        dwt = np.zeros(KH * KW * Cp * Fp, dtype=x.dtype)
+        weight_grad.weight_grad(*args, dwt, 0, rows)
+    dw = dwt.reshape(KH, KW, Cp, Fp)[:, :, :C, :F].transpose(3, 2, 0, 1)
+    return np.ascontiguousarray(dw)

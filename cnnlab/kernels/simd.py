@@ -1,0 +1,163 @@
+"""A 256-bit vector of float32 or float64 for kernels that keep their sums in registers.
+
+Numba vectorizes a loop over an array by itself, but every sum it updates is loaded
+from and stored back to memory on each pass. A convolution's inner loop does a
+multiply-add per load, so those loads and stores, not the arithmetic, set its speed.
+Here a :class:`Vector` is a local variable like a float: it lives in a CPU register,
+and a kernel can keep a handful of them across thousands of multiply-adds and store
+each once at the end (:mod:`cnnlab.kernels.blocked`).
+
+A vector holds ``lanes(a)`` numbers of ``a``'s dtype: 8 float32 or 4 float64, one AVX
+register. On a CPU with narrower registers LLVM splits each operation in two; the
+results are the same.
+
+Functions (callable from ``@njit`` code; ``a`` is a 1-D C-contiguous float array)
+----------------------------------------------------------------------------------
+lanes(a)             numbers per vector for a's dtype (a compile-time constant)
+load(a, i)           the vector a[i : i + lanes]
+store(a, i, v)       a[i : i + lanes] = v
+broadcast(a, i)      a vector with every lane a[i]
+zeros(a)             a vector of zeros of a's dtype
+muladd(u, v, acc)    u*v + acc, lane by lane
+
+None of them checks an index: as everywhere in :mod:`cnnlab.kernels`, the caller
+sizes its arrays so that every access is inside them. ``muladd`` is LLVM's
+``fmuladd``: one fused multiply-add where the CPU has one (as PyTorch's kernels use),
+a multiply and an add otherwise. The order of the additions is the one written; no
+``fastmath`` reordering.
+
+With ``NUMBA_DISABLE_JIT=1`` the same names are small NumPy functions (a vector is a
+1-D array), so the kernels still run, slowly, as plain Python.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+#: Bytes per vector: one AVX register.
+VECTOR_BYTES = 32
+
+__all__ = ["VECTOR_BYTES", "broadcast", "lanes", "load", "muladd", "store", "zeros"]
+
+
+if numba.config.DISABLE_JIT:  # plain-Python stand-ins, same semantics
+
+    def lanes(a):
+        return VECTOR_BYTES // a.itemsize
+
+    def load(a, i):
+        return a[i : i + lanes(a)].copy()
+
+    def store(a, i, v):
+        a[i : i + lanes(a)] = v
+
+    def broadcast(a, i):
+        return np.full(lanes(a), a[i], dtype=a.dtype)
+
+    def zeros(a):
+        return np.zeros(lanes(a), dtype=a.dtype)
+
+    def muladd(u, v, acc):
+        return u * v + acc
+
+else:
+    from llvmlite import ir
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import intrinsic, models, register_model
+
+    class Vector(types.Type):
+        """Numba type of ``lanes`` numbers of ``dtype`` held in one register."""
+
+        def __init__(self, dtype, lanes):
+            self.dtype, self.lanes = dtype, lanes
+            super().__init__(name=f"Vector({dtype}, {lanes})")
+
+    @register_model(Vector)
+    class _VectorModel(models.PrimitiveModel):
+        def __init__(self, dmm, fe_type):
+            element = dmm.lookup(fe_type.dtype).get_value_type()
+            super().__init__(dmm, fe_type, ir.VectorType(element, fe_type.lanes))
+
+    def _vector_type(array_type) -> Vector:
+        return Vector(array_type.dtype, VECTOR_BYTES * 8 // array_type.dtype.bitwidth)
+
+    def _address(context, builder, array_type, array, index):
+        data = context.make_array(array_type)(context, builder, array).data
+        return builder.gep(data, [index])
+
+    def _splat(builder, llvm_vector, scalar):
+        first = builder.insert_element(
+            ir.Constant(llvm_vector, ir.Undefined), scalar, ir.Constant(ir.IntType(32), 0)
+        )
+        count = llvm_vector.count
+        zeros = ir.Constant(ir.VectorType(ir.IntType(32), count), [0] * count)
+        return builder.shuffle_vector(first, ir.Constant(llvm_vector, ir.Undefined), zeros)
+
+    @intrinsic
+    def lanes(typingctx, a):
+        count = _vector_type(a).lanes
+
+        def codegen(context, builder, signature, args):
+            return context.get_constant(types.intp, count)
+
+        return types.intp(a), codegen
+
+    @intrinsic
+    def load(typingctx, a, i):
+        vector = _vector_type(a)
+
+        def codegen(context, builder, signature, args):
+            address = _address(context, builder, a, args[0], args[1])
+            llvm_vector = context.get_value_type(vector)
+            pointer = builder.bitcast(address, llvm_vector.as_pointer())
+            return builder.load(pointer, align=a.dtype.bitwidth // 8)
+
+        return vector(a, i), codegen
+
+    @intrinsic
+    def store(typingctx, a, i, v):
+        def codegen(context, builder, signature, args):
+            address = _address(context, builder, a, args[0], args[1])
+            pointer = builder.bitcast(address, args[2].type.as_pointer())
+            builder.store(args[2], pointer, align=a.dtype.bitwidth // 8)
+            return context.get_dummy_value()
+
+        return types.none(a, i, v), codegen
+
+    @intrinsic
+    def broadcast(typingctx, a, i):
+        vector = _vector_type(a)
+
+        def codegen(context, builder, signature, args):
+            scalar = builder.load(_address(context, builder, a, args[0], args[1]))
+            return _splat(builder, context.get_value_type(vector), scalar)
+
+        return vector(a, i), codegen
+
+    @intrinsic
+    def zeros(typingctx, a):
+        vector = _vector_type(a)
+
+        def codegen(context, builder, signature, args):
+            return ir.Constant(context.get_value_type(vector), None)
+
+        return vector(a), codegen
+
+    @intrinsic
+    def muladd(typingctx, u, v, acc):
+        if not (isinstance(u, Vector) and u == v == acc):
+            return None
+
+        def codegen(context, builder, signature, args):
+            llvm_vector = args[0].type
+            bits = 32 if u.dtype == types.float32 else 64
+            function = cgutils.get_or_insert_function(
+                builder.module,
+                ir.FunctionType(llvm_vector, [llvm_vector] * 3),
+                f"llvm.fmuladd.v{llvm_vector.count}f{bits}",
+            )
+            return builder.call(function, args)
+
+        return u(u, v, acc), codegen
