@@ -7,11 +7,12 @@ public wrappers in :mod:`cnnlab.layers`, which validate, pad and allocate first.
 
 Modules
 -------
-conv    im2col / col2im and the reshuffles that turn convolution into one GEMM
-direct  stride-1 convolution forward, computed directly on the wide grid
-blocked convolution forward with its sums in registers, on a channel-last copy
-simd    the 256-bit Vector type that ``blocked`` keeps its sums in
-pool    max and average pooling, forward and backward
+conv         im2col / col2im and the reshuffles that turn convolution into one GEMM
+direct       stride-1 convolution forward on the wide grid (few channels, groups)
+blocked      convolution forward on a channel-last copy (8 or more channels)
+weight_grad  the filters' gradient, without BLAS
+simd         the 256-bit Vector type in which the three above keep their sums
+pool         max and average pooling, forward and backward
 
 ``parallel=True`` is used only where each ``prange`` iteration writes its own slice of
 the output (its own row, image or channel plane), so no two threads ever add into the
