@@ -39,9 +39,13 @@ def warmup(dtypes: tuple[str, ...] = ("float32", "float64")) -> float:
 
     start = time.perf_counter()
     for dtype in dtypes:
-        # Sixteen channels take the register-blocked kernel, three the stride-1 kernel
-        # or im2col; each runs on one thread for small layers and in parallel for
-        # large ones (PARALLEL_MIN_MACS).
+        # Sixteen channels take the channel-last kernel, three the stride-1 kernel (or
+        # the channel-last one with stride 2); each runs on one thread for small layers
+        # and in parallel for large ones (PARALLEL_MIN_MACS). Grouped convolutions with
+        # stride 2 take im2col.
+        x, w = np.ones((1, 4, 5, 5), dtype=dtype), np.ones((4, 2, 3, 3), dtype=dtype)
+        out, cache = layers.conv2d_forward(x, w, stride=2, groups=2)
+        layers.conv2d_backward(np.ones_like(out), cache)
         for channels in (16, 3):
             big = -(-PARALLEL_MIN_MACS // (16 * 64 * 64 * channels * 9))  # 64x64 images
             for images, size, stride in ((1, 4, 1), (1, 4, 2), (big, 64, 1)):

@@ -271,6 +271,8 @@ def test_stride1_kernel_covers_every_block_of_filters(monkeypatch, F, groups, KW
         (12, 33, 11, 2, (1, 2), "same"),  # dilation in width: the taps' outer loop
         (8, 24, 13, (2, 3), (2, 1), 1),  # W_out = 4 (one block), stride larger than 1
         (10, 8, 7, 1, 1, ((1, 1), (0, 3))),  # W_out = 9: a block of 1 pixel at the end
+        (3, 8, 15, 2, 1, 0),  # few channels, stride 2: one run of KW*C = 6 taps per row
+        (1, 20, 23, 4, (1, 3), 2),  # one channel, stride 4, dilation in width
     ],
 )
 def test_channel_last_kernel_covers_every_block(monkeypatch, C, F, W, stride, dilation,
@@ -281,7 +283,7 @@ def test_channel_last_kernel_covers_every_block(monkeypatch, C, F, W, stride, di
     # input copy.
     from cnnlab.layers import conv as conv_module
 
-    assert C >= conv_module.BLOCKED_MIN_CHANNELS
+    assert C >= conv_module.BLOCKED_MIN_CHANNELS or stride != 1
     if parallel:
         monkeypatch.setattr(conv_module, "PARALLEL_MIN_MACS", 0)
     rng = np.random.default_rng(C * F + W)
@@ -306,8 +308,8 @@ def test_channel_last_kernel_covers_every_block(monkeypatch, C, F, W, stride, di
 
 def test_channel_last_kernel_is_used_from_eight_channels_and_filters(monkeypatch):
     # Which kernel runs is a speed choice, but the choice itself must work as
-    # documented: 8 channels and 8 filters in one group take the register-blocked
-    # kernel; fewer of either, or groups, take another.
+    # documented: 8 filters in one group take the register-blocked kernel if there
+    # are 8 channels or the stride is not 1; fewer filters, or groups, take another.
     from cnnlab.kernels import blocked
     from cnnlab.layers import conv as conv_module
 
@@ -321,5 +323,7 @@ def test_channel_last_kernel_is_used_from_eight_channels_and_filters(monkeypatch
     )
     conv2d_forward(rng.standard_normal((1, 8, 5, 5)), rng.standard_normal((7, 8, 3, 3)))
     conv2d_forward(rng.standard_normal((1, 9, 5, 5)), rng.standard_normal((17, 9, 3, 3)))
-    assert len(calls) == 2
+    conv2d_forward(rng.standard_normal((1, 3, 9, 9)), rng.standard_normal((8, 3, 3, 3)), stride=2)
+    conv2d_forward(rng.standard_normal((1, 3, 9, 9)), rng.standard_normal((7, 3, 3, 3)), stride=2)
+    assert len(calls) == 3
     assert (conv_module.BLOCKED_MIN_CHANNELS, conv_module.BLOCKED_MIN_FILTERS) == (8, 8)
