@@ -383,16 +383,22 @@ NOTES = """## Reading these numbers
   move by 2-10x from run to run when the load average is above 1, for PyTorch as much
   as for cnnlab, and any multi-threaded code suffers most. Pass B (one thread each, CPU
   time) is the stable comparison; see the load averages above before trusting pass A.
-- Convolution, forward. Stride 1 (the first three cases) runs directly on the padded
-  input, one vectorized loop per kernel tap updating four filters at a time; stride 4
-  (AlexNet conv1) unrolls the receptive fields into columns (im2col) and makes one BLAS
-  product per chunk of images. PyTorch runs oneDNN's convolution kernels, generated
-  for the machine, which keep their running sums in registers; cnnlab's loops load and
-  store a sum for every multiply-add, which is the factor of about two that remains.
-- Convolution, backward: im2col, two BLAS products and col2im for every stride, close
-  to PyTorch's time and faster on AlexNet conv1. The im2col/col2im kernels are serial
-  on purpose: with Numba's workers and BLAS's workers taking turns on two cores, a
-  busy machine made the layer up to ten times slower.
+- Convolution, forward. Every kernel keeps its running sums in CPU registers, as
+  PyTorch's oneDNN kernels do (`cnnlab/kernels/simd.py` gives Numba a 256-bit vector
+  type for that). 16->32 and 64->64 run on a channel-last copy of the input, a block of
+  4 output pixels x 16 filters at a time (`kernels/blocked.py`), and so does AlexNet
+  conv1 (stride 4), where it is about 1.8x faster than im2col + BLAS. The 3->16 layer
+  (stride 1, three channels) runs on the wide grid of the padded input, a tile of 4
+  filters x 16 positions at a time (`kernels/direct.py`). Before this, the loops
+  loaded and stored a sum for every multiply-add and ran at about half of PyTorch's
+  speed.
+- Convolution, backward. With stride 1 (one group), `dx` is itself a stride-1
+  convolution of `dout` (flipped filters, filters and channels swapped) and runs on
+  the same forward kernels; `dw` is summed by its own register-blocked kernel over a
+  channel-last copy (`kernels/weight_grad.py`). No BLAS call is left in these cases,
+  which matters on two cores: Numba's threads and BLAS's threads spinning while they
+  wait for each other made a mixed backward pass up to ten times slower. Other strides
+  (AlexNet conv1) use im2col, two BLAS products and col2im.
 - Warm-up. Every block of runs starts with 0.3 s of untimed calls. With a single
   warm-up call, as in earlier versions of this script, PyTorch's first timed calls of
   each block were still slow (its thread pool and allocator settling), which made
@@ -402,10 +408,13 @@ NOTES = """## Reading these numbers
   every window of a channel plane at once (wide rows, the plane split into stride
   phases), which the compiler turns into vector instructions; the planes are shared
   out among the threads. Max pooling writes the winners' indices as int32. The
-  backward passes are bound by memory: writing a 51 MB `dx` takes about 3 ms here
-  whatever the code, so in a run where PyTorch's max-pool backward is itself quick
-  (2x2 stride 2 took between 5 and 35 ms from run to run) the ratio for that case
-  cannot get far below 0.6.
+  backward passes are bound by memory, and by fresh memory at that: NumPy maps new
+  pages for every large array, and the kernel of the operating system zeroes each
+  page on first touch. Here, filling a new 51 MB array took 9.7 ms against 4.6 ms for
+  one already touched (one thread), so writing `dx` of the max-pool 2x2 stride 2 case
+  costs about 3 ms whatever the code. PyTorch's time for the same case moved between 5
+  and 35 ms from run to run (in a separate script its allocations paid the same price
+  and it took 22 ms); when it is quick, that case stays near 0.6x.
 - Start-up. Of the warm start, about a fifth is Numba loading SciPy's BLAS bindings
   (a check it runs when its first function loads; SciPy is installed for
   scikit-learn), the rest is importing Numba and NumPy and loading the cached kernels.
