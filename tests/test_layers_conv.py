@@ -214,14 +214,15 @@ def test_conv_backward_checks_dout_and_cache():
 @pytest.mark.parametrize("chunk_bytes", [1, 3000])
 @pytest.mark.parametrize(("stride", "padding"), [(1, 1), (2, 0), ((1, 2), "same")])
 def test_conv_streams_the_batch_in_chunks(monkeypatch, chunk_bytes, stride, padding):
-    # The fast path unrolls a few images at a time; 1 byte forces one image per chunk,
-    # 3000 bytes a few images per chunk with a remainder. Results must not change.
-    from cnnlab.layers import conv as conv_module
+    # The im2col path (strides other than 1 with few filters; backward with any stride
+    # but 1) unrolls a few images at a time; 1 byte forces one image per chunk, 3000
+    # bytes a few images per chunk with a remainder. Results must not change.
+    from cnnlab.layers import _conv_paths as conv_paths
 
     rng = np.random.default_rng(3)
     x, w, b = rng.standard_normal((5, 2, 6, 7)), rng.standard_normal((3, 2, 3, 2)), None
     params = {"stride": stride, "padding": padding}
-    monkeypatch.setattr(conv_module, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(conv_paths, "CHUNK_BYTES", chunk_bytes)
     check_op(FAST, {"x": x, "w": w, "b": b}, params, naive=NAIVE, finite_differences=False)
 
 

@@ -1,11 +1,16 @@
 """2-D convolution (cross-correlation, as in every deep-learning library), fast path.
 
-With stride 1 the forward pass adds up shifted copies of the input directly
-(:mod:`cnnlab.kernels.direct`). Other strides unroll every receptive field into a
-column (``im2col``), multiply by the filters in one BLAS product and reshuffle the
-result to NCHW; the backward pass is two more products and ``col2im``, which *adds*
-the gradients of overlapping receptive fields. :mod:`cnnlab.naive` has the same layer
-as the four nested loops of the lecture; the two agree in the tests.
+:func:`conv2d_forward` validates its arrays, then picks a kernel by the layer's shape
+(:func:`_forward`): with 8 or more filters in one group, the channel-last kernel that
+keeps its sums in registers (:mod:`cnnlab.kernels.blocked`), unless the stride is 1
+and there are fewer than 8 channels; then, for stride 1, the wide-grid kernel
+(:mod:`cnnlab.kernels.direct`); otherwise im2col and one BLAS product per chunk of
+images. :func:`conv2d_backward` computes a stride-1, one-group layer's ``dx`` as a
+convolution of ``dout`` on the same kernels and its ``dw`` with
+:mod:`cnnlab.kernels.weight_grad`; other layers take im2col, two BLAS products and
+``col2im``, which *adds* the gradients of overlapping receptive fields.
+:mod:`cnnlab.layers._conv_paths` prepares each kernel's arrays. :mod:`cnnlab.naive` has
+the same layer as the four nested loops of the lecture; the two agree in the tests.
 """
 
 from __future__ import annotations
@@ -13,18 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numba
 import numpy as np
 
-from cnnlab.kernels import blocked, direct, parallel_chunks, weight_grad
-from cnnlab.kernels import conv as kernels
-from cnnlab.kernels.simd import VECTOR_BYTES
+from cnnlab.layers import _conv_paths as paths
 from cnnlab.layers._validate import (
     ConvGeometry,
     as_float_array,
     check_dout,
     conv2d_geometry,
-    pad_nchw,
     same_dtype,
 )
 
@@ -68,49 +69,6 @@ def validate_conv2d(
     same_dtype(where, x=x, w=w, b=b)
     geometry = conv2d_geometry(x, w, b, stride, padding, dilation, groups, where)
     return x, w, b, geometry
-
-
-#: Size of the im2col buffer that the batch streams through (bytes). Smaller chunks
-#: stay in cache (on one core, 1-2 MB chunks ran about a third faster than 8 MB ones);
-#: fewer chunks mean fewer hand-overs to BLAS's threads, which cost a lot on a busy
-#: machine. 2 MB: the course's shapes take 3 to 8 chunks, and memory stays bounded for
-#: any batch size.
-CHUNK_BYTES = 1 << 21
-
-
-def _layout(g: ConvGeometry, xp_width: int, rows: int, itemsize: int) -> tuple[bool, int, int]:
-    """``(wide, Wq, per_chunk)``: the column layout and how many images per chunk.
-
-    Stride 1 uses wide columns (row width ``Wq`` = padded width, see
-    :mod:`cnnlab.kernels.conv`), any other stride ordinary ones (``Wq = W_out``).
-    """
-    N, _, H_out, W_out = g.out_shape
-    wide = g.stride == (1, 1)
-    Wq = xp_width if wide else W_out
-    per_chunk = max(1, min(N, CHUNK_BYTES // (rows * H_out * Wq * itemsize)))
-    return wide, Wq, per_chunk
-
-
-def _unroll(xp, n0, n1, KH, KW, g, wide, cols) -> None:
-    """im2col of images ``n0..n1-1`` into ``cols``, wide or ordinary."""
-    if wide:
-        kernels.im2col_wide(xp, n0, n1, KH, KW, *g.dilation, g.out_shape[2], cols)
-    else:
-        kernels.im2col(xp, n0, n1, KH, KW, *g.stride, *g.dilation, *g.out_shape[2:], cols)
-
-
-def _fold(dcols, n0, n1, KH, KW, g, wide, dxp) -> None:
-    """col2im of images ``n0..n1-1`` from ``dcols`` into ``dxp`` (``+=``)."""
-    if wide:
-        kernels.col2im_wide(dcols, n0, n1, KH, KW, *g.dilation, g.out_shape[2], dxp)
-    else:
-        kernels.col2im(dcols, n0, n1, KH, KW, *g.stride, *g.dilation, *g.out_shape[2:], dxp)
-
-
-def _group_slices(F: int, taps: int, groups: int) -> list[tuple[slice, slice]]:
-    """Rows of ``w_mat`` (filters) and of ``cols`` (taps) that belong to each group."""
-    f, k = F // groups, taps // groups
-    return [(slice(i * f, (i + 1) * f), slice(i * k, (i + 1) * k)) for i in range(groups)]
 
 
 def conv2d_forward(
@@ -165,9 +123,12 @@ def conv2d_forward(
                           * xp[n, g*C/groups + c, i*sh + kh*dh, j*sw + kw*dw]
 
     ``H_out = floor((H + top + bottom - dh*(KH - 1) - 1)/sh) + 1`` (likewise W_out).
-    Stride 1 is computed directly, one vectorized loop per kernel tap
-    (:mod:`cnnlab.kernels.direct`); other strides as ``w.reshape(F, -1) @ im2col(xp)``
-    per group, a few images at a time (:mod:`cnnlab.kernels.conv`).
+    The kernels keep their running sums in registers, a block of outputs at a time:
+    on a channel-last copy of the input with 8 or more filters in one group (and 8 or
+    more channels if the stride is 1, :mod:`cnnlab.kernels.blocked`), on the wide grid
+    of the padded input for the other stride-1 layers (:mod:`cnnlab.kernels.direct`);
+    the rest as ``w.reshape(F, -1) @ im2col(xp)`` per group, a few images at a time
+    (:mod:`cnnlab.kernels.conv`).
 
     References
     ----------
@@ -196,33 +157,12 @@ def _forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray, g: ConvGeometry) ->
     """The forward pass of validated arrays, by the kernel that suits the shape."""
     C, F = x.shape[1], w.shape[0]
     stride1 = g.stride == (1, 1)
+    parallel = np.prod(g.out_shape) * w[0].size >= PARALLEL_MIN_MACS
     if g.groups == 1 and F >= BLOCKED_MIN_FILTERS and (C >= BLOCKED_MIN_CHANNELS or not stride1):
-        return _blocked_channel_last(x, w, bias, g)
+        return paths.blocked_forward(x, w, bias, g, parallel)
     if stride1:
-        return _direct_stride1(x, w, bias, g)
-    return _im2col_forward(x, w, bias, g)
-
-
-def _im2col_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray, g: ConvGeometry):
-    """Forward pass as ``w.reshape(F, -1) @ im2col(xp)`` (:mod:`cnnlab.kernels.conv`)."""
-    N, F, _, _ = g.out_shape
-    C = x.shape[1]
-    _, _, KH, KW = w.shape
-    xp = pad_nchw(x, g.padding)
-    w_mat = w.reshape(F, -1)
-    wide, Wq, per_chunk = _layout(g, xp.shape[3], C * KH * KW, x.itemsize)
-    P = g.out_shape[2] * Wq  # columns per image
-    cols = np.empty((C * KH * KW, per_chunk * P), dtype=x.dtype)
-    mat = np.empty((F, per_chunk * P), dtype=x.dtype)
-    out = np.empty(g.out_shape, dtype=x.dtype)
-    for n0 in range(0, N, per_chunk):
-        n1 = min(N, n0 + per_chunk)
-        m = (n1 - n0) * P
-        _unroll(xp, n0, n1, KH, KW, g, wide, cols)
-        for filters, taps in _group_slices(F, C * KH * KW, g.groups):
-            np.matmul(w_mat[filters], cols[taps, :m], out=mat[filters, :m])
-        kernels.mat_to_nchw(mat, bias, n0, n1, Wq, out)
-    return out
+        return paths.direct_forward(x, w, bias, g, parallel)
+    return paths.im2col_forward(x, w, bias, g)
 
 
 #: Convolutions with fewer multiply-adds than this run on one thread: below it,
@@ -238,76 +178,6 @@ BLOCKED_MIN_CHANNELS = 8
 #: The channel-last kernel computes filters 16 at a time (8 in float64); with fewer
 #: filters most of that work would be thrown away.
 BLOCKED_MIN_FILTERS = 8
-
-
-def _channel_last(x: np.ndarray, padding, stride: int, slack: int, parallel: bool):
-    """``x`` (N, C, H, W) zero-padded and channel last, flat: ``x[n, c, y, x]`` at
-    ``((n*Hp + top + y)*Wp + left + x)*stride + c``, then ``slack`` more zeros."""
-    N, _, H, W = x.shape
-    (top, bottom), (left, right) = padding
-    Hp, Wp = top + H + bottom, left + W + right
-    xh = np.zeros(N * Hp * Wp * stride + slack, dtype=x.dtype)
-    if parallel:
-        blocked.to_channel_last_parallel(x, top, left, Hp, Wp, stride, xh)
-    else:
-        blocked.to_channel_last(x, top, left, Hp, Wp, stride, xh, 0, N)
-    return xh
-
-
-def _round_up(n: int, multiple: int) -> int:
-    return -(-n // multiple) * multiple
-
-
-def _blocked_channel_last(x: np.ndarray, w: np.ndarray, bias: np.ndarray, g: ConvGeometry):
-    """Forward pass with the sums in registers (:mod:`cnnlab.kernels.blocked`)."""
-    N, C, H, W = x.shape
-    F, _, KH, KW = w.shape
-    (top, bottom), (left, right) = g.padding
-    Hp, Wp = top + H + bottom, left + W + right
-    Fp = _round_up(F, 2 * VECTOR_BYTES // x.itemsize)  # blocks of two vectors of filters
-    out = np.empty(g.out_shape, dtype=x.dtype)
-    parallel = out.size * w[0].size >= PARALLEL_MIN_MACS
-    slack = (blocked.PIXELS - 1) * g.stride[1] * C  # blocks sticking out past the last row
-    xh = _channel_last(x, g.padding, C, slack, parallel)
-    wt = np.zeros((KH, KW, C, Fp), dtype=x.dtype)
-    wt[..., :F] = w.transpose(2, 3, 1, 0)
-    bias_padded = np.zeros(Fp, dtype=x.dtype)
-    bias_padded[:F] = bias
-    args = (xh, wt.ravel(), bias_padded, C, Hp, Wp, KH, KW, *g.stride, *g.dilation, out)
-    rows = N * g.out_shape[2]
-    if parallel:
-        blocked.conv_rows_parallel(*args, parallel_chunks(rows))
-    else:
-        blocked.conv_rows(*args, 0, rows)
-    return out
-
-
-def _direct_stride1(x: np.ndarray, w: np.ndarray, bias: np.ndarray, g: ConvGeometry):
-    """Stride-1 forward pass without im2col (:mod:`cnnlab.kernels.direct`)."""
-    N, C, H, W = x.shape
-    F, Cg, KH, KW = w.shape
-    (top, bottom), (left, right) = g.padding
-    Hp, Wp = top + H + bottom, left + W + right
-    dh, dw = g.dilation
-    # Channel-major padded copy, (C, N, Hp, Wp), plus room for the last tile's overhang.
-    xflat = np.zeros(C * N * Hp * Wp + 2 * VECTOR_BYTES // x.itemsize, dtype=x.dtype)
-    xc = xflat[: C * N * Hp * Wp].reshape(C, N, Hp, Wp)
-    xc[:, :, top : top + H, left : left + W] = x.transpose(1, 0, 2, 3)
-    # Where tap (c, kh, kw) of group g starts in xflat: ((g*Cg + c)*N*Hp + kh*dh)*Wp + kw*dw
-    channel_starts = np.arange(0, C * N * Hp * Wp, N * Hp * Wp).reshape(g.groups, Cg, 1, 1)
-    row_starts = np.arange(0, KH * dh * Wp, dh * Wp).reshape(KH, 1)
-    offsets = (channel_starts + row_starts + np.arange(0, KW * dw, dw)).reshape(g.groups, -1)
-    Fg = F // g.groups
-    wt = np.zeros((g.groups, Cg * KH * KW, -(-Fg // 4) * 4), dtype=x.dtype)
-    wt[:, :, :Fg] = w.reshape(g.groups, Fg, -1).transpose(0, 2, 1)
-    out = np.empty(g.out_shape, dtype=x.dtype)
-    images, items = direct.work_split(N, F, g.groups, Hp * Wp)
-    args = (xflat, offsets, wt, bias, N, Hp, Wp, images, out)
-    if out.size * w[0].size >= PARALLEL_MIN_MACS:
-        direct.conv_stride1_parallel(*args, items, parallel_chunks(items))
-    else:
-        direct.conv_stride1(*args, 0, items)
-    return out
 
 
 def conv2d_backward(
@@ -336,14 +206,20 @@ def conv2d_backward(
 
     Notes
     -----
-    With ``dout_mat`` the upstream gradient laid out as (F, N*H_out*W_out)::
+    ::
 
-        db[f]  = sum_{n, i, j} dout[n, f, i, j]
-        dw_mat = sum over chunks of dout_mat @ cols.T   (per group)
-        dcols  = w_mat.T @ dout_mat                     (per group)
-        dx     = col2im(dcols), cropped to the unpadded input
+        db[f]          = sum_{n, i, j} dout[n, f, i, j]
+        dw[f, c, kh, kw] = sum_{n, i, j} dout[n, f, i, j] * xp[n, c, i*sh + kh*dh, j*sw + kw*dw]
+        dx[n, c, y, x] = sum over the outputs whose window saw (y, x) of dout * w
 
-    ``col2im`` adds (``+=``) the gradients of every receptive field that saw a pixel.
+    With stride 1 and one group, ``dx`` is a convolution of ``dout`` padded by
+    ``dh*(KH - 1) - top`` (likewise each side) with the filters flipped and channels
+    and filters swapped, run on the forward kernels, and ``dw`` is summed by
+    :mod:`cnnlab.kernels.weight_grad`. Otherwise, with ``dout_mat`` the upstream
+    gradient laid out as (F, N*H_out*W_out), ``dw_mat = dout_mat @ cols.T`` and
+    ``dcols = w_mat.T @ dout_mat`` per group and chunk of images, and
+    ``dx = col2im(dcols)`` cropped to the unpadded input: ``col2im`` adds (``+=``) the
+    gradients of every receptive field that saw a pixel.
 
     References
     ----------
@@ -374,40 +250,11 @@ def conv2d_backward(
     padding = _input_gradient_padding(w.shape, g)
     if g.groups == 1 and padding is not None:
         dx = _input_gradient_by_convolution(dout, w, padding, g, x.shape)
-        dw = _weight_gradient_channel_last(x, dout, w.shape, g)
+        parallel = dout.size * w[0].size >= PARALLEL_MIN_MACS
+        dw = paths.weight_gradient(x, dout, w.shape, g, parallel)
     else:
-        dx, dw = _im2col_backward(x, w, dout, g)
+        dx, dw = paths.im2col_backward(x, w, dout, g)
     return dx, dw, db
-
-
-def _im2col_backward(x: np.ndarray, w: np.ndarray, dout: np.ndarray, g: ConvGeometry):
-    """``(dx, dw)`` from im2col, two BLAS products per chunk of images, and col2im."""
-    N, F, _, _ = g.out_shape
-    _, C, H, W = x.shape
-    _, _, KH, KW = w.shape
-    (top, _), (left, _) = g.padding
-    xp = pad_nchw(x, g.padding)
-    w_mat = w.reshape(F, -1)
-    wide, Wq, per_chunk = _layout(g, xp.shape[3], C * KH * KW, x.itemsize)
-    P = g.out_shape[2] * Wq  # columns per image
-    cols = np.empty((C * KH * KW, per_chunk * P), dtype=x.dtype)
-    dcols = np.empty_like(cols)
-    dout_mat = np.empty((F, per_chunk * P), dtype=x.dtype)
-    dw_mat = np.zeros_like(w_mat)
-    dw_part = np.empty_like(w_mat)
-    dxp = np.zeros(xp.shape, dtype=x.dtype)
-    for n0 in range(0, N, per_chunk):
-        n1 = min(N, n0 + per_chunk)
-        m = (n1 - n0) * P
-        _unroll(xp, n0, n1, KH, KW, g, wide, cols)
-        kernels.nchw_to_mat(dout, n0, n1, Wq, dout_mat)
-        for filters, taps in _group_slices(F, C * KH * KW, g.groups):
-            np.matmul(dout_mat[filters, :m], cols[taps, :m].T, out=dw_part[filters])
-            np.matmul(w_mat[filters].T, dout_mat[filters, :m], out=dcols[taps, :m])
-        dw_mat += dw_part
-        _fold(dcols, n0, n1, KH, KW, g, wide, dxp)
-    dx = dxp[:, :, top : top + H, left : left + W]
-    return (dx if dx.flags.c_contiguous else np.ascontiguousarray(dx)), dw_mat.reshape(w.shape)
 
 
 def _input_gradient_padding(w_shape, g: ConvGeometry):
@@ -440,26 +287,3 @@ def _input_gradient_by_convolution(dout, w, padding, g: ConvGeometry, x_shape) -
     return _forward(dout, swapped, np.zeros(x_shape[1], dtype=dout.dtype), geometry)
 
 
-def _weight_gradient_channel_last(x, dout, w_shape, g: ConvGeometry) -> np.ndarray:
-    """``dw`` of a one-group convolution by :mod:`cnnlab.kernels.weight_grad`."""
-    N, C, H, W = x.shape
-    F, _, KH, KW = w_shape
-    _, _, H_out, W_out = g.out_shape
-    (top, bottom), (left, right) = g.padding
-    Hp, Wp = top + H + bottom, left + W + right
-    Fp = _round_up(F, 2 * VECTOR_BYTES // x.itemsize)
-    Cp = _round_up(C, weight_grad.CHANNELS)
-    parallel = dout.size * C * KH * KW >= PARALLEL_MIN_MACS
-    xh = _channel_last(x, g.padding, C, weight_grad.CHANNELS - 1, parallel)
-    douth = _channel_last(dout, ((0, 0), (0, 0)), Fp, 0, parallel)
-    args = (xh, douth, C, Hp, Wp, KH, KW, *g.stride, *g.dilation, H_out, W_out, Cp)
-    rows = N * H_out
-    if parallel:
-        parts = np.zeros((min(rows, numba.get_num_threads()), KH * KW * Cp * Fp), x.dtype)
-        weight_grad.weight_grad_parallel(*args, parts, rows)
-        dwt = parts.sum(axis=0)
-    else:
-        dwt = np.zeros(KH * KW * Cp * Fp, dtype=x.dtype)
-        weight_grad.weight_grad(*args, dwt, 0, rows)
-    dw = dwt.reshape(KH, KW, Cp, Fp)[:, :, :C, :F].transpose(3, 2, 0, 1)
-    return np.ascontiguousarray(dw)

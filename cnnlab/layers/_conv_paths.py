@@ -1,0 +1,215 @@
+"""How each convolution kernel is fed: the copies, layouts and paddings it needs.
+
+:mod:`cnnlab.layers.conv` validates the arrays and picks a path (and whether to run in
+parallel); the functions here prepare that path's arrays and call its kernels:
+
+- :func:`blocked_forward`: channel-last copy, filters as ``[kh, kw, c, f]`` padded to
+  whole blocks (:mod:`cnnlab.kernels.blocked`);
+- :func:`direct_forward`: channel-major copy and tap offsets for stride 1
+  (:mod:`cnnlab.kernels.direct`);
+- :func:`weight_gradient`: ``dw`` from channel-last copies of ``x`` and ``dout``
+  (:mod:`cnnlab.kernels.weight_grad`);
+- :func:`im2col_forward` / :func:`im2col_backward`: im2col, BLAS products and col2im,
+  a chunk of images at a time (:mod:`cnnlab.kernels.conv`).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from cnnlab.kernels import blocked, direct, parallel_chunks, weight_grad
+from cnnlab.kernels import conv as kernels
+from cnnlab.kernels.simd import VECTOR_BYTES
+from cnnlab.layers._validate import ConvGeometry, pad_nchw
+
+#: Size of the im2col buffer that the batch streams through (bytes). Smaller chunks
+#: stay in cache (on one core, 1-2 MB chunks ran about a third faster than 8 MB ones);
+#: fewer chunks mean fewer hand-overs to BLAS's threads, which cost a lot on a busy
+#: machine. 2 MB: the course's shapes take 3 to 8 chunks, and memory stays bounded for
+#: any batch size.
+CHUNK_BYTES = 1 << 21
+
+
+def _layout(g: ConvGeometry, xp_width: int, rows: int, itemsize: int) -> tuple[bool, int, int]:
+    """``(wide, Wq, per_chunk)``: the column layout and how many images per chunk.
+
+    Stride 1 uses wide columns (row width ``Wq`` = padded width, see
+    :mod:`cnnlab.kernels.conv`), any other stride ordinary ones (``Wq = W_out``).
+    """
+    N, _, H_out, W_out = g.out_shape
+    wide = g.stride == (1, 1)
+    Wq = xp_width if wide else W_out
+    per_chunk = max(1, min(N, CHUNK_BYTES // (rows * H_out * Wq * itemsize)))
+    return wide, Wq, per_chunk
+
+
+def _unroll(xp, n0, n1, KH, KW, g, wide, cols) -> None:
+    """im2col of images ``n0..n1-1`` into ``cols``, wide or ordinary."""
+    if wide:
+        kernels.im2col_wide(xp, n0, n1, KH, KW, *g.dilation, g.out_shape[2], cols)
+    else:
+        kernels.im2col(xp, n0, n1, KH, KW, *g.stride, *g.dilation, *g.out_shape[2:], cols)
+
+
+def _fold(dcols, n0, n1, KH, KW, g, wide, dxp) -> None:
+    """col2im of images ``n0..n1-1`` from ``dcols`` into ``dxp`` (``+=``)."""
+    if wide:
+        kernels.col2im_wide(dcols, n0, n1, KH, KW, *g.dilation, g.out_shape[2], dxp)
+    else:
+        kernels.col2im(dcols, n0, n1, KH, KW, *g.stride, *g.dilation, *g.out_shape[2:], dxp)
+
+
+def _group_slices(F: int, taps: int, groups: int) -> list[tuple[slice, slice]]:
+    """Rows of ``w_mat`` (filters) and of ``cols`` (taps) that belong to each group."""
+    f, k = F // groups, taps // groups
+    return [(slice(i * f, (i + 1) * f), slice(i * k, (i + 1) * k)) for i in range(groups)]
+
+
+
+def im2col_forward(x, w, bias, g: ConvGeometry) -> np.ndarray:
+    """Forward pass as ``w.reshape(F, -1) @ im2col(xp)`` (:mod:`cnnlab.kernels.conv`)."""
+    N, F, _, _ = g.out_shape
+    C = x.shape[1]
+    _, _, KH, KW = w.shape
+    xp = pad_nchw(x, g.padding)
+    w_mat = w.reshape(F, -1)
+    wide, Wq, per_chunk = _layout(g, xp.shape[3], C * KH * KW, x.itemsize)
+    P = g.out_shape[2] * Wq  # columns per image
+    cols = np.empty((C * KH * KW, per_chunk * P), dtype=x.dtype)
+    mat = np.empty((F, per_chunk * P), dtype=x.dtype)
+    out = np.empty(g.out_shape, dtype=x.dtype)
+    for n0 in range(0, N, per_chunk):
+        n1 = min(N, n0 + per_chunk)
+        m = (n1 - n0) * P
+        _unroll(xp, n0, n1, KH, KW, g, wide, cols)
+        for filters, taps in _group_slices(F, C * KH * KW, g.groups):
+            np.matmul(w_mat[filters], cols[taps, :m], out=mat[filters, :m])
+        kernels.mat_to_nchw(mat, bias, n0, n1, Wq, out)
+    return out
+
+
+
+def _channel_last(x: np.ndarray, padding, stride: int, slack: int, parallel: bool):
+    """``x`` (N, C, H, W) zero-padded and channel last, flat: ``x[n, c, y, x]`` at
+    ``((n*Hp + top + y)*Wp + left + x)*stride + c``, then ``slack`` more zeros."""
+    N, _, H, W = x.shape
+    (top, bottom), (left, right) = padding
+    Hp, Wp = top + H + bottom, left + W + right
+    xh = np.zeros(N * Hp * Wp * stride + slack, dtype=x.dtype)
+    if parallel:
+        blocked.to_channel_last_parallel(x, top, left, Hp, Wp, stride, xh)
+    else:
+        blocked.to_channel_last(x, top, left, Hp, Wp, stride, xh, 0, N)
+    return xh
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def blocked_forward(x, w, bias, g: ConvGeometry, parallel: bool) -> np.ndarray:
+    """Forward pass with the sums in registers (:mod:`cnnlab.kernels.blocked`)."""
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    (top, bottom), (left, right) = g.padding
+    Hp, Wp = top + H + bottom, left + W + right
+    Fp = _round_up(F, 2 * VECTOR_BYTES // x.itemsize)  # blocks of two vectors of filters
+    out = np.empty(g.out_shape, dtype=x.dtype)
+    slack = (blocked.PIXELS - 1) * g.stride[1] * C  # blocks sticking out past the last row
+    xh = _channel_last(x, g.padding, C, slack, parallel)
+    wt = np.zeros((KH, KW, C, Fp), dtype=x.dtype)
+    wt[..., :F] = w.transpose(2, 3, 1, 0)
+    bias_padded = np.zeros(Fp, dtype=x.dtype)
+    bias_padded[:F] = bias
+    args = (xh, wt.ravel(), bias_padded, C, Hp, Wp, KH, KW, *g.stride, *g.dilation, out)
+    rows = N * g.out_shape[2]
+    if parallel:
+        blocked.conv_rows_parallel(*args, parallel_chunks(rows))
+    else:
+        blocked.conv_rows(*args, 0, rows)
+    return out
+
+
+def direct_forward(x, w, bias, g: ConvGeometry, parallel: bool) -> np.ndarray:
+    """Stride-1 forward pass without im2col (:mod:`cnnlab.kernels.direct`)."""
+    N, C, H, W = x.shape
+    F, Cg, KH, KW = w.shape
+    (top, bottom), (left, right) = g.padding
+    Hp, Wp = top + H + bottom, left + W + right
+    dh, dw = g.dilation
+    # Channel-major padded copy, (C, N, Hp, Wp), plus room for the last tile's overhang.
+    xflat = np.zeros(C * N * Hp * Wp + 2 * VECTOR_BYTES // x.itemsize, dtype=x.dtype)
+    xc = xflat[: C * N * Hp * Wp].reshape(C, N, Hp, Wp)
+    xc[:, :, top : top + H, left : left + W] = x.transpose(1, 0, 2, 3)
+    # Where tap (c, kh, kw) of group g starts in xflat: ((g*Cg + c)*N*Hp + kh*dh)*Wp + kw*dw
+    channel_starts = np.arange(0, C * N * Hp * Wp, N * Hp * Wp).reshape(g.groups, Cg, 1, 1)
+    row_starts = np.arange(0, KH * dh * Wp, dh * Wp).reshape(KH, 1)
+    offsets = (channel_starts + row_starts + np.arange(0, KW * dw, dw)).reshape(g.groups, -1)
+    Fg = F // g.groups
+    wt = np.zeros((g.groups, Cg * KH * KW, -(-Fg // 4) * 4), dtype=x.dtype)
+    wt[:, :, :Fg] = w.reshape(g.groups, Fg, -1).transpose(0, 2, 1)
+    out = np.empty(g.out_shape, dtype=x.dtype)
+    images, items = direct.work_split(N, F, g.groups, Hp * Wp)
+    args = (xflat, offsets, wt, bias, N, Hp, Wp, images, out)
+    if parallel:
+        direct.conv_stride1_parallel(*args, items, parallel_chunks(items))
+    else:
+        direct.conv_stride1(*args, 0, items)
+    return out
+
+
+
+def im2col_backward(x, w, dout, g: ConvGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """``(dx, dw)`` from im2col, two BLAS products per chunk of images, and col2im."""
+    N, F, _, _ = g.out_shape
+    _, C, H, W = x.shape
+    _, _, KH, KW = w.shape
+    (top, _), (left, _) = g.padding
+    xp = pad_nchw(x, g.padding)
+    w_mat = w.reshape(F, -1)
+    wide, Wq, per_chunk = _layout(g, xp.shape[3], C * KH * KW, x.itemsize)
+    P = g.out_shape[2] * Wq  # columns per image
+    cols = np.empty((C * KH * KW, per_chunk * P), dtype=x.dtype)
+    dcols = np.empty_like(cols)
+    dout_mat = np.empty((F, per_chunk * P), dtype=x.dtype)
+    dw_mat = np.zeros_like(w_mat)
+    dw_part = np.empty_like(w_mat)
+    dxp = np.zeros(xp.shape, dtype=x.dtype)
+    for n0 in range(0, N, per_chunk):
+        n1 = min(N, n0 + per_chunk)
+        m = (n1 - n0) * P
+        _unroll(xp, n0, n1, KH, KW, g, wide, cols)
+        kernels.nchw_to_mat(dout, n0, n1, Wq, dout_mat)
+        for filters, taps in _group_slices(F, C * KH * KW, g.groups):
+            np.matmul(dout_mat[filters, :m], cols[taps, :m].T, out=dw_part[filters])
+            np.matmul(w_mat[filters].T, dout_mat[filters, :m], out=dcols[taps, :m])
+        dw_mat += dw_part
+        _fold(dcols, n0, n1, KH, KW, g, wide, dxp)
+    dx = dxp[:, :, top : top + H, left : left + W]
+    return (dx if dx.flags.c_contiguous else np.ascontiguousarray(dx)), dw_mat.reshape(w.shape)
+
+
+
+def weight_gradient(x, dout, w_shape, g: ConvGeometry, parallel: bool) -> np.ndarray:
+    """``dw`` of a one-group convolution by :mod:`cnnlab.kernels.weight_grad`."""
+    N, C, H, W = x.shape
+    F, _, KH, KW = w_shape
+    _, _, H_out, W_out = g.out_shape
+    (top, bottom), (left, right) = g.padding
+    Hp, Wp = top + H + bottom, left + W + right
+    Fp = _round_up(F, 2 * VECTOR_BYTES // x.itemsize)
+    Cp = _round_up(C, weight_grad.CHANNELS)
+    xh = _channel_last(x, g.padding, C, weight_grad.CHANNELS - 1, parallel)
+    douth = _channel_last(dout, ((0, 0), (0, 0)), Fp, 0, parallel)
+    args = (xh, douth, C, Hp, Wp, KH, KW, *g.stride, *g.dilation, H_out, W_out, Cp)
+    rows = N * H_out
+    if parallel:
+        parts = np.zeros((min(rows, numba.get_num_threads()), KH * KW * Cp * Fp), x.dtype)
+        weight_grad.weight_grad_parallel(*args, parts, rows)
+        dwt = parts.sum(axis=0)
+    else:
+        dwt = np.zeros(KH * KW * Cp * Fp, dtype=x.dtype)
+        weight_grad.weight_grad(*args, dwt, 0, rows)
+    dw = dwt.reshape(KH, KW, Cp, Fp)[:, :, :C, :F].transpose(3, 2, 0, 1)
+    return np.ascontiguousarray(dw)
