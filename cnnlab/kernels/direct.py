@@ -126,8 +126,9 @@ def conv_stride1(xflat, offsets, wt, b, N, Hp, Wp, images, out, t0, t1):
                         out[n0 + image, group * Fg + f + r, i, j] = acc[r, q + j] + bias
 
 
-#: Wide-grid positions a work item aims for (whole images): long loops even for small
-#: images, while its four rows of sums stay in the core's cache.
+#: Wide-grid positions a work item aims for (whole images): several small images per
+#: item, so that the per-item work (bias, copying the sums out) is spread over many
+#: tiles, while the item's rows of finished sums stay in the core's cache.
 RUN_LENGTH = 2048
 
 

@@ -66,7 +66,6 @@ def _group_slices(F: int, taps: int, groups: int) -> list[tuple[slice, slice]]:
     return [(slice(i * f, (i + 1) * f), slice(i * k, (i + 1) * k)) for i in range(groups)]
 
 
-
 def im2col_forward(x, w, bias, g: ConvGeometry) -> np.ndarray:
     """Forward pass as ``w.reshape(F, -1) @ im2col(xp)`` (:mod:`cnnlab.kernels.conv`)."""
     N, F, _, _ = g.out_shape
@@ -89,13 +88,12 @@ def im2col_forward(x, w, bias, g: ConvGeometry) -> np.ndarray:
     return out
 
 
-
 def _channel_last(x: np.ndarray, padding, stride: int, slack: int, parallel: bool):
     """``x`` (N, C, H, W) zero-padded and channel last, flat: ``x[n, c, y, x]`` at
     ``((n*Hp + top + y)*Wp + left + x)*stride + c``, then ``slack`` more zeros."""
-    N, _, H, W = x.shape
-    (top, bottom), (left, right) = padding
-    Hp, Wp = top + H + bottom, left + W + right
+    N = x.shape[0]
+    (top, _), (left, _) = padding
+    Hp, Wp = _padded_size(x, padding)
     xh = np.zeros(N * Hp * Wp * stride + slack, dtype=x.dtype)
     if parallel:
         blocked.to_channel_last_parallel(x, top, left, Hp, Wp, stride, xh)
@@ -108,12 +106,17 @@ def _round_up(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
 
 
+def _padded_size(x: np.ndarray, padding) -> tuple[int, int]:
+    """``(Hp, Wp)``: the spatial size of ``x`` once padded per side."""
+    (top, bottom), (left, right) = padding
+    return top + x.shape[2] + bottom, left + x.shape[3] + right
+
+
 def blocked_forward(x, w, bias, g: ConvGeometry, parallel: bool) -> np.ndarray:
     """Forward pass with the sums in registers (:mod:`cnnlab.kernels.blocked`)."""
-    N, C, H, W = x.shape
+    N, C, _, _ = x.shape
     F, _, KH, KW = w.shape
-    (top, bottom), (left, right) = g.padding
-    Hp, Wp = top + H + bottom, left + W + right
+    Hp, Wp = _padded_size(x, g.padding)
     Fp = _round_up(F, 2 * VECTOR_BYTES // x.itemsize)  # blocks of two vectors of filters
     out = np.empty(g.out_shape, dtype=x.dtype)
     slack = (blocked.PIXELS - 1) * g.stride[1] * C  # blocks sticking out past the last row
@@ -135,8 +138,8 @@ def direct_forward(x, w, bias, g: ConvGeometry, parallel: bool) -> np.ndarray:
     """Stride-1 forward pass without im2col (:mod:`cnnlab.kernels.direct`)."""
     N, C, H, W = x.shape
     F, Cg, KH, KW = w.shape
-    (top, bottom), (left, right) = g.padding
-    Hp, Wp = top + H + bottom, left + W + right
+    (top, _), (left, _) = g.padding
+    Hp, Wp = _padded_size(x, g.padding)
     dh, dw = g.dilation
     # Channel-major padded copy, (C, N, Hp, Wp), plus room for the last tile's overhang.
     xflat = np.zeros(C * N * Hp * Wp + 2 * VECTOR_BYTES // x.itemsize, dtype=x.dtype)
@@ -147,7 +150,7 @@ def direct_forward(x, w, bias, g: ConvGeometry, parallel: bool) -> np.ndarray:
     row_starts = np.arange(0, KH * dh * Wp, dh * Wp).reshape(KH, 1)
     offsets = (channel_starts + row_starts + np.arange(0, KW * dw, dw)).reshape(g.groups, -1)
     Fg = F // g.groups
-    wt = np.zeros((g.groups, Cg * KH * KW, -(-Fg // 4) * 4), dtype=x.dtype)
+    wt = np.zeros((g.groups, Cg * KH * KW, _round_up(Fg, 4)), dtype=x.dtype)
     wt[:, :, :Fg] = w.reshape(g.groups, Fg, -1).transpose(0, 2, 1)
     out = np.empty(g.out_shape, dtype=x.dtype)
     images, items = direct.work_split(N, F, g.groups, Hp * Wp)
@@ -157,7 +160,6 @@ def direct_forward(x, w, bias, g: ConvGeometry, parallel: bool) -> np.ndarray:
     else:
         direct.conv_stride1(*args, 0, items)
     return out
-
 
 
 def im2col_backward(x, w, dout, g: ConvGeometry) -> tuple[np.ndarray, np.ndarray]:
@@ -190,14 +192,12 @@ def im2col_backward(x, w, dout, g: ConvGeometry) -> tuple[np.ndarray, np.ndarray
     return (dx if dx.flags.c_contiguous else np.ascontiguousarray(dx)), dw_mat.reshape(w.shape)
 
 
-
 def weight_gradient(x, dout, w_shape, g: ConvGeometry, parallel: bool) -> np.ndarray:
     """``dw`` of a one-group convolution by :mod:`cnnlab.kernels.weight_grad`."""
-    N, C, H, W = x.shape
+    N, C, _, _ = x.shape
     F, _, KH, KW = w_shape
     _, _, H_out, W_out = g.out_shape
-    (top, bottom), (left, right) = g.padding
-    Hp, Wp = top + H + bottom, left + W + right
+    Hp, Wp = _padded_size(x, g.padding)
     Fp = _round_up(F, 2 * VECTOR_BYTES // x.itemsize)
     Cp = _round_up(C, weight_grad.CHANNELS)
     xh = _channel_last(x, g.padding, C, weight_grad.CHANNELS - 1, parallel)
