@@ -22,6 +22,10 @@ c.CourseDirectory.root = HERE
 _NB = "nbgrader.preprocessors."
 _OURS = "autograder.grader.preprocessor."
 
+# Before nbgrader copies or reads a submission's files: only regular files within
+# limits (no links, FIFOs, devices; see grader/intake.py); otherwise it is refused.
+c.Autograde.pre_convert_hook = "autograder.grader.intake.refuse_unsafe"
+
 # Sanitize: restore every cell's nbgrader metadata from the gradebook first, then
 # nbgrader's own steps; deleted or edited test cells come back (add_missing_cells).
 c.Autograde.sanitize_preprocessors = [

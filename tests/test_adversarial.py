@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 import sqlite3
+import stat
 import sys
 import threading
 import time
@@ -120,7 +121,9 @@ def batch(tmp_path_factory):
     secret = "adv-secret-" + secrets.token_hex(8)
     secret_file = root / "secret"
     secret_file.write_text(secret)
-    env = C.nbgrader_env({"CNNLAB_COURSE_SECRET_FILE": str(secret_file)})
+    env_marker = "adv-env-" + secrets.token_hex(8)  # in the grading environment only
+    env = C.nbgrader_env({"CNNLAB_COURSE_SECRET_FILE": str(secret_file),
+                          "CNNLAB_ADVERSARIAL_MARKER": env_marker})
     env.pop("CNNLAB_COURSE_SECRET", None)
     C.run_nbgrader(course, "generate_assignment", ASSIGNMENT, env=env)
 
@@ -146,6 +149,7 @@ def batch(tmp_path_factory):
         "gradebook": os.path.join(course, "gradebook.db"),
         "ledger": gradebook_guard.default_ledger_dir(course),
         "source_notebook": os.path.join(course, "source", ASSIGNMENT, ASSIGNMENT + ".ipynb"),
+        "secret_file": str(secret_file),
         "release_notebook": C.release_path(course, ASSIGNMENT),
         "other_submission": os.path.join(course, "submitted", "correct", ASSIGNMENT,
                                          ASSIGNMENT + ".ipynb"),
@@ -171,14 +175,15 @@ def batch(tmp_path_factory):
         sub = C.Submission(student=_student(attack), answers={},
                            prepend_cells=(adversarial.attack_cell(context), *attack.prepend),
                            extra_cells=attack.append, files=attack.files, mutate=attack.mutate)
-        C.write_submission(course, ASSIGNMENT, sub,
-                           variant=api.variant(ASSIGNMENT, sub.student, secret))
+        path = C.write_submission(course, ASSIGNMENT, sub,
+                                  variant=api.variant(ASSIGNMENT, sub.student, secret))
+        if attack.plant is not None:
+            attack.plant(os.path.dirname(path), context)
 
     start = time.monotonic()
-    autograde = C.run_nbgrader(course, "autograde", ASSIGNMENT, "--force", env=env, check=False)
+    autograde, autograde_rss = _nbgrader_measured(course, "autograde", env)
     autograde_seconds = time.monotonic() - start
-    feedback = C.run_nbgrader(course, "generate_feedback", ASSIGNMENT, "--force", env=env,
-                              check=False)
+    feedback, feedback_rss = _nbgrader_measured(course, "generate_feedback", env)
     time.sleep(0.5)
     survivors = _survivors(token)
     listener.close()
@@ -202,8 +207,64 @@ def batch(tmp_path_factory):
         "guard": gradebook_guard.verify(C.db_url(course),
                                         gradebook_guard.default_ledger_dir(course)),
         "sentinels": contents, "received": list(listener.received), "survivors": survivors,
-        "integrity": integrity,
+        "integrity": integrity, "env_marker": env_marker,
+        "leaks": _leaks(course, [secret, env_marker, *HIDDEN_MARKERS, "SQLite format 3"]),
+        "disk": _disk_bytes(course), "rss": {"autograde": autograde_rss,
+                                             "generate_feedback": feedback_rss},
     }
+
+
+_MEASURED = """import atexit, resource, runpy, sys
+atexit.register(lambda: sys.stderr.write(
+    "\\nPEAK-RSS-KIB %d\\n" % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+sys.argv = ["nbgrader", *sys.argv[1:]]
+runpy.run_module("nbgrader", run_name="__main__")
+"""
+
+
+def _nbgrader_measured(course, command, env):
+    """Run ``nbgrader <command>`` and return (process, its own peak RSS in bytes)."""
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", _MEASURED, command, ASSIGNMENT, "--force"],
+                          cwd=course, env=env, text=True, capture_output=True, check=False)
+    peaks = [int(ln.split()[1]) for ln in proc.stderr.splitlines()
+             if ln.startswith("PEAK-RSS-KIB ")]
+    return proc, (peaks[-1] * 1024 if peaks else None)
+
+
+def _leaks(course, markers):
+    """student -> [(file, marker)] for every course secret or marker found in any file
+    (HTML or not) under feedback/<student>, and in the files besides notebooks under
+    autograded/<student> (an autograded notebook holds the tests by design)."""
+    found: dict[str, list] = {}
+    for step in ("feedback", "autograded"):
+        base = os.path.join(course, step)
+        for dirpath, _dirs, files in os.walk(base):
+            for name in files:
+                path = os.path.join(dirpath, name)
+                if step == "autograded" and name.endswith(".ipynb"):
+                    continue
+                if not stat.S_ISREG(os.lstat(path).st_mode):
+                    found.setdefault("?", []).append((path, "not a regular file"))
+                    continue
+                with open(path, "rb") as fh:
+                    data = fh.read()
+                student = os.path.relpath(path, base).split(os.sep)[0]
+                for marker in markers:
+                    if marker.encode() in data:
+                        found.setdefault(student, []).append((os.path.relpath(path, course),
+                                                              marker))
+    return found
+
+
+def _disk_bytes(course):
+    """Apparent bytes of what grading wrote (autograded/, feedback/), links not followed."""
+    total = 0
+    for step in ("autograded", "feedback"):
+        for dirpath, _dirs, files in os.walk(os.path.join(course, step)):
+            total += sum(os.lstat(os.path.join(dirpath, f)).st_size for f in files)
+    return total
 
 
 def _score(batch, student, key):
@@ -286,6 +347,26 @@ def test_attack_earns_nothing(batch, attack):
         got = _score(batch, student, key)
         assert got is not None, f"{key} not graded"
         assert got <= _score(batch, "blank", key)
+
+
+def test_no_course_file_secret_or_environment_in_any_output(batch):
+    assert batch["leaks"] == {}
+
+
+def test_grading_used_bounded_disk_and_memory(batch):
+    assert batch["disk"] < 64 * 2**20
+    for command, rss in batch["rss"].items():
+        assert rss is not None, command
+        assert rss < 1024 * 2**20, f"{command}: {rss / 2**20:.0f} MiB"
+
+
+@pytest.mark.parametrize("attack", [a for a in ATTACKS if "refused" in a.marks],
+                         ids=[a.name for a in ATTACKS if "refused" in a.marks])
+def test_refused_submission_is_told_why(batch, attack):
+    student = _student(attack)
+    line = f"SUBMISSION REFUSED: {student}/{ASSIGNMENT}: your submission contains "
+    assert line in batch["autograde"].stderr
+    assert "This submission was not graded." in batch["feedback"][student]
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])

@@ -9,6 +9,9 @@ APPEND     code cells added at the end (after the answer cells, so names defined
            here replace the student's answers)
 FILES      extra files in the submission folder ({relative path: text})
 MUTATE     optional ``mutate(nb)``: structural edits (delete or edit test cells, ...)
+PLANT      optional ``plant(folder, attack)``: makes what FILES cannot (links, FIFOs,
+           sparse files, many files) in the submission folder; ``attack`` is the
+           ``ATTACK`` dict below
 REQUIRES   protections the attack needs in order to be harmless to the *grading
            machine* (``autograder.grader.platform`` names); the suite skips it, saying
            why, where they are off
@@ -47,6 +50,7 @@ CATEGORIES = (
     "fake output",
     "reference import",
     "protocol forgery",
+    "submission files",
 )
 
 
@@ -59,6 +63,7 @@ class Attack:
     append: Sequence[str] = ()
     files: Mapping[str, str] = field(default_factory=dict)
     mutate: Callable[[Any], None] | None = None
+    plant: Callable[[str, Mapping[str, Any]], None] | None = None
     requires: Sequence[str] = ()
     marks: Sequence[str] = ()
 
@@ -78,6 +83,7 @@ def load(path: str) -> Attack:
                   append=tuple(getattr(module, "APPEND", ())),
                   files=dict(getattr(module, "FILES", {})),
                   mutate=getattr(module, "MUTATE", None),
+                  plant=getattr(module, "PLANT", None),
                   requires=tuple(getattr(module, "REQUIRES", ())),
                   marks=tuple(getattr(module, "MARKS", ())))
 

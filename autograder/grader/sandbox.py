@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import intake
 from .platform import Protections, detect
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -258,33 +259,6 @@ def _rmtree(path: str) -> None:
         shutil.rmtree(path, onexc=onerror)
     else:
         shutil.rmtree(path, onerror=onerror)
-
-
-def copy_submission_files(src: str | None, dest: str, *, max_bytes: int = 64 * 2**20,
-                          max_files: int = 2000) -> None:
-    """Copy a submission's own files (no notebooks, no symlinks) into ``dest``."""
-    os.makedirs(dest, exist_ok=True)
-    if not src or not os.path.isdir(src):
-        return
-    total = count = 0
-    real_dest = os.path.realpath(dest)
-    for dirpath, dirnames, filenames in os.walk(src):
-        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))
-                       and not d.startswith(".ipynb_checkpoints")
-                       and not _inside(os.path.join(dirpath, d), real_dest)]
-        rel = os.path.relpath(dirpath, src)
-        target = dest if rel == "." else os.path.join(dest, rel)
-        os.makedirs(target, exist_ok=True)
-        for name in filenames:
-            source = os.path.join(dirpath, name)
-            if name.endswith(".ipynb") or os.path.islink(source):
-                continue
-            size = os.path.getsize(source)
-            if total + size > max_bytes or count >= max_files:
-                continue
-            total += size
-            count += 1
-            shutil.copyfile(source, os.path.join(target, name))
 
 
 # ------------------------------------------------------------------------------ launch
@@ -619,7 +593,7 @@ def run_submission(cells: Sequence[tuple[int, str]], questions: Sequence[Questio
         shutil.copyfile(RUNNER, os.path.join(grader, "runner.py"))
         shutil.copyfile(plain_path, os.path.join(grader, "plain.py"))
         ns = prot.mode == "namespaces"
-        copy_submission_files(files_dir, os.path.join(job, "files" if ns else "work"))
+        left_out = intake.copy_as_data(files_dir, os.path.join(job, "files" if ns else "work"))
         ids: dict[int, tuple[str, int]] = {}
         qjobs = []
         for q in questions:
@@ -654,7 +628,9 @@ def run_submission(cells: Sequence[tuple[int, str]], questions: Sequence[Questio
                 sensitive=sensitive_paths(sensitive), deadline_seconds=limits.total_seconds)
     finally:
         _rmtree(job)
-    return _assemble(reader, status, seconds, prot, questions, ids, limits, plain)
+    result = _assemble(reader, status, seconds, prot, questions, ids, limits, plain)
+    result.notes += [f"not copied into the sandbox: {p}" for p in left_out]
+    return result
 
 
 def _assemble(reader: _Reader, status: str, seconds: float, prot: Protections,

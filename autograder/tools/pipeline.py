@@ -32,6 +32,7 @@ class PipelineResult:
     failures: list[str] = field(default_factory=list)
     guard_problems: list[str] = field(default_factory=list)
     expected_problems: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # submissions that were not plain data
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -67,7 +68,7 @@ def run_pipeline(course: str, assignments: Sequence[str], *, env: dict[str, str]
                  generate: bool, feedback: bool = True, export: bool = True,
                  quiet: bool = False) -> PipelineResult:
     """generate_assignment (when asked), autograde, check the gradebook, feedback, export."""
-    from autograder.grader import gradebook_guard
+    from autograder.grader import gradebook_guard, intake
 
     timing: dict[str, float] = {}
     assignments = list(assignments)
@@ -77,7 +78,7 @@ def run_pipeline(course: str, assignments: Sequence[str], *, env: dict[str, str]
         for a in batches:
             C.run_nbgrader(course, "generate_assignment", a, "--force", env=env)
         timing["generate_assignment"] = time.monotonic() - t
-    failures = []
+    failures, refused = [], []
     t = time.monotonic()
     for a in batches:
         _say(quiet, f"autograding {'all assignments' if a == '*' else a} ...")
@@ -89,6 +90,7 @@ def run_pipeline(course: str, assignments: Sequence[str], *, env: dict[str, str]
                 failures.append("\n".join(proc.stderr.strip().splitlines()[-15:]))
         guard_lines = [ln for ln in proc.stderr.splitlines() if "GRADEBOOK GUARD" in ln]
         failures += guard_lines
+        refused += [ln for ln in proc.stderr.splitlines() if ln.startswith(intake.REFUSED)]
     timing["autograde"] = time.monotonic() - t
     problems = gradebook_guard.verify(C.db_url(course),
                                       gradebook_guard.default_ledger_dir(course), assignments)
@@ -106,7 +108,7 @@ def run_pipeline(course: str, assignments: Sequence[str], *, env: dict[str, str]
         C.run_nbgrader(course, "export", f"--to={csv_path}", env=env)
     students, table = C.totals(course, assignments)
     return PipelineResult(course, assignments, students, table, csv_path, fb, failures,
-                          [str(p) for p in problems], seconds=timing)
+                          [str(p) for p in problems], seconds=timing, refused=refused)
 
 
 def report(result: PipelineResult, *, quiet: bool = False) -> None:
@@ -129,6 +131,8 @@ def report(result: PipelineResult, *, quiet: bool = False) -> None:
             _say(quiet, "  " + p)
     else:
         _say(quiet, "Gradebook check: every stored score is the one the grader computed.")
+    for line in result.refused:
+        _say(quiet, line)
     for f in result.failures:
         _say(quiet, "FAILED: " + f)
     for p in result.expected_problems:
