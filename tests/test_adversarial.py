@@ -36,6 +36,10 @@ pytestmark = [pytest.mark.grading, pytest.mark.slow]
 ASSIGNMENT = "fixture_ps"
 HIDDEN_MARKERS = ("FIXTURE-HIDDEN-TEST-MARKER", "BEGIN HIDDEN TESTS", "hidden=True")
 ATTACKS = adversarial.attacks()
+ODD_BUT_CORRECT = "correct_odd_text"
+ODD_OUTPUT = """print("lone surrogates \\ud800 \\udfff, a NUL \\x00, a big number", 10**5000 > 1)
+print("x" * 10**6)
+"""
 LIMITS = {
     "SandboxedGrading.cell_timeout": 3.0,
     "SandboxedGrading.case_timeout": 2.0,
@@ -166,6 +170,11 @@ def batch(tmp_path_factory):
         if sub.student in ("correct", "blank"):
             C.write_submission(course, ASSIGNMENT, sub,
                                variant=api.variant(ASSIGNMENT, sub.student, secret))
+        if sub.student == "correct":  # right answers, odd text around them
+            odd = C.Submission(student=ODD_BUT_CORRECT, answers=sub.answers,
+                               extra_cells=(ODD_OUTPUT,), files={"é -rf.txt": "ok"})
+            C.write_submission(course, ASSIGNMENT, odd,
+                               variant=api.variant(ASSIGNMENT, odd.student, secret))
     skipped = {}
     for attack in ATTACKS:
         reason = _skip_reason(attack, prot)
@@ -293,7 +302,7 @@ def test_whole_batch_was_graded(batch):
     assert "There was an error processing" not in batch["autograde"].stderr
     assert batch["feedback_proc"].returncode == 0, batch["feedback_proc"].stderr[-3000:]
     students = {s for (s, _, _) in batch["scores"]}
-    expected = {"correct", "blank"} | {_student(a) for a in ATTACKS
+    expected = {"correct", "blank", ODD_BUT_CORRECT} | {_student(a) for a in ATTACKS
                                        if a.name not in batch["skipped"]}
     assert students == expected
 
@@ -301,6 +310,7 @@ def test_whole_batch_was_graded(batch):
 def test_honest_submissions_graded_normally(batch):
     for key, points in zip(_keys(), (2.0, 1.0), strict=True):
         assert _score(batch, "correct", key) == points
+        assert _score(batch, ODD_BUT_CORRECT, key) == points
         assert _score(batch, "blank", key) == 0.0
 
 
@@ -367,6 +377,12 @@ def test_refused_submission_is_told_why(batch, attack):
     line = f"SUBMISSION REFUSED: {student}/{ASSIGNMENT}: your submission contains "
     assert line in batch["autograde"].stderr
     assert "This submission was not graded." in batch["feedback"][student]
+
+
+def test_odd_text_is_kept_readable_in_the_feedback(batch):
+    text = batch["feedback"][ODD_BUT_CORRECT]
+    assert "lone surrogates \\ud800 \\udfff" in text
+    assert "output cut" in text or "output truncated" in text
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])

@@ -224,4 +224,59 @@ def test_the_module_runs_alone_with_only_the_standard_library_and_numpy():
         for line in PLAIN_PY.read_text().splitlines()
         if line.startswith(("import ", "from "))
     ]
-    assert set(imports) <= {"__future__", "base64", "json", "math", "typing", "numpy"}
+    assert set(imports) <= {"__future__", "base64", "json", "math", "re", "typing", "numpy"}
+
+
+# --- limits: what a hostile answer or a forged message can cost the grading process ---
+
+
+def test_huge_integers_are_refused_without_converting_them_to_text():
+    with pytest.raises(Unsupported, match=r"int with more than 100 digits"):
+        to_plain([10**5000])
+    assert to_plain(10**99) == 10**99
+    with pytest.raises(plain.InvalidAnswer, match="more than 100 digits"):
+        decode("1" * 101)
+    assert decode("-" + "9" * 100) == -int("9" * 100)
+
+
+def test_lone_surrogates_are_refused_in_values_and_keys():
+    for value in ("ok\ud800", {"\udfff": 1}, ["\ud800"]):
+        assert outcome_for(value) == {"unsupported": "str holding a lone surrogate "
+                                                     "(not valid text)"}
+    with pytest.raises(plain.InvalidAnswer, match="not valid Unicode"):
+        decode('"\\ud800"')
+    with pytest.raises(plain.InvalidAnswer, match="not valid Unicode"):
+        decode('{"d": {"\\udc80": 1}}')
+    assert decode(encode("é \u2603 \U0001f600")) == "é \u2603 \U0001f600"
+
+
+def test_deep_messages_are_refused_before_parsing():
+    deep = "[" * 100_000 + "]" * 100_000  # a recursive parser would overflow its stack
+    with pytest.raises(ValueError, match="nested deeper"):
+        decode(deep)
+    with pytest.raises(ValueError, match="nested deeper"):
+        plain.check_json(deep.encode(), max_depth=6, max_items=10)
+    plain.check_json('{"s": "[[[[[[[[[[[[\\"[[[["}', max_depth=2, max_items=10)
+
+
+def test_messages_that_would_expand_when_parsed_are_refused(monkeypatch):
+    monkeypatch.setattr(plain, "MAX_ITEMS", 1000)
+    small_on_the_wire = "[" + ",".join(["[]"] * 1001) + "]"
+    with pytest.raises(ValueError, match="more than 1000 values"):
+        decode(small_on_the_wire)
+    assert decode("[" + ",".join(["[]"] * 400) + "]") == [[]] * 400
+    with pytest.raises(Unsupported, match="more than 1000 items"):
+        to_plain([[]] * 1001)
+
+
+def test_arrays_count_elements_not_items():
+    big = np.zeros(300_000)
+    assert decode(encode(big)).shape == (300_000,)
+    assert plain.footprint(decode(encode(big))) >= big.nbytes
+    assert plain.footprint([[], "abc"]) > 0
+
+
+def test_text_budget(monkeypatch):
+    monkeypatch.setattr(plain, "MAX_TEXT", 10)
+    with pytest.raises(Unsupported, match="more than 10 characters"):
+        to_plain(["abcdef", "ghijkl"])

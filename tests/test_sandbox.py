@@ -300,3 +300,39 @@ def test_a_question_has_a_time_budget():
                  [double_job(*range(10))], limits=limits)
     assert time.monotonic() - start < 12  # not 10 x 1 s
     assert all("timeout" in o for o in result.outcomes["t-double"])
+
+
+def test_odd_text_and_forged_deep_lines_cost_nothing():
+    cells = ['''
+import json, os
+print("lone \\ud800 surrogate", 10**5000 > 0)
+for line in (b"[" * 100000 + b"]" * 100000,
+             b'{"t": "cell", "i": 0, "x": [' + b"[]," * 300000 + b"[]]}",
+             b'{"t": "case", "id": 1, "outcome": {"value": "' + b"9" * 5000 + b'"}}',
+             b'{"t": "case", "id": 2, "outcome": {"value": "\\\\"\\\\\\\\ud800\\\\""}}'):
+    os.write(3, line + b"\\n")
+def double(x):
+    return 2 * x
+''']
+    result = run(cells, [double_job(1, 2, 3, 4)])
+    assert result.cells[0].stdout == "lone \\ud800 surrogate True\n"  # escaped, kept
+    out = result.outcomes["t-double"]
+    assert out[0] == {"value": 2}
+    assert out[1]["error"].startswith("AnswerTooUnusual: your answer holds an integer with more")
+    assert out[2]["error"].startswith("AnswerTooUnusual: your answer holds text that is not")
+    assert out[3] == {"value": 8}
+
+
+def test_answers_and_outputs_are_bounded_per_submission():
+    limits = sandbox.Limits(cell_seconds=5, case_seconds=2, total_seconds=20,
+                            total_output_chars=3000, answer_bytes=7 * 2**19)
+    cells = ["print('a' * 2000)", "print('b' * 2000)", "print('c' * 2000)",
+             "import numpy as np\ndef big(i):\n    return np.zeros(2**17)"]
+    job = sandbox.QuestionJob("t-big", "big", "function", [call(i) for i in range(4)])
+    result = run(cells, [job], limits=limits)
+    assert result.cells[0].stdout == "a" * 2000 + "\n"
+    assert result.cells[1].stdout.startswith("b" * 999 + "\n[output cut")
+    assert result.cells[2].stdout.startswith("\n[output cut")
+    out = result.outcomes["t-big"]
+    assert [o.get("value", np.zeros(1)).shape for o in out[:3]] == [(2**17,)] * 3
+    assert out[3]["error"].startswith("AnswerTooLarge")

@@ -51,6 +51,7 @@ CATEGORIES = (
     "reference import",
     "protocol forgery",
     "submission files",
+    "decoder",
 )
 
 

@@ -82,6 +82,8 @@ class Limits:
     output_chars: int = 20_000      # kept per stream per cell, for the feedback
     protocol_bytes: int = 256 * 2**20
     log_bytes: int = 64 * 1024
+    total_output_chars: int = 400_000  # kept for all cells together
+    answer_bytes: int = 256 * 2**20    # decoded answers held for one submission
 
 
 @dataclass(frozen=True)
@@ -475,14 +477,30 @@ def _launch_direct(job: str, limits: Limits, *, deadline_seconds: float):
     return reader, status, time.monotonic() - start, proc.returncode
 
 
-def _messages(data: bytes, max_line: int) -> list[dict]:
+#: A protocol message is a small JSON object (answers travel inside it as strings):
+#: anything nested deeper or holding more values than this is a forgery.
+MESSAGE_DEPTH = 6
+MESSAGE_ITEMS = 400
+
+
+def _messages(data: bytes, max_line: int, plain=None) -> list[dict]:
+    """The protocol's JSON lines, each size- and shape-checked before it is parsed
+    (``plain.check_json``), one line at a time (no second copy of the whole log)."""
     out = []
-    for raw in bytes(data).split(b"\n"):
+    view = memoryview(data)
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end
+        raw = bytes(view[start:end])
+        start = end + 1
         if not raw or len(raw) > max_line:
             continue
         try:
+            if plain is not None and hasattr(plain, "check_json"):
+                plain.check_json(raw, max_depth=MESSAGE_DEPTH, max_items=MESSAGE_ITEMS)
             message = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(message, dict) and isinstance(message.get("t"), str):
             out.append(message)
@@ -512,7 +530,7 @@ def probe_setup(prot: Protections) -> dict[str, str]:
         reader, status, _, code = _launch(prot, job, Limits(), blocked=DEFAULT_BLOCKED,
                                           sensitive=sensitive_paths(), probe=True,
                                           deadline_seconds=30)
-        messages = _messages(reader.protocol, 1 << 20)
+        messages = _messages(reader.protocol, 1 << 20)  # init's own lines, no student code
         try:
             return _sandbox_steps(messages)
         except SandboxSetupError as exc:
@@ -525,8 +543,16 @@ def probe_setup(prot: Protections) -> dict[str, str]:
 # ------------------------------------------------------------------------------- run
 
 
+def readable(text: str) -> str:
+    """``text`` with lone surrogates shown as escapes (``\\ud800``): a notebook is
+    UTF-8, and one such character in an output used to fail the whole submission."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _valid_str(value: Any, limit: int) -> str:
-    return value[:limit] if isinstance(value, str) else ""
+    return readable(value[:limit]) if isinstance(value, str) else ""
 
 
 def _cell_record(message: dict, limits: Limits) -> CellRecord | None:
@@ -538,14 +564,15 @@ def _cell_record(message: dict, limits: Limits) -> CellRecord | None:
     rec.stdout = _valid_str(message.get("stdout"), cap)
     rec.stderr = _valid_str(message.get("stderr"), cap)
     result = message.get("result")
-    rec.result = result[:cap] if isinstance(result, str) else None
+    rec.result = readable(result[:cap]) if isinstance(result, str) else None
     err = message.get("error")
     if isinstance(err, dict):
         tb = err.get("traceback")
         rec.error = {
             "ename": _valid_str(err.get("ename"), 200) or "Error",
             "evalue": _valid_str(err.get("evalue"), 2000),
-            "traceback": [str(x)[:500] for x in tb[:40]] if isinstance(tb, list) else [],
+            "traceback": [readable(str(x)[:500]) for x in tb[:40]]
+            if isinstance(tb, list) else [],
         }
     seconds = message.get("seconds")
     rec.seconds = float(seconds) if type(seconds) in (int, float) else 0.0
@@ -561,14 +588,16 @@ def _outcome(raw: Any, plain) -> dict:
     if kind == "value" and isinstance(payload, str):
         try:
             return {"value": plain.decode(payload)}
+        except getattr(plain, "InvalidAnswer", ()) as exc:  # within the wire format, over a limit
+            return {"error": f"AnswerTooUnusual: {readable(str(exc))[:500]}"}
         except Exception:  # anything malformed is no answer
             return {"error": "UnreadableAnswer: the answer could not be read"}
     if kind == "error" and isinstance(payload, str):
-        return {"error": payload[:500]}
+        return {"error": readable(payload[:500])}
     if kind == "timeout" and type(payload) in (int, float) and math.isfinite(payload):
         return {"timeout": float(payload)}
     if kind == "unsupported" and isinstance(payload, str):
-        return {"unsupported": payload[:200]}
+        return {"unsupported": readable(payload[:200])}
     return {"error": "UnreadableAnswer: the answer could not be read"}
 
 
@@ -633,15 +662,32 @@ def run_submission(cells: Sequence[tuple[int, str]], questions: Sequence[Questio
     return result
 
 
+def _cut_output(rec: CellRecord, budget: int) -> int:
+    """Cut a cell's outputs to what is left of the run's output budget; return the
+    characters kept."""
+    kept = 0
+    for name in ("stdout", "stderr"):
+        text = getattr(rec, name)
+        room = max(budget - kept, 0)
+        if len(text) > room:
+            text = text[:room] + ("\n[output cut: this notebook printed more than the "
+                                  "grader keeps]\n")
+            setattr(rec, name, text)
+        kept += len(text)
+    return kept
+
+
 def _assemble(reader: _Reader, status: str, seconds: float, prot: Protections,
               questions: Sequence[QuestionJob], ids: Mapping[int, tuple[str, int]],
               limits: Limits, plain) -> RunResult:
-    messages = _messages(reader.protocol, limits.protocol_bytes)
+    messages = _messages(reader.protocol, limits.protocol_bytes, plain)
+    reader.protocol = bytearray()  # parsed: the raw log is no longer needed
     steps = _sandbox_steps(messages)
     result = RunResult(cells={}, found={}, outcomes={}, protections=prot.with_steps(steps),
                        status=status, seconds=seconds,
                        log=reader.log.decode("utf-8", errors="replace"))
     answered: dict[tuple[str, int], dict] = {}
+    answer_bytes = output_chars = 0
     done = False
     for message in messages:
         kind = message["t"]
@@ -651,6 +697,7 @@ def _assemble(reader: _Reader, status: str, seconds: float, prot: Protections,
         elif kind == "cell":
             rec = _cell_record(message, limits)
             if rec is not None and rec.index not in result.cells:
+                output_chars += _cut_output(rec, limits.total_output_chars - output_chars)
                 result.cells[rec.index] = rec
         elif kind == "target":
             key = message.get("key")
@@ -659,7 +706,16 @@ def _assemble(reader: _Reader, status: str, seconds: float, prot: Protections,
         elif kind == "case":
             case_id = message.get("id")
             if type(case_id) is int and case_id in ids and ids[case_id] not in answered:
-                answered[ids[case_id]] = _outcome(message.get("outcome"), plain)
+                outcome = _outcome(message.get("outcome"), plain)
+                if "value" in outcome and hasattr(plain, "footprint"):
+                    answer_bytes += plain.footprint(outcome["value"])
+                    if answer_bytes > limits.answer_bytes:
+                        mib = limits.answer_bytes // 2**20
+                        outcome = {"error": "AnswerTooLarge: your answers together are larger "
+                                            f"than the grader accepts ({mib} MiB); this one "
+                                            "was not checked"}
+                message.clear()  # let the encoded answer go
+                answered[ids[case_id]] = outcome
         elif kind == "done":
             done = True
     if status == "completed" and not done:

@@ -29,6 +29,13 @@ Examples
 [[1.0, 0.0], [0.0, 1.0]]
 >>> outcome_for(object())
 {'unsupported': 'object'}
+
+Both directions are bounded: nesting (:data:`MAX_DEPTH`), scalars and containers
+outside arrays (:data:`MAX_ITEMS`), array elements (:data:`MAX_ELEMENTS`), integer
+digits (:data:`MAX_INT_DIGITS`) and text, which must be valid Unicode (a lone
+surrogate is refused: it cannot be written into a notebook). :func:`decode` checks the
+nesting and size of a message *before* parsing it, so a hostile message costs the
+grading process no more memory than a legitimate one of the same limits.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -43,9 +51,14 @@ import numpy as np
 __all__ = [
     "MAX_DEPTH",
     "MAX_ELEMENTS",
+    "MAX_INT_DIGITS",
+    "MAX_ITEMS",
+    "InvalidAnswer",
     "Unsupported",
+    "check_json",
     "decode",
     "encode",
+    "footprint",
     "outcome_for",
     "to_plain",
 ]
@@ -54,6 +67,13 @@ __all__ = [
 MAX_DEPTH = 32
 #: Most scalars (array elements included) one value may hold: 16 Mi, 128 MiB of float64.
 MAX_ELEMENTS = 16 * 1024 * 1024
+#: Most scalars, lists, tuples and dicts outside arrays one value may hold (each is a
+#: Python object of its own when decoded, so this bounds the decoded size).
+MAX_ITEMS = 1024 * 1024
+#: Longest integer accepted, in decimal digits (an answer is a count or a size).
+MAX_INT_DIGITS = 100
+#: Most characters of text one value may hold, all its strings together.
+MAX_TEXT = 16 * 1024 * 1024
 
 _SCALARS = (type(None), bool, int, float, str)
 _NUMPY_SCALARS = frozenset(
@@ -96,20 +116,54 @@ def _type_name(obj: object) -> str:
     return f"{module}.{name}"
 
 
+class InvalidAnswer(ValueError):
+    """A well-formed message whose value breaks a limit; the message says which, in
+    words a student can act on."""
+
+
+def _valid_text(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (no lone surrogates)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _int_too_long(value: int) -> bool:
+    # 3.33 bits per decimal digit; bit_length never converts to text
+    return value.bit_length() > MAX_INT_DIGITS * 3.33
+
+
 class _Budget:
     def __init__(self) -> None:
         self.left = MAX_ELEMENTS
+        self.items = MAX_ITEMS
+        self.text = MAX_TEXT
 
-    def spend(self, count: int) -> None:
+    def spend(self, count: int, *, item: bool = True) -> None:
         self.left -= count
         if self.left < 0:
             raise Unsupported("value", f"more than {MAX_ELEMENTS} elements")
+        if item:
+            self.items -= 1
+            if self.items < 0:
+                raise Unsupported("value", f"more than {MAX_ITEMS} items outside arrays")
+
+    def spend_text(self, text: str) -> None:
+        self.text -= len(text)
+        if self.text < 0:
+            raise Unsupported("value", f"more than {MAX_TEXT} characters of text")
+        if not _valid_text(text):
+            raise Unsupported("str holding a lone surrogate (not valid text)")
 
 
 def _array(obj: np.ndarray, budget: _Budget) -> np.ndarray:
     if obj.dtype.kind not in _ARRAY_KINDS or obj.dtype.fields is not None:
         raise Unsupported(f"numpy.ndarray of dtype {obj.dtype.str}")
-    budget.spend(int(obj.size))
+    budget.spend(int(obj.size), item=False)
     return np.array(obj, copy=True, order="C")
 
 
@@ -117,6 +171,10 @@ def _convert(obj: Any, depth: int, budget: _Budget) -> Any:
     cls = type(obj)
     if cls in _SCALARS:
         budget.spend(1)
+        if cls is int and _int_too_long(obj):
+            raise Unsupported(f"int with more than {MAX_INT_DIGITS} digits")
+        if cls is str:
+            budget.spend_text(obj)
         return obj
     if cls in _NUMPY_SCALARS:
         budget.spend(1)
@@ -137,6 +195,7 @@ def _convert(obj: Any, depth: int, budget: _Budget) -> Any:
         for key, value in dict.items(obj):
             if type(key) is not str:
                 raise Unsupported(f"dict with a {_type_name(key)} key")
+            budget.spend_text(key)
             out[key] = _convert(value, depth + 1, budget)
         return out
     raise Unsupported(_type_name(obj))
@@ -230,40 +289,119 @@ def _unpack_array(spec: Any) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
 
 
-def _unpack(obj: Any, depth: int = 0) -> Any:
+def _unpack(obj: Any, depth: int, budget: _Budget) -> Any:
     if depth > MAX_DEPTH + 1:
         raise _bad("nesting too deep")
     cls = type(obj)
     if cls in _SCALARS:
+        if cls is str and not _valid_text(obj):
+            raise InvalidAnswer("your answer holds text that is not valid Unicode (a lone "
+                                "surrogate such as '\\ud800'); return ordinary text")
         return obj
     if cls is list:
-        return [_unpack(item, depth + 1) for item in obj]
+        return [_unpack(item, depth + 1, budget) for item in obj]
     if cls is dict and len(obj) == 1:
         ((tag, body),) = obj.items()
         if tag == "t" and type(body) is list:
-            return tuple(_unpack(item, depth + 1) for item in body)
+            return tuple(_unpack(item, depth + 1, budget) for item in body)
         if tag == "d" and type(body) is dict:
-            return {key: _unpack(value, depth + 1) for key, value in body.items()}
+            return {_unpack(key, depth + 1, budget): _unpack(value, depth + 1, budget)
+                    for key, value in body.items()}
         if tag == "a":
-            return _unpack_array(body)
+            array = _unpack_array(body)
+            try:
+                budget.spend(int(array.size), item=False)
+            except Unsupported as error:
+                raise InvalidAnswer(f"your answer is too large: {error}") from None
+            return array
         if tag == "f" and body in ("nan", "inf", "-inf"):
             return float(body)
     raise _bad(f"unexpected {cls.__name__}")
 
 
+_JSON_SIGNIFICANT = re.compile(r'\\.|["\[\]{},:]')
+
+
+def check_json(text: str | bytes, *, max_depth: int, max_items: int) -> None:
+    """Raise ``ValueError`` if JSON ``text`` nests deeper than ``max_depth`` or holds
+    more than ``max_items`` values, counted outside strings without parsing (so that a
+    recursive parser never sees it, and parsing it allocates a bounded number of
+    objects)."""
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        text = bytes(text).decode("utf-8", errors="replace")
+    depth = items = 0
+    in_string = False
+    for match in _JSON_SIGNIFICANT.finditer(text):
+        ch = match.group()
+        if ch == '"':
+            in_string = not in_string
+            continue
+        if in_string or len(ch) > 1:
+            continue
+        if ch in "[{":
+            depth += 1
+            if depth > max_depth:
+                raise _bad(f"nested deeper than {max_depth} levels")
+        elif ch in "]}":
+            depth -= 1
+        items += 1
+        if items > 2 * max_items:  # ",", ":" and brackets: about two per value
+            raise _bad(f"more than {max_items} values")
+
+
+def _parse_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise InvalidAnswer(f"your answer holds an integer with more than {MAX_INT_DIGITS} "
+                            "digits; an answer here is a count or a size")
+    return int(digits)
+
+
 def decode(text: str | bytes) -> Any:
     """Parse the JSON wire format back into plain data (exact types, array copies).
 
+    The nesting and the number of values are checked before parsing; integers, text
+    and arrays are checked while decoding.
+
     Raises
     ------
+    InvalidAnswer
+        The message is well formed but its value breaks a limit (a ``ValueError``
+        whose text is meant for the student).
     ValueError
         The text is not a well-formed plain-data message.
     """
+    check_json(text, max_depth=2 * MAX_DEPTH + 4, max_items=MAX_ITEMS)
     try:
-        raw = json.loads(text, parse_constant=lambda name: _reject_constant(name))
+        raw = json.loads(text, parse_int=_parse_int,
+                         parse_constant=lambda name: _reject_constant(name))
     except json.JSONDecodeError as error:
         raise _bad(str(error)) from error
-    return _unpack(raw)
+    except RecursionError as error:  # pragma: no cover - check_json bounds the nesting
+        raise _bad("nesting too deep") from error
+    return _unpack(raw, 0, _Budget())
+
+
+def footprint(value: Any) -> int:
+    """Approximate bytes a decoded value takes in memory (arrays by their data,
+    other objects at 64 bytes each, text by its length)."""
+    total, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        cls = type(item)
+        if cls is np.ndarray:
+            total += item.nbytes + 112
+        elif cls is str:
+            total += 64 + len(item)
+        elif cls in (list, tuple):
+            total += 64 + 8 * len(item)
+            stack.extend(item)
+        elif cls is dict:
+            total += 64 + 100 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        else:
+            total += 32
+    return total
 
 
 def _reject_constant(name: str) -> Any:
