@@ -90,10 +90,27 @@ def test_draw_receptive_field_one_panel_per_map():
     state = receptive_explorer_state(["k3s2p1", "k3s2p1"], input_size=5, unit=(1, 1))
     fig = plotting.draw_receptive_field(state)
     assert len(fig.axes) == 3
-    assert "(+33 in padding)" in fig.axes[0].get_title()
-    region = _hex(plotting.COLORS["region"])
-    np.testing.assert_allclose(_filled(fig.axes[0])[4, 4], region)
-    np.testing.assert_allclose(_filled(fig.axes[0])[0, 0], (1, 1, 1))
+    assert fig.axes[0].get_title() == "input\n5x5: 16 cells + 9 padding"
+    drawn = _filled(fig.axes[0])
+    assert drawn.shape[:2] == (7, 7)            # the 5x5 input inside its 1-pixel padding
+    region, padding = _hex(plotting.COLORS["region"]), _hex(plotting.COLORS["padding"])
+    read = _hex(plotting.COLORS["padding_read"])
+    np.testing.assert_allclose(drawn[4, 4], region)   # input (3, 3)
+    np.testing.assert_allclose(drawn[1, 1], (1, 1, 1))  # input (0, 0): not read
+    np.testing.assert_allclose(drawn[0, 0], padding)
+    np.testing.assert_allclose(drawn[6, 6], read)     # padding (5, 5): read by a tap
+    assert {t.get_text() for t in fig.axes[0].texts} == {"1", "2", "4"}   # paths
+
+
+def test_draw_receptive_field_dilated_taps_and_padding():
+    state = receptive_explorer_state(["k3s1p2d2"], input_size=4, unit=(0, 0))
+    drawn = _filled(plotting.draw_receptive_field(state).axes[0])
+    assert drawn.shape[:2] == (8, 8)
+    region, read = _hex(plotting.COLORS["region"]), _hex(plotting.COLORS["padding_read"])
+    blue = {(r, c) for r in range(8) for c in range(8) if np.allclose(drawn[r, c], region)}
+    grey = {(r, c) for r in range(8) for c in range(8) if np.allclose(drawn[r, c], read)}
+    assert blue == {(2, 2), (2, 4), (4, 2), (4, 4)}        # taps 0 and 2, shifted by 2
+    assert grey == {(0, 0), (0, 2), (0, 4), (2, 0), (4, 0)}  # taps at -2
 
 
 def test_plot_summary_bars_one_bar_per_layer():
@@ -103,9 +120,16 @@ def test_plot_summary_bars_one_bar_per_layer():
     heights = [bar.get_height() for bar in ax_p.patches]
     assert heights == [row.params for row in s.rows]
     assert "2,103,156" in ax_p.get_title()
-    assert max(bar.get_height() for bar in ax_m.patches) == pytest.approx(
-        8 * 32 * 32 * 4 / 2**20
-    )
+    # The largest map, conv1's 8x32x32 float32 values, is 32 KiB: the axis is in KiB.
+    assert max(bar.get_height() for bar in ax_m.patches) == pytest.approx(8 * 32 * 32 * 4 / 2**10)
+    assert ax_m.get_ylabel() == "activation memory (KiB, float32)"
+    assert ax_p.get_ylabel() == "parameters"
+    fig.canvas.draw()
+    ticks = [t.get_text() for t in ax_p.get_yticklabels()] + [
+        t.get_text() for t in ax_m.get_yticklabels()]
+    assert any(text.endswith("M") for text in ticks), ticks     # "1.5M", not "1.5" + "1e6"
+    assert not any("e" in text for text in ticks), ticks
+    assert ax_p.yaxis.get_offset_text().get_text() == ""
 
 
 def test_plot_receptive_growth_and_taps():

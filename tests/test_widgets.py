@@ -120,15 +120,34 @@ def test_conv_explorer_wiring_follows_the_sliders():
     assert explorer.state.out_cell == (0, 3)
 
 
-def test_conv_explorer_same_padding_disables_the_padding_slider():
+def test_conv_explorer_same_padding_hides_the_slider_and_shows_each_side():
     explorer = ConvExplorer(8, 4, stride=1)
+    assert "0 on every side" in explorer.pads.value
     explorer.controls["mode"].value = "same"
-    assert explorer.controls["padding"].disabled
+    assert explorer.controls["padding"].layout.display == "none"
     assert explorer.state.pads == ((1, 2), (1, 2))
+    assert "1 top, 2 bottom, 1 left, 2 right" in explorer.pads.value
     assert explorer.state.output == (8, 8)
     explorer.controls["mode"].value = "number"
-    assert not explorer.controls["padding"].disabled
+    assert explorer.controls["padding"].layout.display is None
     assert explorer.state.output == (5, 5)
+
+
+def test_conv_explorer_leftover_that_is_padding_says_so():
+    # 6 + 2*1 padded = 8 rows, a 5-row dilated window at stride 2: row 7 is never
+    # reached, and row 7 is the bottom padding: every input pixel is used.
+    state = conv_explorer_state(6, 3, stride=2, padding=1, dilation=2)
+    assert state.leftover == (1, 1)
+    assert state.leftover_input == (0, 0)
+    assert "is padding: every input pixel is used" in state.headline
+    # Without padding the leftover pixel is an input pixel.
+    plain = conv_explorer_state(7, 3, stride=3)
+    assert plain.leftover_input == (1, 1)
+    # 9 + 2*1 = 11 rows, kernel 3 at stride 3: rows 9 and 10 are left over, row 9 is input.
+    mixed = conv_explorer_state(9, 3, stride=3, padding=1)
+    assert mixed.leftover == (2, 2)
+    assert mixed.leftover_input == (1, 1)
+    assert "2 pixels left over per axis, 1 of them input" in mixed.headline
 
 
 def test_conv_explorer_kernel_too_large_keeps_working():
@@ -314,6 +333,24 @@ def test_builder_widget_add_remove_and_shape():
     assert widget.builder.layers == []
 
 
+def test_builder_widget_inserts_where_asked_and_lists_every_layer():
+    widget = NetworkBuilderWidget((3, 32, 32), [("Conv2d", {"out_channels": 8, "kernel": 3})]
+                                  + [("ReLU", {})] * 8)
+    assert len(widget.layer_list.options) == 9
+    assert widget.layer_list.rows == 9                    # the ninth layer is in view
+    assert widget.where.value is None                     # default: append
+    widget.kind.value = "MaxPool2d"
+    widget.where.value = 1                                # before "2. ReLU()"
+    widget.add_button.click()
+    assert [c.kind for c in widget.builder.layers[:3]] == ["Conv2d", "MaxPool2d", "ReLU"]
+    assert widget.layer_list.index == 1                   # the new layer is selected
+    assert widget.status.summary.rows[2].output_shape == (8, 15, 15)
+    assert widget.layer_list.rows == 10
+    labels = [label for label, _ in widget.where.options]
+    assert labels[0] == "at the end"
+    assert labels[2].startswith("before 2. MaxPool2d")
+
+
 def test_builder_widget_shows_only_the_options_of_the_kind():
     widget = NetworkBuilderWidget()
     widget.kind.value = "MaxPool2d"
@@ -337,13 +374,130 @@ def test_receptive_state_of_the_lecture_example():
     inputs = state.maps[0]
     assert inputs.region == ((1, 8), (1, 8))
     assert set(inputs.cells) == {(r, c) for r in range(1, 5) for c in range(1, 5)}
-    assert inputs.outside == 49 - 16
+    # Of the 7x7 field only row and column 5 (the bottom/right padding) are read: rows
+    # 6 and 7 would be read through layer 1's padding, which is zeros and reads nothing.
+    assert set(inputs.padding_cells) == {(r, c) for r in range(1, 6) for c in range(1, 6)
+                                         if 5 in (r, c)}
+    assert inputs.pads == ((1, 1), (1, 1))
+    assert inputs.paths[(3, 3)] == 4
+    assert inputs.paths[(1, 1)] == 1
     middle = state.maps[1]
     assert middle.region == ((1, 4), (1, 4))
+    assert set(middle.cells) == {(1, 1), (1, 2), (2, 1), (2, 2)}
     assert middle.outside == 9 - 4
     assert state.maps[-1].is_output
     assert state.maps[-1].cells == ((1, 1),)
-    assert "7x7 region" in state.headline
+    assert "receptive field 7x7" in state.headline
+    assert "16 input pixels influence it, and 9 of its taps read padding" in state.headline
+
+
+def test_receptive_state_draws_dilated_taps_as_taps():
+    # One k3s1p2d2 layer on 4x4: unit (0, 0) reads rows and columns -2, 0, 2.
+    state = receptive_explorer_state(["k3s1p2d2"], input_size=4, unit=(0, 0))
+    inputs = state.maps[0]
+    assert inputs.cells == ((0, 0), (0, 2), (2, 0), (2, 2))
+    assert inputs.outside == 9 - 4
+    assert "4 input pixels influence it (of the 9 inside its field" in state.headline
+
+
+def test_dilations_1_2_4_reach_every_input_by_one_to_three_paths():
+    state = receptive_explorer_state(["k3s1d1", "k3s1d2", "k3s1d4"], input_size=15)
+    row_paths = [state.maps[0].paths[(r, 0)] for r in range(15)]
+    # Position x is reached once for each tap choice t1 + 2*t2 + 4*t3 = x (t in 0, 1, 2):
+    # 27 paths in all, 1 to 3 per input, so dilation covers every input but not evenly.
+    assert row_paths == [1, 1, 2, 1, 3, 2, 3, 1, 3, 2, 3, 1, 2, 1, 1]
+    assert sum(row_paths) == 27
+
+
+def _ones_forward(x: np.ndarray, k: int, s: int, d: int) -> np.ndarray:
+    """Slow, independent correlation of a batch of padded maps with an all-ones kernel."""
+    span = d * (k - 1) + 1
+    h_out = (x.shape[1] - span) // s + 1
+    w_out = (x.shape[2] - span) // s + 1
+    out = np.zeros((x.shape[0], h_out, w_out))
+    for i in range(h_out):
+        for j in range(w_out):
+            for a in range(k):
+                for b in range(k):
+                    out[:, i, j] += x[:, i * s + a * d, j * s + b * d]
+    return out
+
+
+def _pads(n: int, window) -> tuple[int, int]:
+    """Padding before and after, worked out here: an int pads both sides; 'same' pads
+    ceil(n/s) outputs' worth, the odd pixel at the end (TensorFlow)."""
+    span = window.dilation * (window.kernel - 1) + 1
+    if window.padding == "same":
+        total = max((-(-n // window.stride) - 1) * window.stride + span - n, 0)
+        return total // 2, total - total // 2
+    return window.padding, window.padding
+
+
+def _brute_force_paths(windows, n, index, unit):
+    """Put a 1 at every position of padded map ``index`` in turn (padding included) and
+    run the rest of the stack forward with all-ones kernels: the value at ``unit`` is
+    the number of paths from that position. Padding of later maps stays zero."""
+    size = n
+    for window in windows[:index]:
+        before, after = _pads(size, window)
+        span = window.dilation * (window.kernel - 1) + 1
+        size = (size + before + after - span) // window.stride + 1
+    before, after = _pads(size, windows[index])
+    side = size + before + after
+    x = np.eye(side * side).reshape(-1, side, side)
+    for layer in range(index, len(windows)):
+        w = windows[layer]
+        x = _ones_forward(x, w.kernel, w.stride, w.dilation)
+        if layer + 1 < len(windows):
+            b, a = _pads(x.shape[1], windows[layer + 1])
+            x = np.pad(x, ((0, 0), (b, a), (b, a)))
+    counts = x[:, unit[0], unit[1]].reshape(side, side)
+    return {
+        (r - before, c - before): int(counts[r, c])
+        for r in range(side) for c in range(side) if counts[r, c]
+    }
+
+
+STACKS = [
+    (["k3s2p1", "k3s2p1"], 5),
+    (["k3s1p2d2"], 4),
+    (["k3s1p1", "k3s1p2d2", "k3s1p4d4"], 11),
+    (["k3s2psame", "k3s1psame", "k2s2"], 10),    # 'same' at stride 2: 0 before, 1 after
+    (["k5s1p2", "k2s2", "k3s1p1"], 9),
+    (["k7s2p3", "k3s2p1", "k3s1d2"], 16),
+]
+
+
+def _random_stacks(count: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    stacks = []
+    while len(stacks) < count:
+        layers = [
+            f"k{rng.integers(1, 5)}s{rng.integers(1, 4)}p{rng.integers(0, 3)}d{rng.integers(1, 4)}"
+            for _ in range(rng.integers(1, 4))
+        ]
+        n = int(rng.integers(4, 12))
+        if receptive_explorer_state(layers, input_size=n).error is None:
+            stacks.append((layers, n))
+    return stacks
+
+
+@pytest.mark.parametrize(("layers", "n"), STACKS + _random_stacks(24))
+def test_receptive_state_matches_brute_force_back_tracking(layers, n):
+    from cnnlab.receptive import parse_window
+
+    windows = [parse_window(text) for text in layers]
+    last = receptive_explorer_state(layers, input_size=n).maps[-1].size
+    for unit in {(0, 0), (last[0] - 1, last[1] - 1), (last[0] // 2, last[1] - 1)}:
+        state = receptive_explorer_state(layers, input_size=n, unit=unit)
+        for index, fmap in enumerate(state.maps[:-1]):
+            found = _brute_force_paths(windows, n, index, unit)
+            inside = {cell: count for cell, count in found.items()
+                      if 0 <= cell[0] < fmap.size[0] and 0 <= cell[1] < fmap.size[1]}
+            assert fmap.paths == inside, (layers, n, unit, fmap.name)
+            assert set(fmap.cells) == set(inside)
+            # A padding position is read when a 1 placed there reaches the unit.
+            assert set(fmap.padding_cells) == set(found) - set(inside)
 
 
 def test_receptive_state_clips_the_unit_and_reports_errors():
@@ -351,6 +505,7 @@ def test_receptive_state_clips_the_unit_and_reports_errors():
     assert state.unit == (2, 0)
     assert state.maps[0].region == ((2, 9), (0, 7))
     assert state.maps[0].outside == 0
+    assert len(state.maps[0].cells) == 49
     broken = receptive_explorer_state(["k7s1"], input_size=5)
     assert broken.error is not None
     assert [m.name for m in broken.maps] == ["input"]
@@ -359,7 +514,7 @@ def test_receptive_state_clips_the_unit_and_reports_errors():
     assert empty.headline.startswith("No layers yet")
 
 
-def test_taps_1d_dilation_covers_every_input_once():
+def test_taps_1d_dilation_reaches_every_input():
     levels = taps_1d(["k3s1d1", "k3s1d2", "k3s1d4"], n=15, unit=0)
     assert [size for size, _ in levels] == [15, 13, 9, 1]
     assert sorted({p for p, _ in levels[0][1]}) == list(range(15))
@@ -418,3 +573,11 @@ def test_check_answer_numbers_and_shapes():
     html = check_answer("q", 1, 1)._repr_html_()
     assert "#1a7f37" in html
     assert "q: 1 is right." in html
+
+
+def test_check_answer_accepts_a_network_name_as_written():
+    # Notebook 8 asks for a zoo network by name; "LeNet-5" is the name a student writes.
+    for written in ("LeNet-5", "lenet5", "LENET 5", "lenet_5"):
+        assert check_answer("fewest MACs", written, "lenet5").correct, written
+    assert not check_answer("fewest MACs", "vgg16", "lenet5").correct
+    assert not check_answer("fewest MACs", 5, "lenet5").correct

@@ -28,6 +28,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -385,9 +386,14 @@ class ReLU(_Elementwise):
 
 @dataclass(frozen=True)
 class Tanh(_Elementwise):
-    """``tanh(x)`` (LeNet-5), counted like ReLU: in place, nothing stored."""
+    """``tanh(x)`` (LeNet-5). Not in place: like PyTorch's ``nn.Tanh`` it stores a new
+    tensor (its backward pass needs the output), so its output counts as activations."""
 
     prefix: ClassVar[str] = "tanh"
+
+    def count(self, input_shape: Shape) -> Count:
+        shape = tuple(input_shape)
+        return Count(shape, activations=math.prod(shape))
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ _EXPORTS = {
     "show_filters": "images",
     "show_images": "images",
     "show_saliency": "images",
+    "show_saliency_pairs": "images",
 }
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

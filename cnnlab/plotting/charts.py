@@ -25,8 +25,20 @@ def _compact(value: float) -> str:
     return f"{value:g}"
 
 
+def _memory_unit(largest: float) -> tuple[str, float]:
+    """The binary unit that writes ``largest`` bytes with 1 to 3 digits before the point."""
+    for unit, factor in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if largest >= factor:
+            return unit, factor
+    return "bytes", 1
+
+
 def plot_summary_bars(summary: Any, *, dtype: str | None = None, figsize: Any = None) -> Any:
     """Per-layer bar charts of parameters and activation memory of a model summary.
+
+    The axes are labelled in plain numbers with units: parameters as ``35K`` or
+    ``2.1M``, memory in the binary unit (bytes, KiB, MiB or GiB) that suits the
+    largest layer, never in matplotlib's ``1e6`` offset notation.
 
     Parameters
     ----------
@@ -40,6 +52,8 @@ def plot_summary_bars(summary: Any, *, dtype: str | None = None, figsize: Any = 
     -------
     matplotlib.figure.Figure
     """
+    from matplotlib.ticker import FuncFormatter
+
     from cnnlab.params import activation_bytes
 
     dtype = dtype or summary.dtype
@@ -47,25 +61,32 @@ def plot_summary_bars(summary: Any, *, dtype: str | None = None, figsize: Any = 
     names = [row.name for row in rows]
     positions = np.arange(len(rows))
     params = [row.params for row in rows]
-    memory = [activation_bytes(row.activations, dtype) / 2**20 for row in rows]
+    sizes = [activation_bytes(row.activations, dtype) for row in rows]
+    unit, factor = _memory_unit(max(sizes, default=0))
+    memory = [size / factor for size in sizes]
     if figsize is None:
         figsize = (max(8.0, 0.5 * len(rows) + 3.0), 3.6)
     fig, (ax_p, ax_m) = new_figure(1, 2, figsize=figsize)
+    total_unit, total_factor = _memory_unit(sum(sizes))
     panels = (
-        (ax_p, params, f"parameters: {summary.total_params:,} in total", "#3d85c6", _compact),
+        (ax_p, params, f"parameters: {summary.total_params:,} in total", "parameters",
+         "#3d85c6", _compact),
         (
             ax_m,
             memory,
-            f"activations, MiB in {dtype}: {sum(memory):.3g} in total",
+            f"activations per image: {sum(sizes) / total_factor:.3g} {total_unit} in total",
+            f"activation memory ({unit}, {dtype})",
             "#e69138",
-            lambda value: f"{value:.2g}",
+            lambda value: f"{value:.3g}",
         ),
     )
-    for ax, values, title, color, label in panels:
+    for ax, values, title, ylabel, color, label in panels:
         bars = ax.bar(positions, values, color=color)
         ax.bar_label(bars, [label(v) if v else "" for v in values], fontsize=6)
         ax.set_xticks(positions, names, rotation=70, fontsize=7)
         ax.set_title(title, fontsize=9)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: _compact(value)))
         ax.tick_params(axis="y", labelsize=7)
         ax.margins(y=0.12)
     return fig

@@ -33,6 +33,7 @@ COLORS = {
     "routed": "#f6b26b",
     "gradient": "#b6d7a8",
     "region": "#9fc5e8",
+    "padding_read": "#8a8a8a",
 }
 
 Cell = tuple[int, int]
@@ -242,28 +243,55 @@ def draw_pool_step(
 def draw_receptive_field(state: Any, *, figsize: tuple[float, float] | None = None) -> Any:
     """Draw a :class:`~cnnlab.widgets.ReceptiveState`: one grid per feature map.
 
-    The input is on the left and the chosen output unit on the right; in every map
-    the cells that influence that unit are blue. Part of a region can lie in the
-    padding, outside the drawn map: the panel title says so.
+    The input is on the left and the chosen output unit (yellow) on the right. Each map
+    is drawn with the zero padding the next layer adds around it (grey). Blue cells are
+    the cells the unit's taps really read, back-tracked through every layer (a dilated
+    kernel's taps, not the block between them); dark grey cells are padding positions
+    a tap reads. On small maps each blue cell shows its number of paths to the unit.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     count = len(state.maps)
+    frames = []
+    for fmap in state.maps:
+        (top, bottom), (left, right) = fmap.pads
+        rows = [r for r, _ in fmap.padding_cells] or [0]
+        cols = [c for _, c in fmap.padding_cells] or [0]
+        top, left = max(top, -min(rows)), max(left, -min(cols))
+        bottom = max(bottom, max(rows) - fmap.size[0] + 1)
+        right = max(right, max(cols) - fmap.size[1] + 1)
+        frames.append((top, left, fmap.size[0] + top + bottom, fmap.size[1] + left + right))
     if figsize is None:
-        figsize = (min(2.6 * count, 13.0), 3.2)
-    ratios = [fmap.size[1] for fmap in state.maps]
+        figsize = (min(2.6 * count, 13.0), 3.4)
+    ratios = [frame[3] for frame in frames]
     fig, axes = new_figure(
         1, count, figsize=figsize, squeeze=False, width_ratios=ratios, layout=None,
-        gridspec_kw={"left": 0.02, "right": 0.98, "top": 0.8, "bottom": 0.03, "wspace": 0.1},
+        gridspec_kw={"left": 0.02, "right": 0.98, "top": 0.78, "bottom": 0.03, "wspace": 0.15},
     )
-    for ax, fmap in zip(axes[0], state.maps, strict=True):
-        fill = dict.fromkeys(fmap.cells, COLORS["region"])
-        if fmap.is_output:
-            fill = dict.fromkeys(fmap.cells, COLORS["current"])
+    for ax, fmap, (top, left, height, width) in zip(axes[0], state.maps, frames, strict=True):
+        fill = {
+            (r, c): COLORS["padding"]
+            for r in range(height)
+            for c in range(width)
+            if not (top <= r < top + fmap.size[0] and left <= c < left + fmap.size[1])
+        }
+        for r, c in fmap.padding_cells:
+            fill[(r + top, c + left)] = COLORS["padding_read"]
+        color = COLORS["current"] if fmap.is_output else COLORS["region"]
+        for r, c in fmap.cells:
+            fill[(r + top, c + left)] = color
+        text = None
+        several = max(fmap.paths.values(), default=1) > 1
+        if not fmap.is_output and max(height, width) <= 16 and several:
+            text = {(r + top, c + left): str(n) for (r, c), n in fmap.paths.items()}
         title = f"{fmap.name}\n{fmap.size[0]}x{fmap.size[1]}"
-        if fmap.outside:
-            title += f" (+{fmap.outside} in padding)"
-        draw_cell_grid(ax, fmap.size, fill=fill, title=title)
+        if not fmap.is_output:
+            title += f": {len(fmap.cells)} cells"
+            if fmap.outside:
+                title += f" + {fmap.outside} padding"
+        draw_cell_grid(ax, (height, width), fill=fill, text=text, title=title, fontsize=None)
+        if top or left or height > top + fmap.size[0] or width > left + fmap.size[1]:
+            _outline(ax, top, left, fmap.size[0], fmap.size[1], "#444444")
     return fig

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +58,14 @@ class Answer:
         )
 
 
+def _name(text: str) -> str:
+    """``'LeNet-5'``, ``'lenet_5'`` and ``'lenet5'`` are the same name."""
+    return re.sub(r"[\s_\-]", "", text).lower()
+
+
 def _close(given: Any, expected: Any, rel_tol: float) -> bool:
+    if isinstance(expected, str):
+        return isinstance(given, str) and _name(given) == _name(expected)
     if isinstance(expected, (tuple, list)):
         return (
             isinstance(given, (tuple, list))
@@ -87,8 +95,10 @@ def check_answer(
     ----------
     question : str
         Short name of the question, repeated in the verdict.
-    given : number, tuple or None
-        The student's answer; ``None`` means not answered yet.
+    given : number, str, tuple or None
+        The student's answer; ``None`` means not answered yet. Names (str) compare
+        without regard to case, spaces, hyphens and underscores: ``"LeNet-5"`` is
+        ``"lenet5"``.
     expected : number or tuple
         The right answer, computed with cnnlab.
     explain : str, optional

@@ -78,6 +78,7 @@ class ConvExplorer(W.VBox):
             control.add_class(f"cnnlab-conv-{name}")
         self.headline = W.HTML().add_class("cnnlab-conv-headline")
         self.formula = W.HTML().add_class("cnnlab-conv-formula")
+        self.pads = W.HTML().add_class("cnnlab-conv-pads")
         self.image = FigureImage(css_class="cnnlab-conv-grid")
         self.state: ConvExplorerState = conv_explorer_state(n, kernel, stride, padding, dilation)
         c = self.controls
@@ -86,6 +87,7 @@ class ConvExplorer(W.VBox):
             [
                 W.HBox([sliders, W.VBox([c["dilation"], c["position"]])]),
                 self.headline,
+                self.pads,
                 self.formula,
                 self.image,
             ]
@@ -101,7 +103,9 @@ class ConvExplorer(W.VBox):
     def _refresh(self) -> None:
         c = self.controls
         same = c["mode"].value == "same"
-        c["padding"].disabled = same
+        # In 'same' mode the padding is computed, and may differ per side: the slider
+        # (one number for every side) is hidden and the line below says what is used.
+        c["padding"].layout.display = "none" if same else None
         padding: int | str = "same" if same else c["padding"].value
         self.state = conv_explorer_state(
             c["n"].value,
@@ -123,4 +127,5 @@ class ConvExplorer(W.VBox):
         self.image.show(draw_conv_explorer(self.state))
         color = "#1a7f37" if self.state.fits else "#c00000"
         self.headline.value = colored(self.state.headline, color)
+        self.pads.value = colored(self.state.padding_text, "#444444", bold=False)
         self.formula.value = f"<pre>{html.escape(self.state.formula, quote=False)}</pre>"

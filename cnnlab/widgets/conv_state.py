@@ -49,7 +49,11 @@ class ConvExplorerState:
     fits : bool
         True when windows tile the padded input exactly (:func:`cnnlab.shapes.fits`).
     leftover : (int, int)
-        Pixels per axis that no window reaches (0 when the stride fits).
+        Rows and columns of the padded grid that no window reaches (0 when the stride
+        fits).
+    leftover_input : (int, int)
+        How many of those are input pixels rather than padding. With padding at the
+        end, the leftover can be padding only: then every input pixel is used.
     formula : str
         The formula with the numbers filled in, or why the kernel does not fit.
     position : int
@@ -73,6 +77,7 @@ class ConvExplorerState:
     output: tuple[int, int] | None
     fits: bool
     leftover: tuple[int, int]
+    leftover_input: tuple[int, int]
     formula: str
     position: int
     out_cell: Cell | None
@@ -103,8 +108,30 @@ class ConvExplorerState:
             return f"{size} - fits exactly"
         left = self.leftover[0]
         pixels = "pixel" if left == 1 else "pixels"
+        if self.leftover_input[0] == 0:
+            return (
+                f"{size} - stride {self.stride} doesn't fit, but the {left} {pixels} left "
+                f"over per axis {'is' if left == 1 else 'are'} padding: every input pixel "
+                "is used"
+            )
+        if self.leftover_input[0] < left:
+            return (
+                f"{size} - stride {self.stride} doesn't fit: {left} {pixels} left over per "
+                f"axis, {self.leftover_input[0]} of them input"
+            )
         return (
             f"{size} - stride {self.stride} doesn't fit: {left} {pixels} left over per axis"
+        )
+
+    @property
+    def padding_text(self) -> str:
+        """The padding actually used, per side (``'same'`` can differ between sides)."""
+        (top, bottom), (left, right) = self.pads
+        if top == bottom == left == right:
+            return f"Padding used: {top} on every side"
+        return (
+            f"Padding used: {top} top, {bottom} bottom, {left} left, {right} right "
+            "(an odd total puts the extra pixel at the end)"
         )
 
 
@@ -172,6 +199,7 @@ def conv_explorer_state(
             output=None,
             fits=False,
             leftover=(0, 0),
+            leftover_input=(0, 0),
             formula=str(error),
             position=0,
             out_cell=None,
@@ -189,6 +217,8 @@ def conv_explorer_state(
     )
     # The last window ends at (H_out - 1)*s + span; rows/columns past it are never seen.
     reach = ((output[0] - 1) * stride + span, (output[1] - 1) * stride + span)
+    # Input pixels are rows top .. top + n - 1; those at or past ``reach`` are never read.
+    leftover_input = (max(top + n - max(reach[0], top), 0), max(left + n - max(reach[1], left), 0))
     uncovered = tuple(
         (r, c)
         for r in range(padded[0])
@@ -207,6 +237,7 @@ def conv_explorer_state(
         output=output,
         fits=fits,
         leftover=leftover,
+        leftover_input=leftover_input,
         formula=shapes.explain_conv_output_size(n, kernel, stride, padding, dilation),
         position=position,
         out_cell=(i, j),

@@ -18,6 +18,8 @@ from cnnlab.widgets.builder_state import KINDS, BuilderStatus, LayerChoice, Netw
 __all__ = ["NetworkBuilderWidget"]
 
 _PADDINGS = [0, 1, 2, 3, "same"]
+#: The layer list grows to this many rows, then scrolls.
+MAX_ROWS = 24
 
 
 def _option_control(name: str) -> W.Widget:
@@ -57,6 +59,9 @@ class NetworkBuilderWidget(W.VBox):
     >>> w.add_button.click()
     >>> w.status.summary.total_params              # 8 * (3*3*3) + 8
     224
+    >>> w.kind.value = "ReLU"; w.where.value = 0; w.add_button.click()
+    >>> [choice.kind for choice in w.builder.layers]
+    ['ReLU', 'Conv2d']
     """
 
     def __init__(
@@ -75,9 +80,15 @@ class NetworkBuilderWidget(W.VBox):
         self.kind = W.Dropdown(options=list(KINDS), value="Conv2d", description="layer")
         names = list(dict.fromkeys(name for options in KINDS.values() for name in options))
         self.options = {name: _option_control(name) for name in names}
+        self.where = W.Dropdown(options=[("at the end", None)], value=None,
+                                description="insert", layout=W.Layout(width="260px"))
+        self.where.add_class("cnnlab-builder-where")
         self.add_button = W.Button(description="add layer", button_style="primary")
         self.remove_last = W.Button(description="remove last")
-        self.layer_list = W.Select(options=[], rows=8, layout=W.Layout(width="420px"))
+        # One row per layer, so that every layer is in view (up to MAX_ROWS; then the
+        # list scrolls).
+        self.layer_list = W.Select(options=[], rows=4, layout=W.Layout(width="420px"))
+        self.layer_list.add_class("cnnlab-builder-layers")
         self.remove_selected = W.Button(description="remove selected")
         self.message = W.HTML().add_class("cnnlab-builder-message")
         self.table = W.HTML().add_class("cnnlab-builder-table")
@@ -94,6 +105,7 @@ class NetworkBuilderWidget(W.VBox):
                 self.shape,
                 self.kind,
                 W.HBox(list(self.options.values()), layout=W.Layout(flex_flow="row wrap")),
+                self.where,
                 W.HBox([self.add_button, self.remove_last, self.remove_selected]),
             ],
             layout=W.Layout(width="440px"),
@@ -122,12 +134,14 @@ class NetworkBuilderWidget(W.VBox):
 
     def _add(self) -> None:
         options = {name: self.options[name].value for name in KINDS[self.kind.value]}
+        index = self.where.value
         try:
-            self.builder.add(self.kind.value, **options)
+            self.builder.add(self.kind.value, index, **options)
         except (ValueError, TypeError) as error:
             self.message.value = colored(str(error))
             return
         self._refresh()
+        self.layer_list.index = len(self.builder.layers) - 1 if index is None else index
 
     def _remove(self, index: int | None) -> None:
         if index is None or not self.builder.layers:
@@ -137,9 +151,14 @@ class NetworkBuilderWidget(W.VBox):
 
     def _refresh(self) -> None:
         self.status = self.builder.status()
-        self.layer_list.options = [
-            f"{i + 1}. {choice.label}" for i, choice in enumerate(self.builder.layers)
+        labels = [f"{i + 1}. {choice.label}" for i, choice in enumerate(self.builder.layers)]
+        self.layer_list.options = labels
+        self.layer_list.rows = min(max(len(labels), 4), MAX_ROWS)
+        where = self.where.value
+        self.where.options = [("at the end", None)] + [
+            (f"before {label}", index) for index, label in enumerate(labels)
         ]
+        self.where.value = where if where is None or where < len(labels) else None
         if self.status.error is not None:
             where = (
                 f"layer {self.status.failing + 1}: " if self.status.failing is not None else ""
