@@ -378,6 +378,22 @@ def _blank_with_notice(release_nb: str, problems: Sequence[str]) -> dict:
     return nb
 
 
+def write_refusal(root: str, folder: str, assignment: str, problems: Sequence[str],
+                  notebook_names: Sequence[str] = (), timestamp: bytes | None = None) -> None:
+    """Create ``folder`` holding the release notebook(s) of ``assignment`` with a notice
+    of ``problems`` on top (``<assignment>.ipynb`` when there is no release yet)."""
+    names = list(notebook_names) or _release_names(root, assignment) or [assignment + ".ipynb"]
+    os.makedirs(folder)
+    if timestamp is not None:  # lateness still counts
+        with open(os.path.join(folder, "timestamp.txt"), "wb") as fh:
+            fh.write(timestamp)
+    release = os.path.join(root, "release", assignment)
+    for name in names:
+        nb = _blank_with_notice(os.path.join(release, name), problems)
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as fh:
+            json.dump(nb, fh, indent=1)
+
+
 def refuse_folder(root: str, folder: str, student: str, assignment: str,
                   notebook_names: Sequence[str], problems: Sequence[str]) -> str:
     """Move a refused submission aside and leave the release notebook(s) with a notice.
@@ -388,16 +404,8 @@ def refuse_folder(root: str, folder: str, student: str, assignment: str,
     student_dir = os.path.dirname(folder)
     linked = os.path.islink(student_dir)
     moved = _quarantine(root, student_dir if linked else folder, student, assignment)
-    os.makedirs(folder)
     stamp = None if linked else open_data(os.path.join(moved, "timestamp.txt"), 1000)
-    if stamp is not None:  # lateness still counts
-        with open(os.path.join(folder, "timestamp.txt"), "wb") as fh:
-            fh.write(stamp)
-    release = os.path.join(root, "release", assignment)
-    for name in notebook_names:
-        nb = _blank_with_notice(os.path.join(release, name), problems)
-        with open(os.path.join(folder, name), "w", encoding="utf-8") as fh:
-            json.dump(nb, fh, indent=1)
+    write_refusal(root, folder, assignment, problems, notebook_names, stamp)
     return moved
 
 

@@ -16,10 +16,8 @@ import json
 import os
 import re
 import shutil
-import stat
 import subprocess
 import sys
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -296,56 +294,16 @@ def build_samples(course: str, samples_dir: str, assignments: Iterable[str], *,
 # -------------------------------------------------------------------- submissions
 
 
-def import_submissions(course: str, source: str) -> list[tuple[str, str]]:
-    """Copy a ``submitted/`` tree (a folder or a .zip) into ``<course>/submitted/``.
+def import_submissions(course: str, source: str):
+    """Import a ``submitted/`` folder or a .zip of one (see ``archives``): returns the
+    :class:`~autograder.tools.archives.ImportReport`; a bad member costs only its own
+    submission."""
+    from autograder.tools import archives
 
-    Accepted layouts: ``[submitted/]<student>/<assignment>/<files>``. Zip members with
-    absolute paths, ``..``, or links are refused.
-    """
-    dest = os.path.join(course, "submitted")
-    found = []
-    if os.path.isfile(source) and zipfile.is_zipfile(source):
-        with zipfile.ZipFile(source) as zf:
-            members = [m for m in zf.infolist() if not m.is_dir()]
-            for m in members:
-                parts = m.filename.replace("\\", "/").split("/")
-                if m.filename.startswith("/") or ".." in parts or any(":" in p for p in parts):
-                    raise ToolError(f"refusing zip member {m.filename!r}")
-                if stat.S_ISLNK(m.external_attr >> 16):
-                    raise ToolError(f"refusing symbolic link {m.filename!r} in the zip")
-            strip = 1 if all(m.filename.split("/")[0] == "submitted" for m in members) else 0
-            for m in members:
-                parts = m.filename.split("/")[strip:]
-                if len(parts) < 3:
-                    continue
-                target = os.path.join(dest, *parts)
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                with zf.open(m) as src, open(target, "wb") as out:
-                    shutil.copyfileobj(src, out)
-                found.append((parts[0], parts[1]))
-    elif os.path.isdir(source):
-        root = os.path.join(source, "submitted") if os.path.isdir(
-            os.path.join(source, "submitted")) else source
-        if os.path.abspath(root) != os.path.abspath(dest):
-            for student in sorted(os.listdir(root)):
-                sdir = os.path.join(root, student)
-                if not os.path.isdir(sdir):
-                    continue
-                for assignment in sorted(os.listdir(sdir)):
-                    adir = os.path.join(sdir, assignment)
-                    if os.path.isdir(adir):
-                        shutil.copytree(adir, os.path.join(dest, student, assignment),
-                                        dirs_exist_ok=True, symlinks=False)
-                        found.append((student, assignment))
-        else:
-            found = [(s, a) for s in sorted(os.listdir(dest))
-                     for a in sorted(os.listdir(os.path.join(dest, s)))]
-    else:
-        raise ToolError(f"{source} is neither a folder nor a zip file")
-    for student, _ in found:
-        if not _ID.match(student):
-            raise ToolError(f"unusable student id {student!r} in {source}")
-    return sorted(set(found))
+    try:
+        return archives.import_submissions(course, source)
+    except archives.ArchiveError as exc:
+        raise ToolError(str(exc)) from None
 
 
 # -------------------------------------------------------------------------- results

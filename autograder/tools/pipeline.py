@@ -196,6 +196,8 @@ def grade(course: str, assignments: Sequence[str] | None, submissions: str | Non
     if submissions:
         imported = C.import_submissions(course, submissions)
         _say(quiet, f"Imported {len(imported)} submissions from {submissions}")
+        for line in imported.refused:
+            _say(quiet, line)
     submitted = os.path.join(course, "submitted")
     if not os.path.isdir(submitted):
         raise C.ToolError(f"no submissions: {submitted} does not exist")
