@@ -34,9 +34,12 @@ BUDGETS = {
 SEED_EXAMPLES = {
     "01_convolution_and_output_sizes.ipynb": [
         "7x7", "stride 3", "'same'", "28x28", "17", "47", "285x350", "760", "grace_hopper",
+        "28x28x5", "six 5x5x3 filters", "ten 5x5x6 filters", "max(w . x + b, 0)",
+        "max(-w . x - b, 0)", "distance_1 - distance_2", "400x600x1", "400x600x2",
     ],
     "02_max_pooling_forward_backward.ipynb": [
         "MAXPOOL_INPUT", "MAXPOOL_DOUT", "+1", "+3", "+4", "2x2 windows at stride 2", "Ties",
+        "(-x + 3)^2", "2x - 6", "numerical_gradient(lambda v: f_forward(v)[0]",
     ],
     "03_parameters_and_case_studies.ipynb": [
         "ONE_FILTER_PARAMS", "SIXTEEN_FILTERS_PARAMS", "CS109B_CONV1_PARAMS",
@@ -44,7 +47,9 @@ SEED_EXAMPLES = {
         "lenet5", "ALEXNET_CONV1_OUTPUT", "ALEXNET_POOL1_OUTPUT", "35K", "zfnet",
         "VGG16_ACTIVATIONS", "24M * 4 bytes", "bottleneck_comparison", "11.174e6",
         "21.282e6", "23.521e6", "MOBILENET_SLIDE_STANDARD_MACS", "MOBILENET_SEPARABLE_MACS",
-        "densenet_channels", "NetworkBuilderWidget",
+        "densenet_channels", "NetworkBuilderWidget", "alexnet_grouped", "groups=2",
+        "resnet(depth, cifar=True)", "42.513e6", "58.157e6", "batch size 128",
+        "momentum=0.9", "weight_decay=5e-4", "lr=1e-2", "paper_total",
     ],
     "04_receptive_fields_and_dilation.ipynb": [
         "kernel 3, stride 1", "k3s2p1", "5x5 input", "dilation", "ReceptiveExplorer",
@@ -52,13 +57,14 @@ SEED_EXAMPLES = {
     ],
     "05_training_a_small_cnn.ipynb": [
         "load_digits", "progress=True", "history.plot", "show_filters", "show_feature_maps",
+        "batch_size=128", "weight_decay=5e-4", "alexnet_sgd.lr /= 10",
     ],
     "06_saliency_maps.ipynb": [
         "saliency_map", 'reduce="mean"', 'reduce="max"', "reduce=None", "misclassified",
     ],
     "07_transfer_learning.ipynb": [
-        "134,268,737", "transfer_model", "unfreeze", "discriminative_lr",
-        "scratch_vs_transfer",
+        "134,268,737", "134_268_737 - without_head", "transfer_model", "unfreeze",
+        "discriminative_lr", "scratch_vs_transfer", "np.log(5)",
     ],
     "08_a_short_history.ipynb": [
         "Neocognitron", "1980", "1989", "LeNet-5", "AlexNet", "ZFNet", "VGG", "Inception",
