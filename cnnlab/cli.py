@@ -263,13 +263,21 @@ def _warmup_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("float32", "float64"),
         help="dtype to compile for (repeatable; default: float32 and float64)",
     )
+    parser.add_argument(
+        "--times",
+        action="store_true",
+        help="print the seconds each kernel path took (compiling, or loading the cache)",
+    )
 
 
 def _warmup_run(args: argparse.Namespace) -> int:
-    from cnnlab import warmup  # NumPy and Numba load only here
+    from cnnlab.precompile import compile_times  # NumPy and Numba load only here
 
-    seconds = warmup(tuple(args.dtype or ("float32", "float64")))
-    print(f"kernels ready in {seconds:.1f} s")
+    times = compile_times(tuple(args.dtype or ("float32", "float64")))
+    if args.times:
+        for entry in sorted(times, key=lambda t: -t.seconds):
+            print(f"{entry.seconds:7.2f} s  {entry.label}, {entry.dtype}")
+    print(f"kernels ready in {sum(t.seconds for t in times):.1f} s")
     return 0
 
 

@@ -4,23 +4,157 @@ Put ``cnnlab.warmup()`` in a notebook's set-up cell: the first call of each Numb
 kernel compiles it for the dtype it sees (seconds) or loads it from the on-disk cache
 (milliseconds). nbgrader counts that time against a cell's timeout, so it is better
 spent once, up front, than in a graded cell.
+
+The warm-up runs one tiny example of every path of
+:data:`cnnlab.layers.dispatch.PATHS`, with that path forced, so every kernel a layer
+can pick is ready. When the cache is cold (a fresh install without ``make``, or an
+update of cnnlab) it says so and shows its progress, in a notebook and on the command
+line; when the cache is warm it prints nothing.
 """
 
 from __future__ import annotations
 
+import sys
 import time
+from dataclasses import dataclass
+from typing import IO
 
 import numpy as np
 
-__all__ = ["warmup"]
+__all__ = ["CompileTime", "cache_is_cold", "compile_times", "warmup"]
+
+COLD_MESSAGE = (
+    "Compiling cnnlab's kernels once, about a minute "
+    "(later runs load them from the cache in about a second)."
+)
 
 
-def warmup(dtypes: tuple[str, ...] = ("float32", "float64")) -> float:
-    """Run every layer once on a tiny input per dtype, so all kernels are ready.
+@dataclass(frozen=True)
+class CompileTime:
+    """Seconds one path of :data:`cnnlab.layers.dispatch.PATHS` took for one dtype."""
+
+    label: str
+    dtype: str
+    seconds: float
+
+
+def _dispatchers() -> list:
+    """The Numba dispatchers that the layers call in :mod:`cnnlab.kernels`.
+
+    Private helpers (``_block``, ``_tile``, ...) are compiled into their callers and
+    have no cache entries of their own, so they are left out."""
+    import numba
+
+    from cnnlab.kernels import blocked, conv, direct, pool, weight_grad
+
+    found = []
+    for module in (blocked, conv, direct, pool, weight_grad):
+        for name, value in vars(module).items():
+            if not name.startswith("_") and isinstance(value, numba.core.dispatcher.Dispatcher):
+                found.append(value)
+    return found
+
+
+def cache_is_cold() -> bool:
+    """True if some kernel has no usable entry in Numba's on-disk cache.
+
+    An entry is unusable when it is missing or was written for another version of the
+    kernel's source (Numba checks the file's time stamp and size). Always False with
+    ``NUMBA_DISABLE_JIT=1``, where nothing compiles.
+    """
+    import numba
+
+    if numba.config.DISABLE_JIT:
+        return False
+    for dispatcher in _dispatchers():
+        try:
+            index = dispatcher._cache._cache_file._load_index()
+        except Exception:  # an unreadable index is a cold one  # noqa: BLE001
+            return True
+        if not index:
+            return True
+    return False
+
+
+def _run_path(path, dtype: str) -> None:
+    from cnnlab import layers
+    from cnnlab.layers import dispatch
+
+    x = np.ones(path.x_shape, dtype=dtype)
+    if path.op == "conv2d":
+        forward, backward = path.path.split("/")
+        w = np.ones(path.w_shape, dtype=dtype)
+        with dispatch.force(conv_forward=forward, conv_backward=backward, parallel=path.parallel):
+            out, cache = layers.conv2d_forward(x, w, None, **path.params)
+            layers.conv2d_backward(np.ones_like(out), cache)
+        return
+    forward = getattr(layers, f"{path.op}_forward")
+    backward = getattr(layers, f"{path.op}_backward")
+    with dispatch.force(parallel=path.parallel):
+        out, cache = forward(x, **path.params)
+        backward(np.ones_like(out), cache)
+
+
+def compile_times(
+    dtypes: tuple[str, ...] = ("float32", "float64"),
+    *,
+    progress: bool | None = None,
+    stream: IO[str] | None = None,
+) -> list[CompileTime]:
+    """Run every path once per dtype and time each (compiling, or loading the cache).
 
     Parameters
     ----------
     dtypes : tuple of str, default ("float32", "float64")
+    progress : bool, optional
+        Print what is happening and a progress line. Default: only when
+        :func:`cache_is_cold`.
+    stream : file, optional
+        Where to print (default ``sys.stdout``, which a notebook shows under the cell).
+
+    Returns
+    -------
+    list of CompileTime
+        One per path and dtype, in the order of :data:`cnnlab.layers.dispatch.PATHS`.
+    """
+    from cnnlab.layers.dispatch import PATHS
+
+    for dtype in dtypes:
+        if np.dtype(dtype) not in (np.float32, np.float64):
+            raise ValueError(f"warmup: dtypes must be 'float32' or 'float64', got {dtype!r}.")
+    stream = sys.stdout if stream is None else stream
+    if progress is None:
+        progress = cache_is_cold()
+    work = [(path, dtype) for dtype in dtypes for path in PATHS]
+    start = time.perf_counter()
+    if progress:
+        print(COLD_MESSAGE, file=stream, flush=True)
+    times = []
+    for done, (path, dtype) in enumerate(work, start=1):
+        if progress:
+            elapsed = time.perf_counter() - start
+            line = f"  [{done:2d}/{len(work)}] {elapsed:4.0f} s  {path.label}, {dtype}"
+            print(f"\r{line:<72}", end="", file=stream, flush=True)
+        began = time.perf_counter()
+        _run_path(path, dtype)
+        times.append(CompileTime(path.label, dtype, time.perf_counter() - began))
+    if progress:
+        total = time.perf_counter() - start
+        print(f"\r{f'  all {len(work)} kernel paths ready in {total:.0f} s':<72}", file=stream)
+    return times
+
+
+def warmup(
+    dtypes: tuple[str, ...] = ("float32", "float64"), *, progress: bool | None = None
+) -> float:
+    """Run every layer path once on a tiny input per dtype, so all kernels are ready.
+
+    Parameters
+    ----------
+    dtypes : tuple of str, default ("float32", "float64")
+    progress : bool, optional
+        Say what is happening and show progress; by default only when the kernel cache
+        is cold (the first run after installing or updating cnnlab).
 
     Returns
     -------
@@ -33,31 +167,6 @@ def warmup(dtypes: tuple[str, ...] = ("float32", "float64")) -> float:
     >>> seconds >= 0
     True
     """
-    from cnnlab import layers
-    from cnnlab.layers.conv import PARALLEL_MIN_MACS
-    from cnnlab.layers.pool import PARALLEL_MIN_SIZE
-
     start = time.perf_counter()
-    for dtype in dtypes:
-        # Sixteen channels take the channel-last kernel, three the stride-1 kernel (or
-        # the channel-last one with stride 2); each runs on one thread for small layers
-        # and in parallel for large ones (PARALLEL_MIN_MACS). Grouped convolutions with
-        # stride 2 take im2col.
-        x, w = np.ones((1, 4, 5, 5), dtype=dtype), np.ones((4, 2, 3, 3), dtype=dtype)
-        out, cache = layers.conv2d_forward(x, w, stride=2, groups=2)
-        layers.conv2d_backward(np.ones_like(out), cache)
-        for channels in (16, 3):
-            big = -(-PARALLEL_MIN_MACS // (16 * 64 * 64 * channels * 9))  # 64x64 images
-            for images, size, stride in ((1, 4, 1), (1, 4, 2), (big, 64, 1)):
-                x = np.ones((images, channels, size, size), dtype=dtype)
-                w = np.ones((16, channels, 3, 3), dtype=dtype)
-                out, cache = layers.conv2d_forward(x, w, None, stride=stride, padding=1)
-                layers.conv2d_backward(np.ones_like(out), cache)
-        # Pooling runs serial kernels on small inputs and parallel ones on large.
-        for size in (4, int(np.sqrt(PARALLEL_MIN_SIZE // 2)) + 1):
-            x = np.ones((1, 2, size, size), dtype=dtype)
-            out, cache = layers.max_pool2d_forward(x, kernel=2)
-            layers.max_pool2d_backward(np.ones_like(out), cache)
-            out, cache = layers.avg_pool2d_forward(x, kernel=2)
-            layers.avg_pool2d_backward(np.ones_like(out), cache)
+    compile_times(tuple(dtypes), progress=progress)
     return time.perf_counter() - start

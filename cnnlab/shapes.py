@@ -528,7 +528,9 @@ def pool_output_size(
     -----
     ``H_out = floor((n + 2p - k) / s) + 1``; with ``ceil_mode`` the floor becomes a
     ceiling, and if the last window would start at or beyond ``n + p`` (in the right
-    padding) it is dropped: ``(H_out - 1)*s >= n + p  =>  H_out -= 1``.
+    padding) it is dropped: ``(H_out - 1)*s >= n + p  =>  H_out -= 1``. So with
+    ``ceil_mode`` a window larger than the padded input still gives one output when
+    ``n + 2p - k > -s`` (PyTorch: ``MaxPool2d(3, 2, ceil_mode=True)`` on 2x2 gives 1x1).
 
     References
     ----------
@@ -555,7 +557,8 @@ def pool_output_size(
                     f"{axis.kernel}: a window could then see only padding. Use padding "
                     f"<= {axis.kernel // 2} (PyTorch's rule)."
                 )
-        axis.require_fit()
+        if not ceil_mode or axis.room <= -axis.stride:
+            axis.require_fit()  # ceil_mode keeps one window that hangs past the end
         if strict:
             _require_no_leftover(axis, same)
         size = axis.output

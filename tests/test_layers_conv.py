@@ -217,12 +217,12 @@ def test_conv_streams_the_batch_in_chunks(monkeypatch, chunk_bytes, stride, padd
     # The im2col path (strides other than 1 with few filters; backward with any stride
     # but 1) unrolls a few images at a time; 1 byte forces one image per chunk, 3000
     # bytes a few images per chunk with a remainder. Results must not change.
-    from cnnlab.layers import _conv_paths as conv_paths
+    from cnnlab.layers import dispatch
 
     rng = np.random.default_rng(3)
     x, w, b = rng.standard_normal((5, 2, 6, 7)), rng.standard_normal((3, 2, 3, 2)), None
     params = {"stride": stride, "padding": padding}
-    monkeypatch.setattr(conv_paths, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(dispatch, "CHUNK_BYTES", chunk_bytes)
     check_op(FAST, {"x": x, "w": w, "b": b}, params, naive=NAIVE, finite_differences=False)
 
 
@@ -242,11 +242,11 @@ def test_stride1_kernel_covers_every_block_of_filters(monkeypatch, F, groups, KW
     # 3 images) or of all three: every mix of full and partial tiles must give the
     # naive loops' result.
     from cnnlab.kernels import direct
-    from cnnlab.layers import conv as conv_module
+    from cnnlab.layers import dispatch
 
     monkeypatch.setattr(direct, "RUN_LENGTH", run_length)
     if parallel:
-        monkeypatch.setattr(conv_module, "PARALLEL_MIN_MACS", 0)
+        monkeypatch.setattr(dispatch, "PARALLEL_MIN_MACS", 0)
     rng = np.random.default_rng(F * KW)
     C = 2 * groups
     x = rng.standard_normal((3, C, 9, 11)).astype(dtype)
@@ -282,11 +282,11 @@ def test_channel_last_kernel_covers_every_block(monkeypatch, C, F, W, stride, di
     # partial blocks of filters (zero filters padded in) and of pixels (computed past
     # the row's end and thrown away) must not change the result or read outside the
     # input copy.
-    from cnnlab.layers import conv as conv_module
+    from cnnlab.layers import dispatch
 
-    assert C >= conv_module.BLOCKED_MIN_CHANNELS or stride != 1
+    assert C >= dispatch.BLOCKED_MIN_CHANNELS or stride != 1
     if parallel:
-        monkeypatch.setattr(conv_module, "PARALLEL_MIN_MACS", 0)
+        monkeypatch.setattr(dispatch, "PARALLEL_MIN_MACS", 0)
     rng = np.random.default_rng(C * F + W)
     x = rng.standard_normal((3, C, 6, W)).astype(dtype)
     w = rng.standard_normal((F, C, 3, 2)).astype(dtype)
@@ -312,7 +312,7 @@ def test_channel_last_kernel_is_used_from_eight_channels_and_filters(monkeypatch
     # documented: 8 filters in one group take the register-blocked kernel if there
     # are 8 channels or the stride is not 1; fewer filters, or groups, take another.
     from cnnlab.kernels import blocked
-    from cnnlab.layers import conv as conv_module
+    from cnnlab.layers import dispatch
 
     calls = []
     monkeypatch.setattr(blocked, "conv_rows", lambda *args: calls.append(args[-3:]))
@@ -327,4 +327,4 @@ def test_channel_last_kernel_is_used_from_eight_channels_and_filters(monkeypatch
     conv2d_forward(rng.standard_normal((1, 3, 9, 9)), rng.standard_normal((8, 3, 3, 3)), stride=2)
     conv2d_forward(rng.standard_normal((1, 3, 9, 9)), rng.standard_normal((7, 3, 3, 3)), stride=2)
     assert len(calls) == 3
-    assert (conv_module.BLOCKED_MIN_CHANNELS, conv_module.BLOCKED_MIN_FILTERS) == (8, 8)
+    assert (dispatch.BLOCKED_MIN_CHANNELS, dispatch.BLOCKED_MIN_FILTERS) == (8, 8)

@@ -291,9 +291,9 @@ def test_avg_count_include_pad_must_be_bool():
 )
 def test_parallel_kernels_agree_with_naive(monkeypatch, mode, kernel, stride, padding, ceil):
     # Small inputs run the serial kernels; force the parallel ones (the plane ranges in parallel).
-    from cnnlab.layers import pool as pool_module
+    from cnnlab.layers import dispatch
 
-    monkeypatch.setattr(pool_module, "PARALLEL_MIN_SIZE", 0)
+    monkeypatch.setattr(dispatch, "POOL_PARALLEL_MIN_SIZE", 0)
     params = _params(kernel, padding, stride, ceil)
     check_op(
         LAYERS[mode], {"x": _with_ties(SHAPE)}, params, naive=NAIVE[mode],
@@ -329,10 +329,10 @@ def test_random_geometries_agree_with_naive(monkeypatch, seed, parallel):
     # The fast kernels reorder the loops (taps outside, windows inside, strided runs
     # split into phases, padded planes copied): every layout must give the naive
     # loops' values, winners and gradients exactly (max) or to rounding (average).
-    from cnnlab.layers import pool as pool_module
+    from cnnlab.layers import dispatch
 
     if parallel:
-        monkeypatch.setattr(pool_module, "PARALLEL_MIN_SIZE", 0)
+        monkeypatch.setattr(dispatch, "POOL_PARALLEL_MIN_SIZE", 0)
     x, params = _random_geometry(seed)
     out, cache = max_pool2d_forward(x, **params)
     expected, naive_cache = naive.max_pool2d_forward(x, **params)
@@ -353,3 +353,52 @@ def test_random_geometries_agree_with_naive(monkeypatch, seed, parallel):
             avg_pool2d_backward(dout, cache), naive.avg_pool2d_backward(dout, naive_cache),
             **tolerance,
         )
+
+
+def _ceil_settings(count, seed=14):
+    """Random ceil_mode pools, many with a window larger than the padded input."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        H, W = (int(v) for v in rng.integers(1, 7, size=2))
+        kernel = tuple(int(v) for v in rng.integers(1, 6, size=2))
+        stride = tuple(int(v) for v in rng.integers(1, 5, size=2))
+        padding = tuple(int(rng.integers(0, k // 2 + 1)) for k in kernel)
+        yield (H, W), kernel, stride, padding
+
+
+def test_ceil_mode_window_larger_than_the_input_matches_torch():
+    # PyTorch keeps one window that hangs past the padded input when ceil_mode is on
+    # (MaxPool2d(3, 2, ceil_mode=True) on 2x2 gives 1x1) and refuses the layer only if
+    # no window would start inside it; cnnlab must accept and refuse exactly the same.
+    torch = pytest.importorskip("torch", reason="PyTorch is the optional cross-check")
+    out, _ = max_pool2d_forward(np.arange(4.0).reshape(1, 1, 2, 2), kernel=3, stride=2,
+                                ceil_mode=True)
+    assert out.shape == (1, 1, 1, 1) and out[0, 0, 0, 0] == 3.0
+    accepted = 0
+    for (H, W), kernel, stride, padding in _ceil_settings(400):
+        x = _distinct((1, 2, H, W))
+        t = torch.tensor(x, requires_grad=True)
+        try:
+            expected = torch.nn.functional.max_pool2d(t, kernel, stride, padding, ceil_mode=True)
+        except RuntimeError:
+            with pytest.raises(ValueError, match="does not fit"):
+                max_pool2d_forward(x, kernel=kernel, stride=stride, padding=padding,
+                                   ceil_mode=True)
+            continue
+        accepted += 1
+        params = {"kernel": kernel, "stride": stride, "padding": padding, "ceil_mode": True}
+        for mode in MODES:
+            reference = (torch.nn.functional.max_pool2d if mode == "max"
+                         else torch.nn.functional.avg_pool2d)
+            t = torch.tensor(x, requires_grad=True)
+            expected = reference(t, kernel, stride, padding, ceil_mode=True)
+            out, cache = LAYERS[mode][0](x, **params)
+            np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-12, atol=1e-12)
+            dout = _distinct(out.shape, 1)
+            expected.backward(torch.tensor(dout))
+            np.testing.assert_allclose(
+                LAYERS[mode][1](dout, cache), t.grad.numpy(), rtol=1e-12, atol=1e-12
+            )
+            naive_out, _ = NAIVE[mode][0](x, **params)
+            np.testing.assert_allclose(naive_out, out, rtol=1e-12, atol=1e-12)
+    assert accepted > 100

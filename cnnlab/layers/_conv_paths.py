@@ -21,26 +21,21 @@ import numpy as np
 from cnnlab.kernels import blocked, direct, parallel_chunks, weight_grad
 from cnnlab.kernels import conv as kernels
 from cnnlab.kernels.simd import VECTOR_BYTES
+from cnnlab.layers import dispatch
 from cnnlab.layers._validate import ConvGeometry, pad_nchw
-
-#: Size of the im2col buffer that the batch streams through (bytes). Smaller chunks
-#: stay in cache (on one core, 1-2 MB chunks ran about a third faster than 8 MB ones);
-#: fewer chunks mean fewer hand-overs to BLAS's threads, which cost a lot on a busy
-#: machine. 2 MB: the course's shapes take 3 to 8 chunks, and memory stays bounded for
-#: any batch size.
-CHUNK_BYTES = 1 << 21
 
 
 def _layout(g: ConvGeometry, xp_width: int, rows: int, itemsize: int) -> tuple[bool, int, int]:
     """``(wide, Wq, per_chunk)``: the column layout and how many images per chunk.
 
-    Stride 1 uses wide columns (row width ``Wq`` = padded width, see
-    :mod:`cnnlab.kernels.conv`), any other stride ordinary ones (``Wq = W_out``).
+    A chunk holds :data:`cnnlab.layers.dispatch.CHUNK_BYTES` of columns. Stride 1 uses
+    wide columns (row width ``Wq`` = padded width, see :mod:`cnnlab.kernels.conv`), any
+    other stride ordinary ones (``Wq = W_out``).
     """
     N, _, H_out, W_out = g.out_shape
     wide = g.stride == (1, 1)
     Wq = xp_width if wide else W_out
-    per_chunk = max(1, min(N, CHUNK_BYTES // (rows * H_out * Wq * itemsize)))
+    per_chunk = max(1, min(N, dispatch.CHUNK_BYTES // (rows * H_out * Wq * itemsize)))
     return wide, Wq, per_chunk
 
 

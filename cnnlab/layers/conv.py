@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from cnnlab.layers import _conv_paths as paths
+from cnnlab.layers import dispatch
 from cnnlab.layers._validate import (
     ConvGeometry,
     as_float_array,
@@ -155,30 +156,18 @@ def conv2d_forward(
 
 
 def _forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """The forward pass of validated arrays, by the kernel that suits the shape."""
-    C, F = x.shape[1], w.shape[0]
-    stride1 = g.stride == (1, 1)
-    parallel = math.prod(g.out_shape) * w[0].size >= PARALLEL_MIN_MACS
-    if g.groups == 1 and F >= BLOCKED_MIN_FILTERS and (C >= BLOCKED_MIN_CHANNELS or not stride1):
+    """The forward pass of validated arrays, by the kernel that suits the shape
+    (:func:`cnnlab.layers.dispatch.conv_forward_path`)."""
+    path = dispatch.conv_forward_path(
+        channels=x.shape[1], filters=w.shape[0], groups=g.groups, stride=g.stride
+    )
+    parallel = path != "im2col" and dispatch.conv_parallel(math.prod(g.out_shape) * w[0].size)
+    dispatch.record("conv2d_forward", path, parallel)
+    if path == "blocked":
         return paths.blocked_forward(x, w, bias, g, parallel)
-    if stride1:
+    if path == "direct":
         return paths.direct_forward(x, w, bias, g, parallel)
     return paths.im2col_forward(x, w, bias, g)
-
-
-#: Convolutions with fewer multiply-adds than this run on one thread: below it,
-#: starting the threads costs more than the work.
-PARALLEL_MIN_MACS = 1 << 24
-
-
-#: With stride 1 and fewer input channels (the first layer of a network, C = 1 or 3)
-#: the wide-grid kernel of :mod:`cnnlab.kernels.direct` is faster: a window row's taps
-#: make too short a run for the channel-last kernel. With a larger stride the
-#: channel-last kernel wins for any C (AlexNet's conv1: about 1.8x faster than im2col).
-BLOCKED_MIN_CHANNELS = 8
-#: The channel-last kernel computes filters 16 at a time (8 in float64); with fewer
-#: filters most of that work would be thrown away.
-BLOCKED_MIN_FILTERS = 8
 
 
 def conv2d_backward(
@@ -249,11 +238,14 @@ def conv2d_backward(
     dout = check_dout(dout, g.out_shape, x.dtype, "conv2d_backward")
     db = dout.sum(axis=(0, 2, 3)) if cache.has_bias else None
     padding = _input_gradient_padding(w.shape, g)
-    if g.groups == 1 and padding is not None:
+    path = dispatch.conv_backward_path(groups=g.groups, by_convolution_fits=padding is not None)
+    if path == "by_convolution":
         dx = _input_gradient_by_convolution(dout, w, padding, g, x.shape)
-        parallel = dout.size * w[0].size >= PARALLEL_MIN_MACS
+        parallel = dispatch.conv_parallel(dout.size * w[0].size)
+        dispatch.record("conv2d_backward", path, parallel)
         dw = paths.weight_gradient(x, dout, w.shape, g, parallel)
     else:
+        dispatch.record("conv2d_backward", path, False)
         dx, dw = paths.im2col_backward(x, w, dout, g)
     return dx, dw, db
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from cnnlab.kernels import parallel_chunks
 from cnnlab.kernels import pool as kernels
+from cnnlab.layers import dispatch
 from cnnlab.layers._validate import (
     PoolGeometry,
     as_float_array,
@@ -82,10 +83,11 @@ class AvgPool2dCache:
     count_include_pad: bool
 
 
-#: Inputs with fewer elements than this are pooled on one thread: below it, starting
-#: the threads costs more than the work (gradient checks call a layer thousands of
-#: times on a few hundred numbers).
-PARALLEL_MIN_SIZE = 1 << 15
+def _parallel(op: str, size: int) -> bool:
+    """Whether ``op`` runs its parallel kernel (:func:`cnnlab.layers.dispatch.pool_parallel`)."""
+    parallel = dispatch.pool_parallel(size)
+    dispatch.record(op, "pool", parallel)
+    return parallel
 
 
 def validate_pool2d(
@@ -167,7 +169,7 @@ def max_pool2d_forward(
     argmax = np.empty(g.out_shape, dtype=np.int32)
     (top, _), (left, _) = g.padding
     args = (x, *g.kernel, *g.stride, top, left, out, argmax)
-    if x.size >= PARALLEL_MIN_SIZE:
+    if _parallel("max_pool2d_forward", x.size):
         kernels.max_pool_forward_parallel(*args, parallel_chunks(x.shape[0] * x.shape[1]))
     else:
         kernels.max_pool_forward(*args, 0, x.shape[0] * x.shape[1])
@@ -219,7 +221,7 @@ def max_pool2d_backward(dout: np.ndarray, cache: MaxPool2dCache) -> np.ndarray:
         )
         argmax = fresh.argmax
     dx = np.empty(x.shape, dtype=x.dtype)  # the kernel zeroes each plane
-    if dx.size >= PARALLEL_MIN_SIZE:
+    if _parallel("max_pool2d_backward", dx.size):
         chunks = parallel_chunks(x.shape[0] * x.shape[1])
         kernels.max_pool_backward_parallel(dout, argmax, dx, chunks)
     else:
@@ -282,7 +284,7 @@ def avg_pool2d_forward(
     out = np.empty(g.out_shape, dtype=x.dtype)
     (top, bottom), (left, right) = g.padding
     args = (x, *g.kernel, *g.stride, top, left, bottom, right, include, out)
-    if x.size >= PARALLEL_MIN_SIZE:
+    if _parallel("avg_pool2d_forward", x.size):
         kernels.avg_pool_forward_parallel(*args, parallel_chunks(x.shape[0] * x.shape[1]))
     else:
         kernels.avg_pool_forward(*args, 0, x.shape[0] * x.shape[1])
@@ -325,7 +327,7 @@ def avg_pool2d_backward(dout: np.ndarray, cache: AvgPool2dCache) -> np.ndarray:
     dx = np.empty(cache.x_shape, dtype=cache.dtype)  # the kernel writes every element
     (top, bottom), (left, right) = g.padding
     args = (dout, *g.kernel, *g.stride, top, left, bottom, right, cache.count_include_pad, dx)
-    if dx.size >= PARALLEL_MIN_SIZE:
+    if _parallel("avg_pool2d_backward", dx.size):
         kernels.avg_pool_backward_parallel(*args, parallel_chunks(dx.shape[0] * dx.shape[1]))
     else:
         kernels.avg_pool_backward(*args, 0, dx.shape[0] * dx.shape[1])

@@ -1,0 +1,276 @@
+"""Which kernel runs a layer: every dispatch threshold and every path, in one table.
+
+A layer asks :func:`conv_forward_path`, :func:`conv_backward_path` or
+:func:`pool_parallel` which path to take; :data:`PATHS` lists every path with a tiny
+example that takes it, and :func:`cnnlab.warmup` compiles them by iterating
+:data:`PATHS` (a test checks that each example reaches its path, so a new path cannot be
+left out of the warm-up).
+
+Paths can be forced, to compare them or to time one against another::
+
+    with dispatch.force(conv_forward="im2col", parallel=False):
+        out, cache = conv2d_forward(x, w, b, padding=1)
+
+:func:`trace` records the paths that layers took. Neither changes any result beyond
+rounding: every path is tested against the naive loops, finite differences and
+PyTorch.
+
+Examples
+--------
+>>> conv_forward_path(channels=64, filters=64, groups=1, stride=(1, 1))
+'blocked'
+>>> conv_forward_path(channels=3, filters=16, groups=1, stride=(1, 1))
+'direct'
+>>> with force(conv_forward="im2col"):
+...     conv_forward_path(channels=64, filters=64, groups=1, stride=(1, 1))
+'im2col'
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "BLOCKED_MIN_CHANNELS",
+    "BLOCKED_MIN_FILTERS",
+    "CHUNK_BYTES",
+    "CONV_BACKWARD_PATHS",
+    "CONV_FORWARD_PATHS",
+    "PARALLEL_MIN_MACS",
+    "PATHS",
+    "POOL_PARALLEL_MIN_SIZE",
+    "Path",
+    "conv_backward_path",
+    "conv_forward_path",
+    "conv_parallel",
+    "force",
+    "pool_parallel",
+    "record",
+    "trace",
+]
+
+# --- thresholds -----------------------------------------------------------------------
+
+#: Convolutions with fewer multiply-adds than this run on one thread: below it,
+#: starting the threads costs more than the work.
+PARALLEL_MIN_MACS = 1 << 24
+
+#: With stride 1 and fewer input channels (the first layer of a network, C = 1 or 3)
+#: the wide-grid kernel of :mod:`cnnlab.kernels.direct` is faster: a window row's taps
+#: make too short a run for the channel-last kernel. With a larger stride the
+#: channel-last kernel wins for any C (AlexNet's conv1: about 1.8x faster than im2col).
+BLOCKED_MIN_CHANNELS = 8
+
+#: The channel-last kernel computes filters 16 at a time (8 in float64); with fewer
+#: filters most of that work would be thrown away.
+BLOCKED_MIN_FILTERS = 8
+
+#: Size of the im2col buffer that the batch streams through (bytes). Smaller chunks
+#: stay in cache (on one core, 1-2 MB chunks ran about a third faster than 8 MB ones);
+#: fewer chunks mean fewer hand-overs to BLAS's threads, which cost a lot on a busy
+#: machine. 2 MB: the course's shapes take 3 to 8 chunks, and memory stays bounded for
+#: any batch size.
+CHUNK_BYTES = 1 << 21
+
+#: Pooling inputs with fewer elements than this are pooled on one thread: below it,
+#: starting the threads costs more than the work (gradient checks call a layer
+#: thousands of times on a few hundred numbers).
+POOL_PARALLEL_MIN_SIZE = 1 << 15
+
+# --- the paths --------------------------------------------------------------------------
+
+#: Forward paths of a convolution: the channel-last kernel with the sums in registers
+#: (:mod:`cnnlab.kernels.blocked`, one group), the stride-1 wide-grid kernel
+#: (:mod:`cnnlab.kernels.direct`, any groups) and im2col + BLAS (anything).
+CONV_FORWARD_PATHS = ("blocked", "direct", "im2col")
+
+#: Backward paths: ``dx`` as a stride-1 convolution of ``dout`` on the forward kernels
+#: plus ``dw`` by :mod:`cnnlab.kernels.weight_grad` (one group, stride 1), or im2col,
+#: two BLAS products and col2im (anything).
+CONV_BACKWARD_PATHS = ("by_convolution", "im2col")
+
+
+@dataclass
+class _Forced:
+    conv_forward: str | None = None
+    conv_backward: str | None = None
+    parallel: bool | None = None
+    traces: list[list[tuple[str, str, bool]]] = field(default_factory=list)
+
+
+_state = _Forced()
+
+
+def record(op: str, path: str, parallel: bool) -> None:
+    """Note a dispatch for every active :func:`trace`."""
+    for log in _state.traces:
+        log.append((op, path, parallel))
+
+
+def conv_parallel(macs: int) -> bool:
+    """Whether a convolution of ``macs`` multiply-adds runs its kernels in parallel."""
+    if _state.parallel is not None:
+        return _state.parallel
+    return macs >= PARALLEL_MIN_MACS
+
+
+def pool_parallel(size: int) -> bool:
+    """Whether pooling an input of ``size`` elements runs in parallel."""
+    if _state.parallel is not None:
+        return _state.parallel
+    return size >= POOL_PARALLEL_MIN_SIZE
+
+
+def conv_forward_path(*, channels: int, filters: int, groups: int, stride: tuple[int, int]) -> str:
+    """The forward path of a convolution (one of :data:`CONV_FORWARD_PATHS`).
+
+    Raises ``ValueError`` when a forced path cannot run this layer.
+    """
+    stride1 = tuple(stride) == (1, 1)
+    fits = {"blocked": groups == 1, "direct": stride1, "im2col": True}
+    forced = _state.conv_forward
+    if forced is not None:
+        if not fits[forced]:
+            needs = "one group" if forced == "blocked" else "stride 1"
+            raise ValueError(
+                f"the forced convolution path {forced!r} needs {needs}; this layer has "
+                f"groups={groups}, stride={tuple(stride)}."
+            )
+        return forced
+    wide_enough = filters >= BLOCKED_MIN_FILTERS and (
+        channels >= BLOCKED_MIN_CHANNELS or not stride1
+    )
+    if groups == 1 and wide_enough:
+        return "blocked"
+    return "direct" if stride1 else "im2col"
+
+
+def conv_backward_path(*, groups: int, by_convolution_fits: bool) -> str:
+    """The backward path of a convolution (one of :data:`CONV_BACKWARD_PATHS`).
+
+    ``by_convolution_fits``: the layer has stride 1 and no padding wider than its
+    dilated kernel (see :func:`cnnlab.layers.conv._input_gradient_padding`).
+    """
+    fits = groups == 1 and by_convolution_fits
+    forced = _state.conv_backward
+    if forced is not None:
+        if forced == "by_convolution" and not fits:
+            raise ValueError(
+                "the forced backward path 'by_convolution' needs one group, stride 1 and "
+                "padding no wider than the dilated kernel."
+            )
+        return forced
+    return "by_convolution" if fits else "im2col"
+
+
+@contextlib.contextmanager
+def force(
+    *,
+    conv_forward: str | None = None,
+    conv_backward: str | None = None,
+    parallel: bool | None = None,
+) -> Iterator[None]:
+    """Run the layers inside the ``with`` block on the named paths.
+
+    Parameters
+    ----------
+    conv_forward : one of CONV_FORWARD_PATHS, optional
+    conv_backward : one of CONV_BACKWARD_PATHS, optional
+    parallel : bool, optional
+        Force the multi-threaded (True) or the single-threaded (False) kernels.
+
+    A forced path that cannot run a layer raises ``ValueError`` naming what it needs.
+    """
+    for name, value, allowed in (
+        ("conv_forward", conv_forward, CONV_FORWARD_PATHS),
+        ("conv_backward", conv_backward, CONV_BACKWARD_PATHS),
+    ):
+        if value is not None and value not in allowed:
+            raise ValueError(f"force: {name} must be one of {allowed}, got {value!r}.")
+    if parallel is not None and not isinstance(parallel, bool):
+        raise TypeError(f"force: parallel must be True, False or None, got {parallel!r}.")
+    saved = (_state.conv_forward, _state.conv_backward, _state.parallel)
+    _state.conv_forward = conv_forward if conv_forward is not None else saved[0]
+    _state.conv_backward = conv_backward if conv_backward is not None else saved[1]
+    _state.parallel = parallel if parallel is not None else saved[2]
+    try:
+        yield
+    finally:
+        _state.conv_forward, _state.conv_backward, _state.parallel = saved
+
+
+@contextlib.contextmanager
+def trace() -> Iterator[list[tuple[str, str, bool]]]:
+    """Collect ``(op, path, parallel)`` for every dispatch inside the ``with`` block."""
+    log: list[tuple[str, str, bool]] = []
+    _state.traces.append(log)
+    try:
+        yield log
+    finally:
+        _state.traces.remove(log)
+
+
+# --- the table that warmup iterates ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Path:
+    """One kernel path and a tiny layer call that takes it.
+
+    Attributes
+    ----------
+    op : str
+        ``"conv2d"``, ``"max_pool2d"`` or ``"avg_pool2d"``.
+    path : str
+        For a convolution ``"<forward path>/<backward path>"``; ``"pool"`` for pooling.
+    parallel : bool
+        The multi-threaded kernels (True) or the single-threaded ones.
+    x_shape, w_shape : tuple of int
+        The example's input (and filters).
+    params : dict
+        The example's keyword arguments (stride, padding, groups, kernel).
+    """
+
+    op: str
+    path: str
+    parallel: bool
+    x_shape: tuple[int, int, int, int]
+    w_shape: tuple[int, int, int, int] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.op} {self.path} ({'parallel' if self.parallel else 'one thread'})"
+
+
+def _conv_paths() -> list[Path]:
+    # Stride 1 and stride 2 compile different im2col/col2im kernels, so im2col has
+    # an example of each; the other paths take any stride.
+    cases = [
+        ("blocked", "by_convolution", (1, 8, 5, 5), (8, 8, 3, 3), {"padding": 1}),
+        ("blocked", "im2col", (1, 8, 5, 5), (8, 8, 3, 3), {"padding": 1, "stride": 2}),
+        ("direct", "by_convolution", (1, 3, 5, 5), (4, 3, 3, 3), {"padding": 1}),
+        ("direct", "im2col", (1, 4, 5, 5), (4, 2, 3, 3), {"padding": 1, "groups": 2}),
+        ("im2col", "im2col", (1, 4, 5, 5), (4, 2, 3, 3), {"stride": 2, "groups": 2}),
+    ]
+    # im2col in both passes has no threads of its own (BLAS has), so one example.
+    return [
+        Path("conv2d", f"{forward}/{backward}", parallel, x, w, params)
+        for forward, backward, x, w, params in cases
+        for parallel in ((False,) if forward == backward == "im2col" else (False, True))
+    ]
+
+
+def _pool_paths() -> list[Path]:
+    return [
+        Path(op, "pool", parallel, (1, 2, 5, 5), None, {"kernel": 2, "padding": 1})
+        for op in ("max_pool2d", "avg_pool2d")
+        for parallel in (False, True)
+    ]
+
+
+#: Every path of every layer with a Numba kernel, as warmup compiles them.
+PATHS: tuple[Path, ...] = (*_conv_paths(), *_pool_paths())

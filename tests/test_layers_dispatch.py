@@ -1,0 +1,96 @@
+"""cnnlab.layers.dispatch: one table of paths, each reached by its warm-up example,
+forced paths that agree with each other and with the naive loops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnlab import naive
+from cnnlab.layers import conv2d_backward, conv2d_forward, dispatch
+from cnnlab.precompile import _run_path
+
+PATH_IDS = [f"{p.op}-{p.path}-{'par' if p.parallel else 'one'}" for p in dispatch.PATHS]
+
+
+@pytest.mark.parametrize("path", dispatch.PATHS, ids=PATH_IDS)
+def test_each_warmup_example_takes_its_path(path):
+    with dispatch.trace() as log:
+        _run_path(path, "float64")
+    if path.op == "conv2d":
+        forward, backward = path.path.split("/")
+        first = log[0]
+        assert first == ("conv2d_forward", forward, path.parallel and forward != "im2col")
+        assert ("conv2d_backward", backward, path.parallel and backward != "im2col") in log
+    else:
+        assert log == [
+            (f"{path.op}_forward", "pool", path.parallel),
+            (f"{path.op}_backward", "pool", path.parallel),
+        ]
+
+
+def test_the_table_covers_every_path_and_thread_mode():
+    conv = {tuple(p.path.split("/")) + (p.parallel,) for p in dispatch.PATHS if p.op == "conv2d"}
+    for forward in dispatch.CONV_FORWARD_PATHS:
+        threaded = (False,) if forward == "im2col" else (False, True)
+        for parallel in threaded:
+            assert any(f == forward and par == parallel for f, _, par in conv), forward
+    for backward in dispatch.CONV_BACKWARD_PATHS:
+        assert any(b == backward for _, b, _ in conv), backward
+    pools = {(p.op, p.parallel) for p in dispatch.PATHS if p.op != "conv2d"}
+    assert pools == {(op, par) for op in ("max_pool2d", "avg_pool2d") for par in (False, True)}
+
+
+@pytest.mark.parametrize(
+    ("channels", "filters", "groups", "stride", "expected"),
+    [
+        (64, 64, 1, (1, 1), "blocked"),
+        (3, 64, 1, (1, 1), "direct"),  # few channels, stride 1
+        (3, 64, 1, (2, 2), "blocked"),  # few channels, but strided
+        (64, 7, 1, (1, 1), "direct"),  # fewer than 8 filters
+        (64, 64, 64, (1, 1), "direct"),  # depthwise, stride 1
+        (64, 64, 64, (2, 2), "im2col"),  # depthwise, strided
+    ],
+)
+def test_unforced_choice(channels, filters, groups, stride, expected):
+    got = dispatch.conv_forward_path(
+        channels=channels, filters=filters, groups=groups, stride=stride
+    )
+    assert got == expected
+
+
+def test_force_restores_and_rejects_paths_that_cannot_run():
+    with dispatch.force(conv_forward="im2col", parallel=True):
+        assert dispatch.conv_parallel(1)
+        assert dispatch.conv_forward_path(channels=8, filters=8, groups=1, stride=(1, 1)) == "im2col"
+    assert not dispatch.conv_parallel(1)
+    with dispatch.force(conv_forward="direct"), pytest.raises(ValueError, match="stride 1"):
+        conv2d_forward(np.ones((1, 2, 5, 5)), np.ones((2, 2, 3, 3)), stride=2)
+    with dispatch.force(conv_backward="by_convolution"), pytest.raises(ValueError, match="one group"):
+        out, cache = conv2d_forward(np.ones((1, 2, 5, 5)), np.ones((2, 1, 3, 3)), groups=2)
+        conv2d_backward(out, cache)
+    with pytest.raises(ValueError, match="conv_forward must be one of"):
+        with dispatch.force(conv_forward="winograd"):
+            pass
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_forced_paths_agree_with_naive(dtype, parallel):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 8, 7, 9)).astype(dtype)
+    w = rng.standard_normal((9, 8, 3, 3)).astype(dtype)
+    b = rng.standard_normal(9).astype(dtype)
+    params = {"padding": 1, "dilation": (1, 2)}
+    out_n, cache_n = naive.conv2d_forward(*(a.astype(np.float64) for a in (x, w, b)), **params)
+    dout = rng.standard_normal(out_n.shape)
+    expected = naive.conv2d_backward(dout, cache_n)
+    tolerance = 1e-12 if dtype == np.float64 else 2e-5
+    for forward in dispatch.CONV_FORWARD_PATHS:
+        for backward in dispatch.CONV_BACKWARD_PATHS:
+            with dispatch.force(conv_forward=forward, conv_backward=backward, parallel=parallel):
+                out, cache = conv2d_forward(x, w, b, **params)
+                grads = conv2d_backward(dout.astype(dtype), cache)
+            np.testing.assert_allclose(out, out_n, rtol=tolerance, atol=tolerance)
+            for got, want in zip(grads, expected, strict=True):
+                np.testing.assert_allclose(got, want, rtol=tolerance, atol=10 * tolerance)
