@@ -15,6 +15,12 @@ Each function mirrors one slide:
   the gradient goes to the first maximum and adds up where windows overlap.
 - :func:`avg_pool2d_forward` / :func:`avg_pool2d_backward`: the mean of each window;
   the gradient is shared equally.
+- :func:`batchnorm2d_forward` / :func:`batchnorm2d_backward`: a mean and a variance per
+  channel; the backward pass walks the computational graph node by node.
+- :func:`global_avg_pool2d_forward` / :func:`global_avg_pool2d_backward`: one mean per
+  channel map.
+- :func:`basic_block_forward` / :func:`basic_block_backward`: ResNet's block on the
+  loops above.
 
 Examples
 --------
@@ -28,19 +34,29 @@ True
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from cnnlab.layers._validate import check_dout, check_flag, pad_nchw
+from cnnlab.layers import residual
+from cnnlab.layers._validate import as_float_array, check_dout, check_flag, pad_nchw
 from cnnlab.layers.conv import Conv2dCache, validate_conv2d
+from cnnlab.layers.global_pool import GlobalAvgPool2dCache
+from cnnlab.layers.norm import BatchNorm2dCache, validate_batchnorm2d
 from cnnlab.layers.pool import AvgPool2dCache, MaxPool2dCache, validate_pool2d
 
 __all__ = [
     "avg_pool2d_backward",
     "avg_pool2d_forward",
+    "basic_block_backward",
+    "basic_block_forward",
+    "batchnorm2d_backward",
+    "batchnorm2d_forward",
     "conv2d_backward",
     "conv2d_forward",
+    "global_avg_pool2d_backward",
+    "global_avg_pool2d_forward",
     "max_pool2d_backward",
     "max_pool2d_forward",
 ]
@@ -300,3 +316,174 @@ def avg_pool2d_backward(dout: np.ndarray, cache: AvgPool2dCache) -> np.ndarray:
                 divisor = _divisor(i * sh - top, j * sw - left, H, W, g, cache.count_include_pad)
                 dx[n, c, h0:h1, w0:w1] += dout[n, c, i, j] / divisor
     return dx
+
+
+def batchnorm2d_forward(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    *,
+    training: bool = True,
+    running_mean: np.ndarray | None = None,
+    running_var: np.ndarray | None = None,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> tuple[np.ndarray, BatchNorm2dCache]:
+    """Batch normalisation, one channel at a time, with explicit sums.
+
+    Same parameters and conventions as :func:`cnnlab.layers.batchnorm2d_forward`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([1.0, 3.0, 5.0, 7.0]).reshape(2, 1, 2, 1)
+    >>> batchnorm2d_forward(x, np.ones(1), np.zeros(1), eps=0.0)[0].ravel()
+    array([-1.34164079, -0.4472136 ,  0.4472136 ,  1.34164079])
+    """
+    x, gamma, beta, training = validate_batchnorm2d(
+        x, gamma, beta, training, running_mean, running_var, momentum, eps,
+        "naive.batchnorm2d_forward",
+    )
+    N, C, H, W = x.shape
+    m = N * H * W
+    mean = np.zeros(C, dtype=x.dtype)
+    inv_std = np.zeros(C, dtype=x.dtype)
+    out = np.zeros_like(x)
+    for c in range(C):
+        values = x[:, c].ravel()
+        if training:
+            mu = np.sum(values) / m
+            var = np.sum((values - mu) ** 2) / m
+            if running_mean is not None:
+                running_mean[c] = (1 - momentum) * running_mean[c] + momentum * mu
+            if running_var is not None:
+                running_var[c] = (1 - momentum) * running_var[c] + momentum * var * m / (m - 1)
+        else:
+            mu, var = running_mean[c], running_var[c]
+        mean[c] = mu
+        inv_std[c] = 1 / np.sqrt(var + eps)
+        out[:, c] = gamma[c] * (x[:, c] - mu) * inv_std[c] + beta[c]
+    return out, BatchNorm2dCache(x=x, gamma=gamma, mean=mean, inv_std=inv_std, training=training)
+
+
+def batchnorm2d_backward(
+    dout: np.ndarray, cache: BatchNorm2dCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Batch-norm backward through the computational graph, node by node.
+
+    Notes
+    -----
+    Per channel, forward: ``xmu = x - mean``, ``var = mean(xmu**2)``,
+    ``istd = 1/sqrt(var + eps)``, ``xhat = xmu*istd``, ``out = gamma*xhat + beta``.
+    Backward visits the same nodes in reverse; ``x`` reaches the output by three
+    paths (directly, through the mean and through the variance) and ``dx`` adds them.
+    In evaluation mode the mean and variance are constants, so only the direct path
+    remains.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([1.0, 3.0, 5.0, 7.0]).reshape(2, 1, 2, 1)
+    >>> out, cache = batchnorm2d_forward(x, np.ones(1), np.zeros(1))
+    >>> batchnorm2d_backward(np.ones_like(x), cache)[2]
+    array([4.])
+    """
+    if not isinstance(cache, BatchNorm2dCache):
+        raise TypeError(
+            "naive.batchnorm2d_backward: cache must be the BatchNorm2dCache returned by "
+            f"batchnorm2d_forward, got {type(cache).__name__}."
+        )
+    x = cache.x
+    dout = check_dout(dout, x.shape, x.dtype, "naive.batchnorm2d_backward")
+    N, C, H, W = x.shape
+    m = N * H * W
+    dx = np.zeros_like(x)
+    dgamma = np.zeros(C, dtype=x.dtype)
+    dbeta = np.zeros(C, dtype=x.dtype)
+    for c in range(C):
+        g, istd = cache.gamma[c], cache.inv_std[c]
+        xmu = x[:, c] - cache.mean[c]
+        xhat = xmu * istd
+        d = dout[:, c]
+        dbeta[c] = np.sum(d)
+        dgamma[c] = np.sum(d * xhat)
+        dxhat = d * g
+        dxmu = dxhat * istd  # the direct path
+        if cache.training:
+            distd = np.sum(dxhat * xmu)
+            dvar = distd * -0.5 * istd**3
+            dxmu = dxmu + dvar * 2 * xmu / m  # through the variance
+            dmean = -np.sum(dxmu)
+            dxmu = dxmu + dmean / m  # through the mean
+        dx[:, c] = dxmu
+    return dx, dgamma, dbeta
+
+
+def global_avg_pool2d_forward(x: np.ndarray) -> tuple[np.ndarray, GlobalAvgPool2dCache]:
+    """Global average pooling with a loop over every channel map.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> global_avg_pool2d_forward(np.arange(8.0).reshape(1, 2, 2, 2))[0]
+    array([[1.5, 5.5]])
+    """
+    x = as_float_array(x, "x", 4, "naive.global_avg_pool2d_forward")
+    N, C, H, W = x.shape
+    out = np.zeros((N, C), dtype=x.dtype)
+    for n in range(N):
+        for c in range(C):
+            total = 0.0
+            for h in range(H):
+                for w in range(W):
+                    total += x[n, c, h, w]
+            out[n, c] = total / (H * W)
+    return out, GlobalAvgPool2dCache(x_shape=x.shape, dtype=x.dtype)
+
+
+def global_avg_pool2d_backward(dout: np.ndarray, cache: GlobalAvgPool2dCache) -> np.ndarray:
+    """Each pixel of a map receives ``1/(H*W)`` of its channel's gradient.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out, cache = global_avg_pool2d_forward(np.zeros((1, 1, 1, 2)))
+    >>> global_avg_pool2d_backward(np.array([[1.0]]), cache)
+    array([[[[0.5, 0.5]]]])
+    """
+    N, C, H, W = cache.x_shape
+    dout = check_dout(dout, (N, C), cache.dtype, "naive.global_avg_pool2d_backward")
+    dx = np.zeros(cache.x_shape, dtype=cache.dtype)
+    for n in range(N):
+        for c in range(C):
+            for h in range(H):
+                for w in range(W):
+                    dx[n, c, h, w] += dout[n, c] / (H * W)
+    return dx
+
+
+_OPS = SimpleNamespace(
+    conv_forward=conv2d_forward,
+    conv_backward=conv2d_backward,
+    bn_forward=batchnorm2d_forward,
+    bn_backward=batchnorm2d_backward,
+)
+
+
+def basic_block_forward(
+    x, w1, gamma1, beta1, w2, gamma2, beta2, w_skip=None, gamma_skip=None, beta_skip=None,
+    *, stride: int = 1, eps: float = 1e-5,
+):
+    """ResNet's BasicBlock on the naive convolution and batch normalisation.
+
+    Same parameters and conventions as :func:`cnnlab.layers.basic_block_forward`.
+    """
+    return residual.forward_with(
+        _OPS, x, w1, gamma1, beta1, w2, gamma2, beta2, (w_skip, gamma_skip, beta_skip),
+        stride, eps, "naive.basic_block_forward",
+    )
+
+
+def basic_block_backward(dout, cache):
+    """The block's backward pass on the naive layers; ``dx`` adds both paths."""
+    return residual.backward_with(_OPS, dout, cache, "naive.basic_block_backward")

@@ -69,7 +69,7 @@ def cache_is_cold() -> bool:
     for dispatcher in _dispatchers():
         try:
             index = dispatcher._cache._cache_file._load_index()
-        except Exception:  # an unreadable index is a cold one  # noqa: BLE001
+        except Exception:  # an unreadable index is a cold one
             return True
         if not index:
             return True

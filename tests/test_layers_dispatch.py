@@ -30,7 +30,7 @@ def test_each_warmup_example_takes_its_path(path):
 
 
 def test_the_table_covers_every_path_and_thread_mode():
-    conv = {tuple(p.path.split("/")) + (p.parallel,) for p in dispatch.PATHS if p.op == "conv2d"}
+    conv = {(*tuple(p.path.split("/")), p.parallel) for p in dispatch.PATHS if p.op == "conv2d"}
     for forward in dispatch.CONV_FORWARD_PATHS:
         threaded = (False,) if forward == "im2col" else (False, True)
         for parallel in threaded:
@@ -62,16 +62,18 @@ def test_unforced_choice(channels, filters, groups, stride, expected):
 def test_force_restores_and_rejects_paths_that_cannot_run():
     with dispatch.force(conv_forward="im2col", parallel=True):
         assert dispatch.conv_parallel(1)
-        assert dispatch.conv_forward_path(channels=8, filters=8, groups=1, stride=(1, 1)) == "im2col"
+        path = dispatch.conv_forward_path(channels=8, filters=8, groups=1, stride=(1, 1))
+        assert path == "im2col"
     assert not dispatch.conv_parallel(1)
     with dispatch.force(conv_forward="direct"), pytest.raises(ValueError, match="stride 1"):
         conv2d_forward(np.ones((1, 2, 5, 5)), np.ones((2, 2, 3, 3)), stride=2)
-    with dispatch.force(conv_backward="by_convolution"), pytest.raises(ValueError, match="one group"):
-        out, cache = conv2d_forward(np.ones((1, 2, 5, 5)), np.ones((2, 1, 3, 3)), groups=2)
+    out, cache = conv2d_forward(np.ones((1, 2, 5, 5)), np.ones((2, 1, 3, 3)), groups=2)
+    with dispatch.force(conv_backward="by_convolution"), pytest.raises(ValueError, match="group"):
         conv2d_backward(out, cache)
-    with pytest.raises(ValueError, match="conv_forward must be one of"):
-        with dispatch.force(conv_forward="winograd"):
-            pass
+    with pytest.raises(ValueError, match="conv_forward must be one of"), dispatch.force(
+        conv_forward="winograd"
+    ):
+        pass
 
 
 @pytest.mark.parametrize("parallel", [False, True])

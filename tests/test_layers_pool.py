@@ -373,7 +373,8 @@ def test_ceil_mode_window_larger_than_the_input_matches_torch():
     torch = pytest.importorskip("torch", reason="PyTorch is the optional cross-check")
     out, _ = max_pool2d_forward(np.arange(4.0).reshape(1, 1, 2, 2), kernel=3, stride=2,
                                 ceil_mode=True)
-    assert out.shape == (1, 1, 1, 1) and out[0, 0, 0, 0] == 3.0
+    assert out.shape == (1, 1, 1, 1)
+    assert out[0, 0, 0, 0] == 3.0
     accepted = 0
     for (H, W), kernel, stride, padding in _ceil_settings(400):
         x = _distinct((1, 2, H, W))

@@ -340,8 +340,8 @@ def test_build_from_a_models_spec():
     assert net(np.zeros((2, 3, 16, 16), np.float32)).shape == (2, 5)
     shapes = dict(zip([layer.name for layer in net], net.output_shapes((3, 16, 16)), strict=True))
     assert shapes["conv2"] == table.row("conv2").output_shape
-    with pytest.raises(TypeError, match=r"BatchNorm2d, which cnnlab\.net cannot train"):
-        build(models.Sequential(models.Input(1, 4, 4), models.BatchNorm2d()))
+    with pytest.raises(TypeError, match=r"Tanh, which cnnlab\.net cannot train"):
+        build(models.Sequential(models.Input(1, 4, 4), models.Tanh()))
     with pytest.raises(ValueError, match="pass input_shape"):
         build(models.Sequential(models.Dense(3)))
 
@@ -409,3 +409,173 @@ def test_shipped_weights_are_small_and_load(name):
 def test_pretrained_unknown_name_lists_choices():
     with pytest.raises(KeyError, match="available: \\['digits_cnn', 'digits_source_cnn'\\]"):
         pretrained("vgg16")
+
+
+# -- residual networks: BatchNorm2d, ResidualBlock, GlobalAvgPool2d ---------------------
+
+
+def _tiny_resnet_spec():
+    from cnnlab import models
+
+    return models.Sequential(
+        models.Input(3, 8, 8),
+        models.Conv2d(8, 3, padding=1, bias=False, name="conv1"),
+        models.BatchNorm2d(name="bn1"),
+        models.ReLU(name="relu"),
+        models.BasicBlock(8, name="layer1.0"),
+        models.BasicBlock(16, 2, name="layer2.0"),
+        models.Bottleneck(4, 1, name="layer3.0"),
+        models.GlobalAvgPool2d(name="avgpool"),
+        models.Dense(5, name="fc"),
+        name="tiny_resnet",
+    )
+
+
+def _torch_twin(net):
+    """The same network in PyTorch, weights copied from ``net`` by name."""
+    import torch
+    from torch import nn
+
+    from cnnlab.net import BatchNorm2d, GlobalAvgPool2d, ResidualBlock
+
+    def convert(layer):
+        if isinstance(layer, Conv2d):
+            conv = nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel, layer.stride,
+                             layer.padding, layer.dilation, layer.groups, layer.bias is not None)
+            conv.weight.data = torch.tensor(layer.weight.value)
+            return conv
+        if isinstance(layer, BatchNorm2d):
+            bn = nn.BatchNorm2d(layer.num_features).double()
+            bn.weight.data = torch.tensor(layer.weight.value)
+            bn.bias.data = torch.tensor(layer.bias.value)
+            return bn
+        if isinstance(layer, ReLU):
+            return nn.ReLU()
+        if isinstance(layer, GlobalAvgPool2d):
+            return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        if isinstance(layer, Dense):
+            dense = nn.Linear(*layer.weight.shape[::-1])
+            dense.weight.data = torch.tensor(layer.weight.value)
+            dense.bias.data = torch.tensor(layer.bias.value)
+            return dense
+        assert isinstance(layer, ResidualBlock)
+        main = nn.Sequential(*map(convert, layer.main))
+        skip = nn.Sequential(*map(convert, layer.shortcut))
+
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.main, self.skip = main, skip
+
+            def forward(self, x):
+                return torch.relu(self.main(x) + self.skip(x))
+
+        return Block()
+
+    return nn.Sequential(*map(convert, net)).double()
+
+
+def test_residual_network_matches_torch_in_training_and_evaluation():
+    torch = pytest.importorskip("torch", reason="PyTorch is the optional cross-check")
+    from cnnlab import models
+
+    spec = _tiny_resnet_spec()
+    net = build(spec, seed=3, dtype=np.float64)
+    assert net.num_parameters() == models.summary(spec).total_params
+    assert [layer.name for layer in net][:5] == ["conv1", "bn1", "relu", "layer1_0", "layer2_0"]
+    assert "layer2_0.downsample_0.weight" in net.named_parameters()
+    twin = _torch_twin(net)
+    rng = np.random.default_rng(0)
+    for _ in range(3):  # training mode: batch statistics, running statistics updated
+        x = rng.standard_normal((4, 3, 8, 8))
+        out = net(x)
+        t = torch.tensor(x, requires_grad=True)
+        expected = twin(t)
+        np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-10, atol=1e-10)
+        dout = rng.standard_normal(out.shape)
+        net.zero_grad()
+        twin.zero_grad()
+        dx = net.backward(dout)
+        expected.backward(torch.tensor(dout))
+        np.testing.assert_allclose(dx, t.grad.numpy(), rtol=1e-9, atol=1e-10)
+    grads = dict(zip(net.named_parameters(), [p.grad for p in net.parameters()], strict=True))
+    torch_conv = twin[3].main[0].weight.grad.numpy()  # layer1_0.conv1
+    np.testing.assert_allclose(grads["layer1_0.conv1.weight"], torch_conv, rtol=1e-9, atol=1e-10)
+    for name, value in net.named_buffers().items():
+        assert np.all(np.isfinite(value)), name
+    torch_stats = [m.running_var.numpy() for m in twin.modules()
+                   if isinstance(m, torch.nn.BatchNorm2d)]
+    ours = [v for k, v in net.named_buffers().items() if k.endswith("running_var")]
+    assert len(ours) == len(torch_stats)
+    for got, want in zip(ours, torch_stats, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10)
+    net.eval()
+    twin.eval()
+    x = rng.standard_normal((2, 3, 8, 8))
+    np.testing.assert_allclose(net(x), twin(torch.tensor(x)).detach().numpy(), rtol=1e-10,
+                               atol=1e-10)
+    # Evaluation mode: one image gives the same scores alone or in a batch.
+    np.testing.assert_allclose(net(x[:1]), net(x)[:1], rtol=1e-12)
+
+
+def test_residual_block_module_matches_the_layer_function():
+    from cnnlab.layers import basic_block_backward, basic_block_forward
+    from cnnlab.net import BatchNorm2d, ResidualBlock
+
+    block = ResidualBlock(
+        [Conv2d(3, 6, 3, 2, 1, bias=False), BatchNorm2d(6, dtype=np.float64), ReLU(),
+         Conv2d(6, 6, 3, 1, 1, bias=False), BatchNorm2d(6, dtype=np.float64)],
+        [Conv2d(3, 6, 1, 2, bias=False), BatchNorm2d(6, dtype=np.float64)],
+        name="down",
+    )
+    model = Sequential([block], seed=1, dtype=np.float64)
+    x = np.random.default_rng(1).standard_normal((2, 3, 7, 7))
+    out = model(x)
+    conv1, bn1, _, conv2, bn2 = block.main
+    skip_conv, skip_bn = block.shortcut
+    arrays = [conv1.weight, bn1.weight, bn1.bias, conv2.weight, bn2.weight, bn2.bias,
+              skip_conv.weight, skip_bn.weight, skip_bn.bias]
+    expected, cache = basic_block_forward(x, *(p.value for p in arrays), stride=2)
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    dout = np.random.default_rng(2).standard_normal(out.shape)
+    dx = model.backward(dout)
+    grads = basic_block_backward(dout, cache)
+    np.testing.assert_allclose(dx, grads[0], rtol=1e-12, atol=1e-14)
+    for param, grad in zip(arrays, grads[1:], strict=True):
+        np.testing.assert_allclose(param.grad, grad, rtol=1e-12, atol=1e-14, err_msg=param.name)
+    assert [p.name for p in block.parameters()][-3:] == [
+        "down.downsample_conv1.weight", "down.downsample_bn1.weight", "down.downsample_bn1.bias"
+    ]
+
+
+def test_residual_network_gradients_match_finite_differences():
+    net = build(_tiny_resnet_spec(), seed=0, dtype=np.float64)
+    x = np.random.default_rng(4).standard_normal((3, 3, 8, 8))
+    y = np.array([0, 3, 4])
+
+    def loss(v):
+        return softmax_cross_entropy(net(v), y)[0]
+
+    loss(x)
+    net.zero_grad()
+    _, dscores = softmax_cross_entropy(net(x), y)
+    dx = net.backward(dscores)
+    numeric = numerical_gradient(loss, x.copy())
+    assert rel_error(dx, numeric) < 1e-6
+
+
+def test_identity_block_needs_matching_shapes_and_save_load_keeps_running_stats(tmp_path):
+    from cnnlab.net import BatchNorm2d, ResidualBlock
+
+    block = ResidualBlock([Conv2d(3, 4, 3, padding=1)])
+    with pytest.raises(ValueError, match="needs a projection shortcut"):
+        block(np.zeros((1, 3, 5, 5), np.float32))
+    net = build(_tiny_resnet_spec(), seed=0)
+    net(np.random.default_rng(0).standard_normal((4, 3, 8, 8)).astype(np.float32))
+    save_weights(net, tmp_path / "tiny.npz")
+    copy = load_weights(build(_tiny_resnet_spec(), seed=5), tmp_path / "tiny.npz")
+    for name, value in net.named_buffers().items():
+        np.testing.assert_array_equal(copy.named_buffers()[name], value, err_msg=name)
+    assert not np.allclose(net.named_buffers()["bn1.running_mean"], 0)
+    with pytest.raises(ValueError, match="num_features must equal"):
+        BatchNorm2d(4)(np.zeros((2, 3, 2, 2), np.float32))

@@ -34,7 +34,13 @@ from cnnlab.layers.dense import (
     flatten,
     flatten_backward,
 )
+from cnnlab.layers.global_pool import (
+    GlobalAvgPool2dCache,
+    global_avg_pool2d_backward,
+    global_avg_pool2d_forward,
+)
 from cnnlab.layers.loss import softmax_cross_entropy
+from cnnlab.layers.norm import BatchNorm2dCache, batchnorm2d_backward, batchnorm2d_forward
 from cnnlab.layers.pool import (
     AvgPool2dCache,
     MaxPool2dCache,
@@ -43,22 +49,32 @@ from cnnlab.layers.pool import (
     max_pool2d_backward,
     max_pool2d_forward,
 )
+from cnnlab.layers.residual import BasicBlockCache, basic_block_backward, basic_block_forward
 
 __all__ = [
     "AvgPool2dCache",
+    "BasicBlockCache",
+    "BatchNorm2dCache",
     "Conv2dCache",
     "DenseCache",
     "FlattenCache",
+    "GlobalAvgPool2dCache",
     "MaxPool2dCache",
     "ReluCache",
     "avg_pool2d_backward",
     "avg_pool2d_forward",
+    "basic_block_backward",
+    "basic_block_forward",
+    "batchnorm2d_backward",
+    "batchnorm2d_forward",
     "conv2d_backward",
     "conv2d_forward",
     "dense_backward",
     "dense_forward",
     "flatten",
     "flatten_backward",
+    "global_avg_pool2d_backward",
+    "global_avg_pool2d_forward",
     "max_pool2d_backward",
     "max_pool2d_forward",
     "relu_backward",

@@ -524,10 +524,16 @@ class _ResidualBlock(Layer):
             ("downsample.1", BatchNorm2d()),
         ]
 
+    def paths(self, in_channels: int) -> tuple[list[tuple[str, Layer]], list[tuple[str, Layer]]]:
+        """``(main, shortcut)``: the named layers of each path (the shortcut is empty
+        for the identity), as :func:`cnnlab.net.build` turns them into layers."""
+        return self._main(), self._shortcut(in_channels)
+
     def children(self, input_shape: Shape) -> list[tuple[str, Layer, Count]]:
         channels, _, _ = _image(input_shape, self.kind)
-        main = _run(self._main(), tuple(input_shape))
-        shortcut = _run(self._shortcut(channels), tuple(input_shape))
+        main_layers, shortcut_layers = self.paths(channels)
+        main = _run(main_layers, tuple(input_shape))
+        shortcut = _run(shortcut_layers, tuple(input_shape))
         out_shape = main[-1][2].output_shape
         skip_shape = shortcut[-1][2].output_shape if shortcut else tuple(input_shape)
         if skip_shape != out_shape:

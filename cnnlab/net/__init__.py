@@ -4,6 +4,7 @@ Modules
 -------
 parameter   :class:`Parameter`: a weight array, its gradient, ``trainable``, ``lr_scale``
 modules     layer objects (Conv2d, MaxPool2d, AvgPool2d, ReLU, Flatten, Dense, Dropout)
+residual    BatchNorm2d, GlobalAvgPool2d and ResidualBlock (the layers of a ResNet)
 sequential  :class:`Sequential`: naming, seeding, freezing, per-layer learning rates
 optim       :class:`SGD` (momentum, Nesterov, weight decay) and :class:`StepDecay`
 train       :func:`fit`, :func:`evaluate`, :func:`predict` and :class:`History`
@@ -42,6 +43,7 @@ from cnnlab.net.modules import (
 )
 from cnnlab.net.optim import SGD, StepDecay
 from cnnlab.net.parameter import Parameter
+from cnnlab.net.residual import BatchNorm2d, GlobalAvgPool2d, ResidualBlock
 from cnnlab.net.saliency import class_score_gradient, saliency_map
 from cnnlab.net.sequential import Sequential
 from cnnlab.net.train import History, evaluate, fit, predict, predict_logits
@@ -59,15 +61,18 @@ __all__ = [
     "PRETRAINED",
     "SGD",
     "AvgPool2d",
+    "BatchNorm2d",
     "Conv2d",
     "Dense",
     "Dropout",
     "Flatten",
+    "GlobalAvgPool2d",
     "History",
     "Layer",
     "MaxPool2d",
     "Parameter",
     "ReLU",
+    "ResidualBlock",
     "Sequential",
     "StepDecay",
     "TransferComparison",

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from cnnlab.net.modules import AvgPool2d, Conv2d, Dense, Dropout, Flatten, Layer, MaxPool2d, ReLU
+from cnnlab.net.residual import BatchNorm2d, GlobalAvgPool2d, ResidualBlock
 from cnnlab.net.sequential import Sequential
 
 __all__ = ["build"]
@@ -33,6 +34,7 @@ def _convert(spec_layer: Any, name: str, shape: tuple[int, ...]) -> list[Layer]:
     from cnnlab import models
 
     kind = type(spec_layer)
+    name = name.replace(".", "_")  # "layer1.0" -> "layer1_0": "." separates parameter names
     if kind is models.Conv2d:
         return [Conv2d(shape[0], spec_layer.out_channels, spec_layer.kernel, spec_layer.stride,
                        spec_layer.padding, spec_layer.dilation, spec_layer.groups,
@@ -47,7 +49,13 @@ def _convert(spec_layer: Any, name: str, shape: tuple[int, ...]) -> list[Layer]:
         return [pool(spec_layer.kernel, spec_layer.stride, spec_layer.padding,
                      spec_layer.ceil_mode, name=name)]
     if kind is models.GlobalAvgPool2d:
-        return [AvgPool2d((shape[1], shape[2]), name=name), Flatten(name=f"{name}_flatten")]
+        return [GlobalAvgPool2d(name=name)]
+    if kind is models.BatchNorm2d:
+        return [BatchNorm2d(shape[0], name=name)]
+    if kind in (models.BasicBlock, models.Bottleneck):
+        main, shortcut = spec_layer.paths(shape[0])
+        return [ResidualBlock(_convert_path(main, shape), _convert_path(shortcut, shape),
+                              name=name)]
     if kind is models.ReLU:
         return [ReLU(name=name)]
     if kind is models.Dropout:
@@ -58,9 +66,18 @@ def _convert(spec_layer: Any, name: str, shape: tuple[int, ...]) -> list[Layer]:
         return [Dense(shape[0], spec_layer.out_features, spec_layer.bias, name=name)]
     raise TypeError(
         f"build: layer {name!r} is a {kind.__name__}, which cnnlab.net cannot train yet "
-        "(supported: Conv2d, DepthwiseConv2d, MaxPool2d, AvgPool2d, GlobalAvgPool2d, ReLU, "
-        "Dropout, Flatten, Dense)"
+        "(supported: Conv2d, DepthwiseConv2d, MaxPool2d, AvgPool2d, GlobalAvgPool2d, "
+        "BatchNorm2d, BasicBlock, Bottleneck, ReLU, Dropout, Flatten, Dense)"
     )
+
+
+def _convert_path(named: list[tuple[str, Any]], shape: tuple[int, ...]) -> list[Layer]:
+    """The layers of one path of a residual block, each given the shape it receives."""
+    layers: list[Layer] = []
+    for name, spec_layer in named:
+        layers.extend(_convert(spec_layer, name, shape))
+        shape = spec_layer.count(shape).output_shape
+    return layers
 
 
 def build(
@@ -85,15 +102,16 @@ def build(
     Returns
     -------
     Sequential
-        Same layer names as ``spec.named_layers()`` (a ``GlobalAvgPool2d`` becomes an
-        AvgPool2d over the whole map plus ``<name>_flatten``); the parameter count
-        equals ``cnnlab.models.summary(spec).total_params``.
+        Same layer names as ``spec.named_layers()``, with ``.`` written ``_``
+        (``layer1.0`` becomes ``layer1_0``, whose parameters are
+        ``layer1_0.conv1.weight``, ...); residual blocks become
+        :class:`~cnnlab.net.ResidualBlock` layers. The parameter count equals
+        ``cnnlab.models.summary(spec).total_params``.
 
     Raises
     ------
     TypeError
-        For spec layers without a trainable counterpart (BatchNorm2d, Tanh, residual
-        blocks, ...).
+        For spec layers without a trainable counterpart (Tanh, LocalResponseNorm).
     """
     from cnnlab import models
 

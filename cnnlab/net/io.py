@@ -1,6 +1,7 @@
 """Save and load a model's weights as a ``.npz`` file keyed by parameter name.
 
-Only the arrays are stored (``conv1.weight``, ``conv1.bias``, ...), not the
+Only the arrays are stored (``conv1.weight``, ``conv1.bias``, ..., and BatchNorm's
+running statistics such as ``bn1.running_mean``), not the
 architecture: build the same :class:`~cnnlab.net.Sequential` in code, then load.
 Loading checks every name and shape and reports all mismatches at once.
 
@@ -73,12 +74,15 @@ def load_weights(
     with np.load(path, allow_pickle=False) as data:
         stored = {name: data[name] for name in data.files}
     params = model.named_parameters()
-    missing = [name for name in params if name not in stored]
-    unexpected = [name for name in stored if name not in params]
+    buffers = model.named_buffers()
+    shapes = {name: param.shape for name, param in params.items()}
+    shapes.update({name: buffer.shape for name, buffer in buffers.items()})
+    missing = [name for name in shapes if name not in stored]
+    unexpected = [name for name in stored if name not in shapes]
     wrong_shape = [
-        f"{name}: file {stored[name].shape}, model {params[name].shape}"
-        for name in params
-        if name in stored and stored[name].shape != params[name].shape
+        f"{name}: file {stored[name].shape}, model {shapes[name]}"
+        for name in shapes
+        if name in stored and stored[name].shape != shapes[name]
     ]
     if strict and (missing or unexpected or wrong_shape):
         problems = []
@@ -94,13 +98,16 @@ def load_weights(
             "with the same layers, in the same order, as the one that was saved; "
             "use strict=False to load only the matching layers."
         )
-    loaded = [n for n in params if n in stored and stored[n].shape == params[n].shape]
-    if not loaded:
+    loaded = [n for n in shapes if n in stored and stored[n].shape == shapes[n]]
+    if not any(name in params for name in loaded):
         raise ValueError(
             f"load_weights: no parameter of the file matches the model by name and shape "
             f"(file: {sorted(stored)}, model: {list(params)})"
         )
     for name in loaded:
+        if name in buffers:  # running statistics: copied into the layer's own array
+            buffers[name][...] = stored[name]
+            continue
         param = params[name]
         param.value = np.ascontiguousarray(stored[name], dtype=model.dtype)
         param.grad = np.zeros_like(param.value)

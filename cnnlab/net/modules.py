@@ -124,6 +124,10 @@ class Layer:
     def init_parameters(self, rng: np.random.Generator) -> None:
         """(Re)draw the layer's initial parameters from ``rng``; no-op without weights."""
 
+    def buffers(self) -> dict[str, np.ndarray]:
+        """Arrays the layer keeps that are not trained (BatchNorm's running statistics)."""
+        return {}
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 

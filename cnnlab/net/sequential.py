@@ -210,9 +210,20 @@ class Sequential:
         """``{"conv1.weight": Parameter, ...}`` in layer order."""
         return {p.name: p for p in self.parameters()}
 
+    def named_buffers(self) -> dict[str, np.ndarray]:
+        """``{"bn1.running_mean": array, ...}``: arrays kept but not trained, in layer order."""
+        return {
+            f"{layer.name}.{key}": value
+            for layer in self.layers
+            for key, value in layer.buffers().items()
+        }
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of all parameter values keyed by name (what :func:`save_weights` stores)."""
-        return {p.name: p.value.copy() for p in self.parameters()}
+        """Copies of all parameter values and buffers keyed by name (what
+        :func:`save_weights` stores)."""
+        state = {p.name: p.value.copy() for p in self.parameters()}
+        state.update({name: value.copy() for name, value in self.named_buffers().items()})
+        return state
 
     def num_parameters(self, *, trainable_only: bool = False) -> int:
         """Number of scalar parameters (weights + biases)."""
