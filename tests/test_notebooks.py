@@ -28,6 +28,7 @@ BUDGETS = {
     "06_saliency_maps.ipynb": 60,
     "07_transfer_learning.ipynb": 90,
     "08_a_short_history.ipynb": 60,
+    "09_residual_networks.ipynb": 60,
 }
 
 #: Worked examples of the lecture notes (shared/seeds) and where they must appear.
@@ -69,6 +70,10 @@ SEED_EXAMPLES = {
     "08_a_short_history.ipynb": [
         "Neocognitron", "1980", "1989", "LeNet-5", "AlexNet", "ZFNet", "VGG", "Inception",
         "ResNet", "MobileNet", "DenseNet", "plot_model_table",
+    ],
+    "09_residual_networks.ipynb": [
+        "Plain network structure", "Residual network block", "34-layer plain",
+        "34-layer residual", "resnet18",
     ],
 }
 
