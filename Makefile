@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # Headless runs draw with Agg; `make lab` keeps Jupyter's inline backend.
 test test-fast bench grade-demo: export MPLBACKEND := Agg
 
-.PHONY: help venv test test-fast lab bench lint grade-demo browser-deps grade course course-check clean
+.PHONY: help venv test test-fast lab lab-instructor bench lint grade-demo browser-deps grade course course-check clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -44,8 +44,22 @@ test: $(STAMP) browser-deps  ## Lint, then run the whole test suite
 test-fast: $(STAMP)  ## The suite without notebooks, browser and nbgrader runs
 	$(PY) -m pytest -m "not notebooks and not browser and not grading" $(PYTEST_ARGS)
 
+# Jupyter refuses to start as root unless told to; containers, CI and many lab machines
+# run as root, so the lab targets add --allow-root then (and only then) and say so.
+ROOT_FLAG = $(if $(filter 0,$(shell id -u)),--allow-root)
+define say_root
+	@$(if $(ROOT_FLAG),echo "note: running as root (a container or CI?): starting JupyterLab with --allow-root")
+endef
+
 lab: $(STAMP)  ## Start JupyterLab in this repository
-	$(BIN)/jupyter lab --notebook-dir=$(CURDIR)
+	$(say_root)
+	$(BIN)/jupyter lab --notebook-dir=$(CURDIR) $(ROOT_FLAG)
+
+# The Formgrader reads nbgrader_config.py from the server's working directory: start in
+# autograder/ (the course root), serve the whole repository.
+lab-instructor: $(STAMP)  ## JupyterLab with the Formgrader showing the course in autograder/
+	$(say_root)
+	cd autograder && $(BIN)/jupyter lab --notebook-dir=$(CURDIR) $(ROOT_FLAG)
 
 bench: $(STAMP)  ## Time cnnlab against PyTorch and NumPy; writes benchmarks/RESULTS.md
 	$(PY) benchmarks/run.py

@@ -21,15 +21,17 @@ c.CourseDirectory.root = HERE
 
 _NB = "nbgrader.preprocessors."
 _OURS = "autograder.grader.preprocessor."
+_OURS_VARIANT = "autograder.grader.variant_check."
 
 # Before nbgrader copies or reads a submission's files: only regular files within
 # limits (no links, FIFOs, devices; see grader/intake.py); otherwise it is refused.
 c.Autograde.pre_convert_hook = "autograder.grader.intake.refuse_unsafe"
 
-# Sanitize: restore every cell's nbgrader metadata from the gradebook first, then
+# Sanitize: clear outputs, keeping the record of the numbers the notebook showed
+# (variant_check); restore every cell's nbgrader metadata from the gradebook; then
 # nbgrader's own steps; deleted or edited test cells come back (add_missing_cells).
 c.Autograde.sanitize_preprocessors = [
-    _NB + "ClearOutput",
+    _OURS_VARIANT + "ClearOutputKeepingShownVariant",
     _OURS + "RestoreCellMetadata",
     _NB + "DeduplicateIds",
     _NB + "OverwriteKernelspec",
@@ -39,9 +41,11 @@ c.Autograde.sanitize_preprocessors = [
 c.OverwriteCells.add_missing_cells = True
 
 # Autograde: SandboxedGrading instead of Execute. It writes every test cell's output
-# (report + score); SaveAutoGrades stores exactly those scores.
+# (report + score); SaveAutoGrades stores exactly those scores. ReportVariant flags a
+# notebook that showed numbers other than its student's (DESIGN.md, variants).
 c.Autograde.autograde_preprocessors = [
     _OURS + "SandboxedGrading",
+    _OURS_VARIANT + "ReportVariant",
     _NB + "IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     _NB + "LimitOutput",

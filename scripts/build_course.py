@@ -72,6 +72,7 @@ def _nbgrader(course: Path, *args: str) -> None:
     env.setdefault("MPLBACKEND", "Agg")
     env.pop("CNNLAB_COURSE_SECRET", None)
     env.pop("CNNLAB_COURSE_SECRET_FILE", None)
+    env.pop("JUPYTERHUB_USER", None)  # solutions show the lecture's numbers, even on a hub
     result = subprocess.run(
         [_bin("nbgrader"), *args], cwd=course, env=env, capture_output=True, text=True
     )

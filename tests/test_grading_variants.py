@@ -1,19 +1,37 @@
-"""cnnlab.grading.variants: the lecture's numbers by default, each student's own otherwise."""
+"""cnnlab.grading.variants: the lecture's numbers by default, each student's own otherwise.
+
+The visible numbers are a public function of (assignment, student id), so the one
+released notebook can show them; hidden cases are keyed by the course secret.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 from cnnlab import examples, shapes
 from cnnlab.grading import ASSIGNMENTS, hidden_case_seed, variant_for
 from cnnlab.grading.ps1 import cs109b_params, separable, vgg16_memory
-from cnnlab.grading.variants import Draw, default_variant, read_secret
+from cnnlab.grading.variants import (
+    RECORD_MIME,
+    Draw,
+    default_variant,
+    read_secret,
+    show_variant,
+    student_from_environment,
+    variant_cell_source,
+)
 
 STUDENTS = [f"student{i:03d}" for i in range(150)]
 SECRET = "0123456789abcdef" * 4
+# Pinned: released notebooks show these numbers; a change would regrade people.
+PINNED_ALICE_PS2 = {"H": 8, "W": 6, "K": 4, "stride": 1, "padding": 2}
 
 
 def test_the_default_variants_are_the_lectures_numbers():
@@ -37,18 +55,17 @@ def test_the_default_variants_are_the_lectures_numbers():
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_no_student_id_or_no_secret_gives_the_default(assignment):
+def test_no_student_id_gives_the_default(assignment):
     default = default_variant(assignment)
-    assert variant_for(assignment, "alice") == default
-    assert variant_for(assignment, None, SECRET) == default
-    assert variant_for(assignment, "", SECRET) == default
+    assert variant_for(assignment) == default
+    assert variant_for(assignment, None) == default
+    assert variant_for(assignment, "") == default
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_variants_are_reproducible_and_personal(assignment):
-    first = [variant_for(assignment, s, SECRET) for s in STUDENTS]
-    again = [variant_for(assignment, s, SECRET.encode()) for s in STUDENTS]
-    assert first == again  # a str secret is its UTF-8 bytes
+    first = [variant_for(assignment, s) for s in STUDENTS]
+    assert first == [variant_for(assignment, s) for s in STUDENTS]
     assert all(set(v) == set(default_variant(assignment)) for v in first)
     assert all(type(x) is int for v in first for x in v.values())
     distinct = {tuple(sorted(v.items())) for v in first}
@@ -56,13 +73,19 @@ def test_variants_are_reproducible_and_personal(assignment):
     assert len(distinct) > {"ps3_pooling": 20, "ps4_receptive_saliency_transfer": 60}.get(
         assignment, 100
     )
-    other_secret = [variant_for(assignment, s, SECRET + "x") for s in STUDENTS]
-    assert other_secret != first
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_visible_numbers_need_no_secret(assignment):
+    # The released notebook computes them without the course secret, which never ships.
+    assert [variant_for(assignment, s, SECRET) for s in STUDENTS[:20]] == [
+        variant_for(assignment, s) for s in STUDENTS[:20]
+    ]
 
 
 def test_drawn_ps1_numbers_make_valid_exercises():
     for student in STUDENTS:
-        v = variant_for("ps1_shapes_params", student, SECRET)
+        v = variant_for("ps1_shapes_params", student)
         assert shapes.fits(v["n_fit"], v["k_fit"], v["s_fit"])
         assert v["s_fit"] > 1
         assert not shapes.fits(v["n_fit"], v["k_fit"], v["s_nofit"])
@@ -73,10 +96,10 @@ def test_drawn_ps1_numbers_make_valid_exercises():
 
 def test_drawn_ps2_and_ps3_numbers_make_valid_exercises():
     for student in STUDENTS:
-        v = variant_for("ps2_conv", student, SECRET)
+        v = variant_for("ps2_conv", student)
         assert v["H"] >= v["K"] + 2
         assert v["W"] >= v["K"] + 2
-        w = variant_for("ps3_pooling", student, SECRET)
+        w = variant_for("ps3_pooling", student)
         assert w != default_variant("ps3_pooling")
 
 
@@ -102,14 +125,61 @@ def test_draw_is_a_fixed_stream():
 
 
 def test_a_known_student_keeps_the_same_numbers():
-    # Pinned: released notebooks show these numbers; a change here would regrade people.
-    assert variant_for("ps2_conv", "alice", "not-a-real-secret") == {
-        "H": 6,
-        "W": 5,
-        "K": 3,
-        "stride": 3,
-        "padding": 0,
-    }
+    assert variant_for("ps2_conv", "alice") == PINNED_ALICE_PS2
+
+
+def test_the_identity_is_the_jupyterhub_user(monkeypatch):
+    monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
+    assert student_from_environment() is None
+    monkeypatch.setenv("JUPYTERHUB_USER", "")
+    assert student_from_environment() is None
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    assert student_from_environment() == "alice"
+
+
+def test_show_variant_prints_the_environments_student(monkeypatch, capsys):
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    assert show_variant("ps2_conv") == PINNED_ALICE_PS2
+    out = capsys.readouterr().out
+    assert out.startswith("Your numbers for ps2_conv, those of student alice:\n")
+    assert "stride = 1" in out
+    assert show_variant("ps2_conv", student="bob") == variant_for("ps2_conv", "bob")
+    monkeypatch.delenv("JUPYTERHUB_USER")
+    assert show_variant("ps2_conv") == default_variant("ps2_conv")
+    assert "those of the lecture (no student id" in capsys.readouterr().out
+
+
+def _run_cell_in_kernel(source: str, env: dict[str, str]) -> list[dict]:
+    """Outputs of ``source`` run in a fresh IPython kernel (as a notebook runs it)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    NotebookClient(nb, timeout=60, kernel_name="python3").execute(env=env)
+    return nb.cells[0].outputs
+
+
+def test_the_variant_cell_records_whose_numbers_it_showed():
+    env = {k: v for k, v in os.environ.items() if k != "JUPYTERHUB_USER"}
+    env["JUPYTERHUB_USER"] = "alice"
+    (output,) = _run_cell_in_kernel(variant_cell_source("ps2_conv"), env)
+    assert output["output_type"] == "display_data"
+    assert output["data"]["text/plain"].startswith("Your numbers for ps2_conv, those of "
+                                                   "student alice:")
+    record = output["data"][RECORD_MIME]
+    assert record == {"assignment": "ps2_conv", "student": "alice",
+                      "variant": PINNED_ALICE_PS2}
+    json.dumps(record)  # plain JSON: it travels in the notebook file
+
+
+def test_a_personalized_cell_shows_its_student_whoever_runs_it():
+    source = variant_cell_source("ps2_conv", "bob")
+    assert source.endswith('VARIANT = show_variant("ps2_conv", student=\'bob\')')
+    result = subprocess.run(
+        [sys.executable, "-c", source + "\nprint(VARIANT)"], capture_output=True, text=True,
+        env={"PATH": "/usr/bin:/bin", "JUPYTERHUB_USER": "carol"}, check=True)
+    assert "those of student bob" in result.stdout
+    assert repr(variant_for("ps2_conv", "bob")) in result.stdout
 
 
 def test_read_secret_prefers_the_environment(tmp_path, monkeypatch):

@@ -237,9 +237,10 @@ class SandboxedGrading(NbGraderPreprocessor):
                      help="Sandbox isolation: auto, namespaces (required) or none").tag(
                          config=True)
     variants = Enum(["personal", "default"], "personal",
-                    help="'personal': grade each student's own variant (released with "
-                         "`python -m autograder.tools personalize`); 'default': everyone "
-                         "got the default notebook").tag(config=True)
+                    help="'personal': grade each student's own variant (what the "
+                         "released notebook shows under their JupyterHub user name, or a "
+                         "`personalize`d notebook); 'default': everyone worked with the "
+                         "lecture's numbers").tag(config=True)
     require_secret = Bool(True, help="Refuse to grade without a course secret").tag(config=True)
     cell_timeout = Float(60.0, help="Soft time limit per student cell (s)").tag(config=True)
     case_timeout = Float(10.0, help="Time limit per call of a student function (s)").tag(

@@ -180,7 +180,13 @@ def personalize(course: str, assignment: str, students: Iterable[str], out_dir: 
     release_dir = os.path.dirname(src)
     for student in students:
         nb = nbformat.read(src, as_version=4)
-        personalize_notebook(nb, api.variant(assignment, student, secret))
+        cell_source = getattr(api.variants, "variant_cell_source", None)
+        if cell_source is not None and variant_cell(nb) is not None:
+            # The cell computes, shows and records this student's numbers wherever it runs,
+            # as the released notebook does under the student's JupyterHub name.
+            variant_cell(nb).source = cell_source(assignment, student)
+        else:
+            personalize_notebook(nb, api.variant(assignment, student, secret))
         dest_dir = os.path.join(out_dir, student, assignment)
         shutil.copytree(release_dir, dest_dir, dirs_exist_ok=True)
         dest = os.path.join(dest_dir, assignment + ".ipynb")
@@ -345,7 +351,10 @@ def totals(course: str, assignments: Sequence[str]) -> tuple[list[str], dict]:
     return sorted(students), table
 
 
-def format_table(students: Sequence[str], assignments: Sequence[str], table: Mapping) -> str:
+def format_table(students: Sequence[str], assignments: Sequence[str], table: Mapping,
+                 flagged: Iterable[tuple[str, str]] = ()) -> str:
+    """Students x assignments; ``!`` marks a flagged (student, assignment)."""
+    flagged = set(flagged)
     width = max([7] + [len(s) for s in students])
     cols = [max(len(a), 11) for a in assignments]
     head = "student".ljust(width) + "  " + "  ".join(
@@ -356,7 +365,8 @@ def format_table(students: Sequence[str], assignments: Sequence[str], table: Map
         for a, w in zip(assignments, cols, strict=True):
             if (student, a) in table:
                 got, full = table[(student, a)]
-                cells.append(f"{got:g}/{full:g}".rjust(w))
+                mark = "!" if (student, a) in flagged else ""
+                cells.append(f"{got:g}/{full:g}{mark}".rjust(w))
             else:
                 cells.append("-".rjust(w))
         lines.append(student.ljust(width) + "  " + "  ".join(cells))

@@ -112,10 +112,18 @@ def run_pipeline(course: str, assignments: Sequence[str], *, env: dict[str, str]
 
 
 def report(result: PipelineResult, *, quiet: bool = False) -> None:
-    from autograder.grader import platform
+    from autograder.grader import platform, variant_check
 
+    flags = [f for f in variant_check.read_flags(result.course)
+             if f["assignment"] in result.assignments]
     _say(quiet, "")
-    _say(quiet, C.format_table(result.students, result.assignments, result.table))
+    _say(quiet, C.format_table(result.students, result.assignments, result.table,
+                               flagged={(f["student"], f["assignment"]) for f in flags}))
+    if flags:
+        _say(quiet, "! FLAGGED: these notebooks showed numbers that are not their student's "
+                    "own; graded with the student's own (docs/instructors.md):")
+        for f in flags:
+            _say(quiet, f"  {f['student']}/{f['assignment']}: {f['reason']}")
     _say(quiet, "")
     _say(quiet, "Sandbox:", platform.describe())
     _say(quiet, f"Gradebook:       {C.db_url(result.course)}")
@@ -230,7 +238,7 @@ def grade(course: str, assignments: Sequence[str] | None, submissions: str | Non
 
 def init_secret(path: str, *, force: bool = False) -> str:
     if os.path.exists(path) and not force:
-        raise C.ToolError(f"{path} exists; keep it (students' numbers depend on it) or pass "
+        raise C.ToolError(f"{path} exists; keep it (students' hidden cases depend on it) or pass "
                           "--force")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:

@@ -11,7 +11,7 @@ Modules
 -------
 questions   Case, Check, Verdict, Report, Question and the registry
 plain       the plain-data type check and wire format (stdlib + NumPy only)
-variants    per-student numbers from a course secret (HMAC-SHA256)
+variants    per-student numbers from the student id (public), hidden-case seeds
 check       the in-kernel ``check``
 compare     sub-checks: numbers and arrays against the reference
 reference   the correct answers, from cnnlab.layers

@@ -71,7 +71,8 @@ def _draw(draw: Draw) -> dict[str, int]:
     v.update(n_fit=n, k_fit=k, s_fit=draw.choice(fit), s_nofit=draw.choice(nofit))
     k_pad = draw.choice((3, 5, 7))
     v.update(n_pad=draw.integer(16, 64), k_pad=k_pad, p_pad=draw.integer(1, k_pad // 2 + 1))
-    v.update(n_dil=draw.integer(16, 64), k_dil=draw.choice((3, 5)), d_dil=draw.integer(2, 4))
+    # n_dil above the widest dilated kernel (5 taps, dilation 4: 17 pixels), so it fits.
+    v.update(n_dil=draw.integer(18, 64), k_dil=draw.choice((3, 5)), d_dil=draw.integer(2, 4))
     v.update(
         n_same=draw.integer(15, 64), k_same=draw.choice((3, 5, 7)), s_same=draw.choice((2, 3))
     )
