@@ -127,7 +127,9 @@ def batch(tmp_path_factory):
     secret_file.write_text(secret)
     env_marker = "adv-env-" + secrets.token_hex(8)  # in the grading environment only
     env = C.nbgrader_env({"CNNLAB_COURSE_SECRET_FILE": str(secret_file),
+                          "CNNLAB_COURSE_SECRET": secret,  # must not reach any sandbox
                           "CNNLAB_ADVERSARIAL_MARKER": env_marker})
+    grader_key = "grader-key-" + secrets.token_hex(8)  # in the grader's session keyring
     env.pop("CNNLAB_COURSE_SECRET", None)
     C.run_nbgrader(course, "generate_assignment", ASSIGNMENT, env=env)
 
@@ -190,9 +192,9 @@ def batch(tmp_path_factory):
             attack.plant(os.path.dirname(path), context)
 
     start = time.monotonic()
-    autograde, autograde_rss = _nbgrader_measured(course, "autograde", env)
+    autograde, autograde_rss = _nbgrader_measured(course, "autograde", env, grader_key)
     autograde_seconds = time.monotonic() - start
-    feedback, feedback_rss = _nbgrader_measured(course, "generate_feedback", env)
+    feedback, feedback_rss = _nbgrader_measured(course, "generate_feedback", env, grader_key)
     time.sleep(0.5)
     survivors = _survivors(token)
     listener.close()
@@ -217,29 +219,64 @@ def batch(tmp_path_factory):
                                         gradebook_guard.default_ledger_dir(course)),
         "sentinels": contents, "received": list(listener.received), "survivors": survivors,
         "integrity": integrity, "env_marker": env_marker,
-        "leaks": _leaks(course, [secret, env_marker, *HIDDEN_MARKERS, "SQLite format 3"]),
+        "leaks": _leaks(course, [secret, env_marker, grader_key, *HIDDEN_MARKERS,
+                                 "SQLite format 3"]),
+        "keys_left": _nobody_keys("cnnlab-adv-key"),
         "disk": _disk_bytes(course), "rss": {"autograde": autograde_rss,
                                              "generate_feedback": feedback_rss},
     }
 
 
-_MEASURED = """import atexit, resource, runpy, sys
+_MEASURED = """import atexit, ctypes, os, resource, runpy, sys
 atexit.register(lambda: sys.stderr.write(
     "\\nPEAK-RSS-KIB %d\\n" % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
-sys.argv = ["nbgrader", *sys.argv[1:]]
+libc = ctypes.CDLL(None, use_errno=True)
+numbers = {"x86_64": (248, 250), "aarch64": (217, 219)}.get(os.uname().machine)
+if numbers:  # a session keyring of the grading user's own, holding a key
+    libc.syscall(numbers[1], 1, b"cnnlab-grader-session", 0, 0, 0)
+    key = sys.argv[1].encode()
+    libc.syscall(numbers[0], b"user", b"cnnlab-grader-key", key, len(key), -3)
+sys.argv = ["nbgrader", *sys.argv[2:]]
 runpy.run_module("nbgrader", run_name="__main__")
 """
 
 
-def _nbgrader_measured(course, command, env):
-    """Run ``nbgrader <command>`` and return (process, its own peak RSS in bytes)."""
+def _nbgrader_measured(course, command, env, grader_key):
+    """Run ``nbgrader <command>`` with a key in the grader's session keyring; return
+    (process, its own peak RSS in bytes)."""
     import subprocess
 
-    proc = subprocess.run([sys.executable, "-c", _MEASURED, command, ASSIGNMENT, "--force"],
+    proc = subprocess.run([sys.executable, "-c", _MEASURED, grader_key, command, ASSIGNMENT,
+                           "--force"],
                           cwd=course, env=env, text=True, capture_output=True, check=False)
     peaks = [int(ln.split()[1]) for ln in proc.stderr.splitlines()
              if ln.startswith("PEAK-RSS-KIB ")]
     return proc, (peaks[-1] * 1024 if peaks else None)
+
+
+_KEY_SEARCH = """import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+keyctl = {"x86_64": 250, "aarch64": 219}[os.uname().machine]
+for ring in (-4, -5):  # uid 65534's user and user-session keyrings
+    found = libc.syscall(keyctl, 10, ring, b"user", sys.argv[1].encode(), 0)  # SEARCH
+    print("found" if found >= 0 else os.strerror(ctypes.get_errno()))
+"""
+
+
+def _nobody_keys(description):
+    """Whether a key ``description`` is in uid 65534's keyrings (as seen by that uid
+    outside any sandbox), or why that cannot be checked here."""
+    import subprocess
+
+    python = "/usr/bin/python3"  # one that uid 65534 can run (the venv's may be private)
+    if (os.uname().machine not in ("x86_64", "aarch64") or os.geteuid() != 0
+            or not os.path.exists(python)):
+        return "not checked (needs root on x86_64 or aarch64 and /usr/bin/python3)"
+    proc = subprocess.run([python, "-I", "-S", "-c", _KEY_SEARCH, description],
+                          user=65534, group=65534, extra_groups=[], capture_output=True,
+                          text=True, check=False, cwd="/")
+    return proc.stdout.split() or f"not checked: {proc.stderr.strip()[-200:]}"
 
 
 def _leaks(course, markers):
@@ -361,6 +398,12 @@ def test_attack_earns_nothing(batch, attack):
 
 def test_no_course_file_secret_or_environment_in_any_output(batch):
     assert batch["leaks"] == {}
+
+
+def test_nothing_left_in_keyrings(batch):
+    if isinstance(batch["keys_left"], str):
+        pytest.skip(batch["keys_left"])
+    assert "found" not in batch["keys_left"], batch["keys_left"]
 
 
 def test_grading_used_bounded_disk_and_memory(batch):

@@ -336,3 +336,65 @@ def test_answers_and_outputs_are_bounded_per_submission():
     out = result.outcomes["t-big"]
     assert [o.get("value", np.zeros(1)).shape for o in out[:3]] == [(2**17,)] * 3
     assert out[3]["error"].startswith("AnswerTooLarge")
+
+
+KEYRING_AND_SYSCALLS = '''
+import ctypes, os, threading
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def sys_call(*args):
+    ret = libc.syscall(*args)
+    return "ok" if ret >= 0 else os.strerror(ctypes.get_errno())
+print("add_key", sys_call(248, b"user", b"cnnlab-sandbox-key", b"v", 1, -4))
+print("keyctl", sys_call(250, 0, -3, 0, 0, 0))
+print("unshare", sys_call(272, 0x10000000))
+print("clone newuser", sys_call(56, 0x10000000 | 17, 0, 0, 0, 0))
+pid = os.fork()
+if pid == 0:
+    os._exit(7)
+print("fork", os.WEXITSTATUS(os.waitpid(pid, 0)[1]))
+t = threading.Thread(target=print, args=("thread ok",))
+t.start(); t.join()
+'''
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.uname().machine not in
+                    ("x86_64",), reason="the test's system-call numbers are x86_64's")
+def test_keyrings_and_namespace_calls_are_refused_forks_and_threads_work(prot):
+    if not prot.is_on("seccomp"):
+        pytest.skip(f"seccomp is off here: {prot.steps.get('seccomp')}")
+    result = run([KEYRING_AND_SYSCALLS])
+    assert result.cells[0].error is None, result.cells[0].error
+    assert result.cells[0].stdout.splitlines() == [
+        "add_key Operation not permitted", "keyctl Operation not permitted",
+        "unshare Operation not permitted", "clone newuser Operation not permitted",
+        "fork 7", "thread ok"]
+    assert result.protections.is_on("keyring")
+
+
+def test_one_memory_limit_for_all_processes(prot):
+    if not prot.is_on("memory_total"):
+        pytest.skip(f"no memory cgroup here: {prot.steps.get('memory_total')}")
+    limits = sandbox.Limits(cell_seconds=20, case_seconds=2, total_seconds=40,
+                            total_memory_bytes=300 * 2**20)
+    bomb = '''
+import os, time
+kids = []
+for _ in range(6):  # 6 x 100 MiB: each under its own limit, together over 300 MiB
+    pid = os.fork()
+    if pid == 0:
+        block = bytearray(100 * 2**20)
+        for i in range(0, len(block), 4096):
+            block[i] = 1
+        time.sleep(5)
+        os._exit(0)
+    kids.append(pid)
+codes = [os.waitpid(pid, 0)[1] for pid in kids]
+print(sum(os.WIFSIGNALED(c) for c in codes) >= 1)
+'''
+    parent = prot.steps["memory_cgroup"].split("(", 1)[1].rstrip(")")
+    before = set(os.listdir(parent))
+    result = run([bomb, "print('after')"], limits=limits)
+    assert result.cells[0].stdout.strip() == "True"  # the kernel killed some of them
+    assert result.cells[1].stdout.strip() == "after"  # and the run went on
+    assert set(os.listdir(parent)) == before  # the run's cgroup is gone

@@ -52,6 +52,7 @@ CATEGORIES = (
     "protocol forgery",
     "submission files",
     "decoder",
+    "kernel keyrings",
 )
 
 

@@ -15,11 +15,15 @@ Linux with namespaces (``mode == "namespaces"``)::
          gradebook, the repository (and the editable cnnlab source), home directories
          and other submissions do not exist in the sandbox at all.
            └─ runner: unprivileged (uid 65534, no capabilities, no_new_privs), rlimits,
+              a fresh session keyring, a seccomp filter (:func:`seccomp_filter`),
               ``python -I -S runner.py``. When it ends, init ends, and the kernel kills
               every process left in the PID namespace.
 
-Elsewhere (``mode == "none"``) it only applies the resource limits it can and starts
-the runner in its own session. ``autograder.grader.platform`` decides which mode works.
+Elsewhere (``mode == "none"``) it only applies the resource limits it can (and, on
+Linux, the keyring and seccomp steps) and starts the runner in its own session.
+``autograder.grader.platform`` decides which mode works. In both modes nsinit first
+joins the submission's memory cgroup when the grading process made one
+(``cgroup_procs``), so every process of the run shares one limit.
 
 Before starting the runner, init writes one line ``{"t": "sandbox", ...}`` on the
 protocol pipe reporting each protection; the grading process trusts only that first
@@ -63,6 +67,9 @@ MNT_DETACH = 2
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+KEYCTL_JOIN_SESSION_KEYRING = 1
 
 # statvfs f_flag bits (ST_*) that a read-only remount of a bind mount must keep,
 # or the kernel refuses it inside a user namespace ("locked" mount flags).
@@ -106,8 +113,8 @@ def mount(source, target, fstype, flags, data=None) -> None:
            f"mount {source} -> {target}")
 
 
-def prctl(option: int, arg: int) -> None:
-    _check(_lib().prctl(option, arg, 0, 0, 0), f"prctl({option})")
+def prctl(option: int, arg: int, arg3: int = 0) -> None:
+    _check(_lib().prctl(option, arg, arg3, 0, 0), f"prctl({option})")
 
 
 def _locked_flags(path: str) -> int:
@@ -165,6 +172,124 @@ def _fail(step: str, exc: BaseException) -> None:
         _write_all(PROTOCOL_FD, line.encode())
     finally:
         os._exit(EXIT_SETUP_FAILED)
+
+
+# ---------------------------------------------------------------------------- seccomp
+
+# System calls the runner never needs and that reach shared kernel state: the keyrings
+# (not namespaced: a key would outlive the run and be read by the next submission),
+# new namespaces and mounts, tracing other processes, modules, BPF, io_uring.
+BLOCKED_SYSCALLS = (
+    "add_key", "request_key", "keyctl", "ptrace", "process_vm_readv", "process_vm_writev",
+    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "bpf",
+    "perf_event_open", "userfaultfd", "unshare", "setns", "mount", "umount2", "pivot_root",
+    "chroot", "swapon", "swapoff", "reboot", "acct", "open_by_handle_at",
+    "name_to_handle_at", "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "fsopen", "fsmount", "move_mount", "open_tree", "fspick", "mount_setattr",
+)
+#: (AUDIT_ARCH value, {syscall name: number}) per machine: BLOCKED_SYSCALLS in order,
+#: then clone and clone3.
+_SYSCALLS = {
+    machine: (arch, dict(zip((*BLOCKED_SYSCALLS, "clone", "clone3"), numbers, strict=True)))
+    for machine, arch, numbers in (
+        ("x86_64", 0xC000003E,
+         (248, 249, 250, 101, 310, 311, 246, 320, 175, 313, 176, 321, 298, 323, 272, 308, 165,
+          166, 155, 161, 167, 168, 169, 163, 304, 303, 425, 426, 427, 430, 432, 429, 428, 433,
+          442, 56, 435)),
+        ("aarch64", 0xC00000B7,
+         (217, 218, 219, 117, 270, 271, 104, 294, 105, 273, 106, 280, 241, 282, 97, 268, 40,
+          39, 41, 51, 224, 225, 142, 89, 265, 264, 425, 426, 427, 430, 432, 429, 428, 433,
+          442, 220, 435)),
+    )
+}
+#: clone() flags that make a namespace: refused like unshare().
+CLONE_NAMESPACES = (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID
+                    | CLONE_NEWNET | 0x02000000)  # CLONE_NEWCGROUP
+_RET_ALLOW, _RET_ERRNO = 0x7FFF0000, 0x00050000
+_EPERM, _ENOSYS = 1, 38
+
+
+def seccomp_filter(machine: str) -> bytes | None:
+    """The classic-BPF program of the runner's seccomp filter, or ``None`` for an
+    unknown machine. Blocked calls fail with EPERM; ``clone3`` with ENOSYS (so libc
+    falls back to ``clone``, whose flags a BPF program can see); other architectures'
+    calling conventions (i386 on x86_64, x32) fail with EPERM."""
+    import struct
+
+    if machine not in _SYSCALLS:
+        return None
+    arch, numbers = _SYSCALLS[machine]
+
+    def op(code, k, jt=0, jf=0):
+        return [code, jt, jf, k]
+
+    ld_abs, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    prog = [op(ld_abs, 4), op(jeq, arch, 1, 0), ["deny"], op(ld_abs, 0)]
+    if machine == "x86_64":
+        prog.append(op(jge, 0x40000000, "deny", 0))  # the x32 ABI
+    prog += [op(jeq, numbers[name], "deny", 0) for name in BLOCKED_SYSCALLS]
+    prog += [op(jeq, numbers["clone3"], "nosys", 0), op(jeq, numbers["clone"], 0, "allow"),
+             op(ld_abs, 16), op(jset, CLONE_NAMESPACES, "deny", "allow")]
+    labels = {"allow": len(prog), "deny": len(prog) + 1, "nosys": len(prog) + 2}
+    prog += [op(ret, _RET_ALLOW), op(ret, _RET_ERRNO | _EPERM), op(ret, _RET_ERRNO | _ENOSYS)]
+    out = b""
+    for i, ins in enumerate(prog):
+        if ins == ["deny"]:
+            ins = op(ret, _RET_ERRNO | _EPERM)
+        code, jt, jf, k = ins
+        jt = labels[jt] - i - 1 if isinstance(jt, str) else jt
+        jf = labels[jf] - i - 1 if isinstance(jf, str) else jf
+        out += struct.pack("HBBI", code, jt, jf, k)
+    return out
+
+
+def install_seccomp(report: Report) -> None:
+    program = seccomp_filter(platform.machine())
+    if program is None:
+        report.off("seccomp", f"no system-call table for {platform.machine()}")
+        return
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+
+    fprog = SockFprog(len(program) // 8, program)
+    try:
+        prctl(PR_SET_NO_NEW_PRIVS, 1)
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog))
+    except OSError as exc:
+        report.off("seccomp", str(exc))
+        return
+    report.on("seccomp")
+
+
+def fresh_keyring(report: Report) -> None:
+    """Join a new, empty session keyring: no key of the grading user's session is
+    reachable (the seccomp filter then blocks the keyring calls altogether)."""
+    lib = _lib()
+    lib.syscall.restype = ctypes.c_long
+    number = _SYSCALLS.get(platform.machine(), (0, {}))[1].get("keyctl")
+    if number is None:
+        report.off("keyring", f"no system-call table for {platform.machine()}")
+        return
+    if lib.syscall(number, KEYCTL_JOIN_SESSION_KEYRING, None, 0, 0, 0) < 0:
+        err = ctypes.get_errno()
+        report.off("keyring", f"keyctl: {os.strerror(err)}")
+        return
+    report.on("keyring")
+
+
+def join_cgroup(cfg: dict, report: Report) -> None:
+    """Move this process (and so everything it starts) into the run's memory cgroup."""
+    procs = cfg.get("cgroup_procs")
+    if not procs:
+        report.off("memory_total", cfg.get("cgroup_reason") or "no memory cgroup")
+        return
+    try:
+        _write_file(procs, f"{os.getpid()}\n")
+    except OSError as exc:
+        report.off("memory_total", f"could not join the memory cgroup ({exc.strerror})")
+        return
+    report.on("memory_total")
 
 
 # ----------------------------------------------------------------------------- limits
@@ -237,8 +362,8 @@ def exec_runner(cfg: dict, report: Report, *, in_namespace: bool) -> None:
         if not os.access(path, os.R_OK | os.X_OK):
             _fail("unprivileged", OSError(f"the sandbox user cannot use {path}"))
     if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError):
-            prctl(PR_SET_NO_NEW_PRIVS, 1)
+        fresh_keyring(report)
+        install_seccomp(report)  # last: sets no_new_privs, then the filter
     report.send()
     if cfg.get("probe"):  # platform detection: set up, report, run nothing
         os._exit(0)
@@ -418,6 +543,7 @@ def main(argv: list[str]) -> None:
         os.close(fd)
     os.set_inheritable(PROTOCOL_FD, True)
     report = Report(cfg["mode"])
+    join_cgroup(cfg, report)
     if cfg["mode"] == "namespaces":
         try:
             prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

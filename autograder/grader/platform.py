@@ -37,9 +37,13 @@ DESCRIPTIONS = {
     "proc": "private /proc (other processes invisible)",
     "rlimits": "limits on memory, CPU time, processes, file size and open files",
     "fork_probes": "each question is answered in its own process with a time limit",
+    "memory_total": "one memory limit for all the submission's processes together (cgroup)",
+    "keyring": "a fresh, empty session keyring",
+    "seccomp": "system-call filter: keyrings, new namespaces, mounts, tracing, BPF, "
+               "modules and io_uring refused",
 }
-ORDER = ("filesystem", "network", "pid_namespace", "unprivileged", "rlimits", "fork_probes",
-         "proc", "user_namespace")
+ORDER = ("filesystem", "network", "pid_namespace", "unprivileged", "rlimits", "memory_total",
+         "fork_probes", "seccomp", "keyring", "proc", "user_namespace")
 
 
 class IsolationUnavailable(RuntimeError):
@@ -163,4 +167,7 @@ def describe(isolation: str = "auto") -> str:
         prot = detect(isolation)
     except IsolationUnavailable as exc:
         return str(exc)
-    return "\n".join([prot.summary()] + ["  " + line for line in prot.lines()])
+    lines = [prot.summary()] + ["  " + line for line in prot.lines()]
+    if "memory_cgroup" in prot.steps:
+        lines.append(f"  memory limit in force: {prot.steps['memory_cgroup']}")
+    return "\n".join(lines)

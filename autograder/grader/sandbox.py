@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import intake
+from . import cgroups, intake
 from .platform import Protections, detect
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -72,6 +72,7 @@ class Limits:
     question_seconds: float = 30.0  # all the calls of one question together
     total_seconds: float = 600.0    # hard wall-clock limit for the whole run
     memory_bytes: int = 3 * 2**30   # address space per process
+    total_memory_bytes: int = 4 * 2**30  # all its processes and tmpfs files together
     cpu_seconds: int = 900          # CPU time per process
     processes: int = 48             # processes the submission may have at once
     file_bytes: int = 64 * 2**20    # largest file it may write
@@ -330,6 +331,7 @@ class _Reader:
         self.protocol = bytearray()
         self.log = bytearray()
         self.overflow = False
+        self.cgroup: str | None = None  # which memory cgroup the run was in, or why none
 
     def run(self, proc: subprocess.Popen, protocol_fd: int, deadline: float) -> str:
         sel = selectors.DefaultSelector()
@@ -405,9 +407,15 @@ def _kill_group(proc: subprocess.Popen) -> None:
 def _launch(prot: Protections, job: str, limits: Limits, *, blocked: Sequence[str],
             sensitive: Sequence[str], probe: bool = False, deadline_seconds: float):
     read_fd, write_fd = os.pipe()
+    group = None
     try:
         config = _nsinit_config(prot, job, limits, blocked=blocked, sensitive=sensitive,
                                 fd=write_fd, probe=probe)
+        if sys.platform.startswith("linux") and limits.total_memory_bytes > 0:
+            group, kind = cgroups.create("cnnlab-" + os.path.basename(job),
+                                         limits.total_memory_bytes)
+            config["cgroup_procs"] = group.procs if group else None
+            config["cgroup_reason"] = kind
         config_path = os.path.join(job, "nsinit.json")
         with open(config_path, "w") as fh:
             json.dump(config, fh)
@@ -419,17 +427,24 @@ def _launch(prot: Protections, job: str, limits: Limits, *, blocked: Sequence[st
         os.close(write_fd)
         write_fd = -1
         reader = _Reader(limits)
+        reader.cgroup = config.get("cgroup_reason")
         try:
             status = reader.run(proc, read_fd, start + deadline_seconds)
         finally:
             _kill_group(proc)
         if status == "completed" and proc.returncode not in (0, None):
             status = f"ended early (exit code {proc.returncode})"
+        if group is not None and status.startswith("ended early") and group.oom_kills():
+            status = ("was stopped: its processes together used more memory than a "
+                      "submission may")
         return reader, status, time.monotonic() - start, proc.returncode
     finally:
         os.close(read_fd)
         if write_fd >= 0:
             os.close(write_fd)
+        if group is not None:
+            group.remove()
+
 
 
 def _direct_steps() -> dict[str, str]:
@@ -507,7 +522,7 @@ def _messages(data: bytes, max_line: int, plain=None) -> list[dict]:
     return out
 
 
-def _sandbox_steps(messages: list[dict]) -> dict[str, str]:
+def _sandbox_steps(messages: list[dict], cgroup: str | None = None) -> dict[str, str]:
     """The protections init reported: only the first sandbox line counts."""
     for message in messages:
         if message["t"] == "sandbox-error":
@@ -515,7 +530,10 @@ def _sandbox_steps(messages: list[dict]) -> dict[str, str]:
         if message["t"] == "sandbox":
             steps = message.get("steps")
             if isinstance(steps, dict):
-                return {str(k): str(v) for k, v in steps.items()}
+                steps = {str(k): str(v) for k, v in steps.items()}
+                if cgroup and steps.get("memory_total") == "on":
+                    steps["memory_cgroup"] = cgroup  # which kind, for describe()
+                return steps
             break
     raise SandboxSetupError("the sandbox did not report its protections")
 
@@ -532,7 +550,7 @@ def probe_setup(prot: Protections) -> dict[str, str]:
                                           deadline_seconds=30)
         messages = _messages(reader.protocol, 1 << 20)  # init's own lines, no student code
         try:
-            return _sandbox_steps(messages)
+            return _sandbox_steps(messages, reader.cgroup)
         except SandboxSetupError as exc:
             log = reader.log.decode(errors="replace").strip()
             raise SandboxSetupError(f"{exc} (status {status}, code {code}) {log[-300:]}") from None
@@ -682,7 +700,7 @@ def _assemble(reader: _Reader, status: str, seconds: float, prot: Protections,
               limits: Limits, plain) -> RunResult:
     messages = _messages(reader.protocol, limits.protocol_bytes, plain)
     reader.protocol = bytearray()  # parsed: the raw log is no longer needed
-    steps = _sandbox_steps(messages)
+    steps = _sandbox_steps(messages, reader.cgroup)
     result = RunResult(cells={}, found={}, outcomes={}, protections=prot.with_steps(steps),
                        status=status, seconds=seconds,
                        log=reader.log.decode("utf-8", errors="replace"))
