@@ -264,11 +264,11 @@ def draw_receptive_field(state: Any, *, figsize: tuple[float, float] | None = No
         right = max(right, max(cols) - fmap.size[1] + 1)
         frames.append((top, left, fmap.size[0] + top + bottom, fmap.size[1] + left + right))
     if figsize is None:
-        figsize = (min(2.6 * count, 13.0), 3.4)
+        figsize = (max(min(2.6 * count, 13.0), 8.0), 3.6)
     ratios = [frame[3] for frame in frames]
     fig, axes = new_figure(
         1, count, figsize=figsize, squeeze=False, width_ratios=ratios, layout=None,
-        gridspec_kw={"left": 0.02, "right": 0.98, "top": 0.78, "bottom": 0.03, "wspace": 0.15},
+        gridspec_kw={"left": 0.02, "right": 0.98, "top": 0.8, "bottom": 0.1, "wspace": 0.15},
     )
     for ax, fmap, (top, left, height, width) in zip(axes[0], state.maps, frames, strict=True):
         fill = {
@@ -294,4 +294,17 @@ def draw_receptive_field(state: Any, *, figsize: tuple[float, float] | None = No
         draw_cell_grid(ax, (height, width), fill=fill, text=text, title=title, fontsize=None)
         if top or left or height > top + fmap.size[0] or width > left + fmap.size[1]:
             _outline(ax, top, left, fmap.size[0], fmap.size[1], "#444444")
+    _legend(fig, [("region", "influences the unit (number: paths to it)"),
+                  ("padding_read", "padding a tap reads"), ("padding", "padding"),
+                  ("current", "the unit")])
     return fig
+
+
+def _legend(fig: Any, entries: list[tuple[str, str]]) -> None:
+    """A one-line colour legend along the bottom of ``fig``."""
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor=COLORS[role], edgecolor="#888888", label=text)
+               for role, text in entries]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8,
+               frameon=False, handlelength=1.2, columnspacing=1.2)

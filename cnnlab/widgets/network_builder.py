@@ -81,10 +81,12 @@ class NetworkBuilderWidget(W.VBox):
         names = list(dict.fromkeys(name for options in KINDS.values() for name in options))
         self.options = {name: _option_control(name) for name in names}
         self.where = W.Dropdown(options=[("at the end", None)], value=None,
-                                description="insert", layout=W.Layout(width="260px"))
+                                description="insert", layout=W.Layout(width="430px"))
         self.where.add_class("cnnlab-builder-where")
         self.add_button = W.Button(description="add layer", button_style="primary")
         self.remove_last = W.Button(description="remove last")
+        self.kind.add_class("cnnlab-builder-kind")
+        self.add_button.add_class("cnnlab-builder-add")
         # One row per layer, so that every layer is in view (up to MAX_ROWS; then the
         # list scrolls).
         self.layer_list = W.Select(options=[], rows=4, layout=W.Layout(width="420px"))

@@ -56,6 +56,8 @@ class PoolStepperWidget(W.VBox):
         self.back = W.Button(description="< back", layout=W.Layout(width="90px"))
         self.next = W.Button(description="next >", layout=W.Layout(width="90px"))
         self.reset = W.Button(description="reset", layout=W.Layout(width="90px"))
+        for button, name in ((self.back, "back"), (self.next, "next"), (self.reset, "reset")):
+            button.add_class(f"cnnlab-pool-{name}")
         self.message = W.HTML().add_class("cnnlab-pool-message")
         self.image = FigureImage(css_class="cnnlab-pool-grid")
         self.back.on_click(lambda _button: self._move(-1))

@@ -56,8 +56,12 @@ class ReceptiveExplorer(W.VBox):
         self.size = slider("input size", input_size, 3, 32)
         self.row = slider("unit row", 0, 0, 0)
         self.col = slider("unit column", 0, 0, 0)
+        for control, name in ((self.preset, "preset"), (self.add_button, "add"),
+                              (self.remove_button, "remove"), (self.size, "size"),
+                              (self.row, "row"), (self.col, "col")):
+            control.add_class(f"cnnlab-rf-{name}")
         self.headline = W.HTML().add_class("cnnlab-rf-headline")
-        self.table = W.HTML()
+        self.table = W.HTML().add_class("cnnlab-rf-table")
         self.image = FigureImage(css_class="cnnlab-rf-grid")
         self.state: ReceptiveState = receptive_explorer_state(list(layers), input_size)
         self._busy = False
