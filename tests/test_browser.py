@@ -154,12 +154,12 @@ def _api(base: str, token: str, path: str, method: str = "GET") -> object:
     return json.loads(body) if body else None
 
 
-def _save(picture: bytes | None, element, name: str) -> None:
+def _save(picture: bytes | None, element, name: str, *, docs: bool = True) -> None:
     """Screenshot ``element`` into tests/artifacts (and docs/img when asked)."""
     ARTIFACTS.mkdir(exist_ok=True)
     shot = picture if picture is not None else element.screenshot()
     (ARTIFACTS / name).write_bytes(shot)
-    if UPDATE_DOCS:
+    if UPDATE_DOCS and docs:
         (DOCS_IMG / name).write_bytes(shot)
 
 
@@ -430,12 +430,28 @@ def test_receptive_explorer_marks_what_the_state_says(notebook):
     check(receptive_explorer_state(["k3s1p2d2", "k3s1p1"], 5, (1, 1)))
 
 
+#: Notebooks without a widget: the code of the cell whose figure is checked, and the
+#: picture it becomes (a docs/img name, or None: tests/artifacts only).
 FIGURES = {
     "05_training_a_small_cnn.ipynb": ("history.plot();", "05_training_curves.png"),
     "06_saliency_maps.ipynb": ("show_saliency_pairs(", "06_saliency_misclassified.png"),
     "07_transfer_learning.ipynb": ("comparison.plot()", "07_scratch_vs_transfer.png"),
     "08_a_short_history.ipynb": ("plot_model_table(", "08_zoo_by_year.png"),
+    "09_residual_networks.ipynb": ("fig, axes = plt.subplots(1, 2", None),
 }
+#: Notebooks whose widgets the tests above drive.
+WIDGET_NOTEBOOKS = {
+    "01_convolution_and_output_sizes.ipynb",
+    "02_max_pooling_forward_backward.ipynb",
+    "03_parameters_and_case_studies.ipynb",
+    "04_receptive_fields_and_dilation.ipynb",
+}
+
+
+def test_every_notebook_is_driven_in_the_browser():
+    assert sorted(WIDGET_NOTEBOOKS | set(FIGURES)) == sorted(
+        path.name for path in NOTEBOOKS.glob("*.ipynb")
+    )
 
 
 @pytest.mark.parametrize("notebook", sorted(FIGURES), indirect=True)
@@ -447,4 +463,5 @@ def test_notebook_runs_and_shows_its_figure(notebook, request):
     figure.wait_for(timeout=30_000)
     data = _png(figure)
     assert data.startswith(b"\x89PNG"), f"{name}: the figure after {code!r} is not drawn"
-    _save(data, figure, picture)
+    shot = picture or f"browser_{name.removesuffix('.ipynb')}.png"
+    _save(data, figure, shot, docs=picture is not None)
