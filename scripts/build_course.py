@@ -6,7 +6,10 @@ Usage::
     python scripts/build_course.py ps2_conv     # only some assignments
     python scripts/build_course.py --check      # exit 1 if the committed copies are stale
 
-For each assignment it copies ``autograder/source/<assignment>/`` into a temporary
+First it writes each question's points, declared once in the question registry, into
+the master notebook: the test cells' nbgrader metadata and the points table under the
+title (a markdown cell tagged ``cnnlab-points``). Then, for each assignment, it copies
+``autograder/source/<assignment>/`` into a temporary
 course, runs ``nbgrader generate_assignment`` (stubs, hidden tests removed, checksums)
 and ``nbgrader generate_solution`` (solutions and hidden tests kept, the notebook
 executed) there, checks the results, and copies them to
@@ -14,7 +17,7 @@ executed) there, checks the results, and copies them to
 are executed without timing metadata and their stream outputs are merged per cell, so
 rebuilding unchanged sources changes no byte. The gradebook
 lives and dies in the temporary directory: nothing is written into the course root but
-the two output folders.
+the master notebooks' points and the two output folders.
 
 The temporary course has its own minimal ``nbgrader_config.py`` (course root and
 gradebook path only), so the build does not depend on the grading machinery's
@@ -161,6 +164,80 @@ def _problems_solution(path: Path) -> list[str]:
     return problems
 
 
+POINTS_TAG = "cnnlab-points"
+
+
+def _written(nb) -> list[tuple[str, float]]:
+    """``(grade_id, points)`` of the manually graded (written) answers of a notebook."""
+    found = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and meta.get("solution") and cell.cell_type == "markdown":
+            found.append((meta["grade_id"], float(meta["points"])))
+    return found
+
+
+def points_markdown(assignment: str, nb) -> str:
+    """The points table at the top of an assignment.
+
+    Autograded questions come from the question registry; written answers, graded by
+    hand, from their cells' nbgrader metadata (where a TA's rubric sits too).
+    """
+    from cnnlab.grading import questions_for
+
+    questions = questions_for(assignment)
+    written = _written(nb)
+    total = sum(q.points for q in questions) + sum(points for _, points in written)
+    intro = (
+        f"**Points.** This problem set is worth **{total:g} points**. Each test cell "
+        "grades one question and prints how its score adds up"
+    )
+    intro += "; written answers are marked by hand." if written else "."
+    rows = [intro, "", "| question | what is graded | points |", "| --- | --- | ---: |"]
+    rows += [f"| `{q.key.partition('-')[2]}` | {q.title} | {q.points:g} |" for q in questions]
+    rows += [f"| `{gid}` | written answer, marked by hand | {pts:g} |" for gid, pts in written]
+    rows.append(f"| | **total** | **{total:g}** |")
+    return "\n".join(rows)
+
+
+def sync_master(assignment: str, *, write: bool) -> list[str]:
+    """Write the registry's points into the master notebook (grade cells, points table).
+
+    The points of a question are declared once, with the question; this copies them
+    into the test cells' nbgrader metadata and into the table under the title. With
+    ``write=False`` nothing changes and the differences are returned as problems.
+    """
+    import nbformat
+
+    from cnnlab.grading import question
+
+    path = SOURCE / assignment / f"{assignment}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    problems = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and cell.cell_type == "code":
+            points = question(meta["grade_id"]).points
+            if meta.get("points") != points:
+                problems.append(f"{path.name}: {meta['grade_id']} has {meta.get('points')} points")
+                meta["points"] = points
+    table = points_markdown(assignment, nb)
+    tagged = [c for c in nb.cells if POINTS_TAG in c.get("metadata", {}).get("tags", [])]
+    if not tagged:
+        problems.append(f"{path.name}: no points table")
+        title = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown")
+        cell = nbformat.v4.new_markdown_cell(table)
+        cell.metadata["tags"] = [POINTS_TAG]
+        cell.id = POINTS_TAG
+        nb.cells.insert(title + 1, cell)
+    elif tagged[0].source != table:
+        problems.append(f"{path.name}: the points table is stale")
+        tagged[0].source = table
+    if write and problems:
+        nbformat.write(nb, path)
+    return problems
+
+
 def build(assignments: list[str], out_release: Path, out_solutions: Path) -> list[str]:
     """Generate the notebooks of ``assignments`` into the two output folders."""
     problems: list[str] = []
@@ -198,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown assignment(s): {', '.join(unknown)}")
     if not args.check:
+        for assignment in assignments:
+            for change in sync_master(assignment, write=True):
+                print("updated:", change)
         problems = build(assignments, RELEASE, SOLUTIONS)
         for problem in problems:
             print("problem:", problem, file=sys.stderr)
@@ -205,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if problems else 0
     with tempfile.TemporaryDirectory(prefix="cnnlab-check-") as tmp:
         fresh_release, fresh_solutions = Path(tmp) / "release", Path(tmp) / "solutions"
-        problems = build(assignments, fresh_release, fresh_solutions)
+        problems = [p for a in assignments for p in sync_master(a, write=False)]
+        problems += build(assignments, fresh_release, fresh_solutions)
         for assignment in assignments:
             name = f"{assignment}.ipynb"
             for fresh, committed in (

@@ -217,3 +217,18 @@ def test_demo_secret_is_a_fixed_hex_string():
     text = (COURSE / "demo_secret").read_text(encoding="utf-8").strip()
     assert len(text) == 64
     int(text, 16)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_points_are_written_from_the_registry(assignment):
+    # `make course` copies each question's points into the test cell and the table at
+    # the top; nothing is left to copy.
+    assert BUILD.sync_master(assignment, write=False) == []
+    nb = nbformat.read(_source(assignment), as_version=4)
+    table = next(c for c in nb.cells if "cnnlab-points" in c.metadata.get("tags", []))
+    total = sum(q.points for q in questions_for(assignment))
+    total += sum(points for _, points in BUILD._written(nb))
+    assert f"worth **{total:g} points**" in table.source
+    for q in questions_for(assignment):
+        assert f"| `{q.key.partition('-')[2]}` | {q.title} | {q.points:g} |" in table.source
+    assert nb.cells.index(table) == 2  # right under the title

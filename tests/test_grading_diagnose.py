@@ -269,7 +269,7 @@ CONV_BACKWARD = "ps2_conv-conv_backward"
         ("transposed_dw", {"transpose_dw": True}),
         ("flipped_dw", {"flip_dw": True}),
         ("dw_mean", {"mean_dw": True}),
-        ("dw_last_image", {"last_image_dw": True}),
+        ("dw_one_image", {"last_image_dw": True}),
         ("db_not_summed_over_n", {"db": lambda d: d.sum(axis=(2, 3))}),
         ("db_not_summed_over_positions", {"db": lambda d: d.sum(axis=0)}),
         ("db_summed_over_filters", {"db": lambda d: d.sum()}),
@@ -533,3 +533,96 @@ def test_detectors_ignore_values_they_cannot_read():
     case = question(OUTPUT_SIZE).visible_cases({})[0]
     assert diagnose.output_size("three", case, 5) is None
     assert diagnose.first_match(None, 1, [("no_bias", lambda: 2)]) is None
+
+
+# --- the six gaps, and one bias per weight ---------------------------------------------------
+
+
+def test_a_forward_that_ignores_the_stride_with_the_right_output_shape():
+    def student(x, w, b, stride, padding):
+        N, _, H, W = x.shape
+        F, _, KH, KW = w.shape
+        H_out = (H + 2 * padding - KH) // stride + 1  # the shape is right ...
+        W_out = (W + 2 * padding - KW) // stride + 1
+        xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+        out = np.zeros((N, F, H_out, W_out))
+        for i in range(H_out):
+            for j in range(W_out):  # ... but window (i, j) starts at (i, j)
+                window = xp[:, :, i : i + KH, j : j + KW]
+                out[:, :, i, j] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3]))
+        return out + b[None, :, None, None]
+
+    _diagnosed(CONV_FORWARD, student, "forward_stride_ignored")
+
+
+def test_a_dx_cropped_then_zero_padded_again():
+    def student(x, w, b, dout, stride, padding):
+        dx, dw, db = _conv_backward(x, w, b, dout, stride, padding)
+        return np.pad(dx, ((0, 0), (0, 0), (padding, padding), (padding, padding))), dw, db
+
+    _diagnosed(CONV_BACKWARD, student, "dx_zero_border")
+
+
+def test_a_dx_cropped_at_the_top_left_corner():
+    def student(x, w, b, dout, stride, padding):
+        dxp, dw, db = _conv_backward(x, w, b, dout, stride, padding, uncropped=True)
+        return dxp[:, :, : x.shape[2], : x.shape[3]], dw, db
+
+    _diagnosed(CONV_BACKWARD, student, "dx_crop_offset")
+
+
+def test_a_dw_from_the_first_image_only():
+    def student(x, w, b, dout, stride, padding):
+        dx, _, db = _conv_backward(x, w, b, dout, stride, padding)
+        dw = _conv_backward(x[:1], w, b, dout[:1], stride, padding)[1]
+        return dx, dw, db
+
+    _diagnosed(CONV_BACKWARD, student, "dw_one_image")
+
+
+def test_a_max_pool_backward_spread_evenly_like_average_pooling():
+    def student(x, dout, kernel, stride, padding):
+        return mistakes.pool_backward(x, dout, kernel, stride, padding, mode="avg")
+
+    _diagnosed("ps3_pooling-max_backward", student, "max_spread_evenly")
+
+
+def test_a_receptive_field_as_the_sum_of_kernel_sizes():
+    def receptive_field(layers):
+        jump = 1
+        for _k, s, _p, _d in layers:
+            jump *= s
+        return sum(k for k, _s, _p, _d in layers), jump
+
+    _diagnosed(
+        "ps4_receptive_saliency_transfer-receptive_field", receptive_field, "rf_sum_of_kernels"
+    )
+    rf_vgg = question("ps4_receptive_saliency_transfer-rf_vgg")
+    variant = variant_for(rf_vgg.assignment)
+    report = rf_vgg.grade(
+        [{"value": 3 * variant["vgg_layers"]}], rf_vgg.visible_cases(variant), variant
+    )
+    assert report.diagnoses() == [SENTENCES["rf_sum_of_kernels"]]
+
+
+def test_saliency_with_the_absolute_value_after_the_channel_max():
+    from cnnlab.grading import tinycnn
+
+    def saliency_map(params, x, target):
+        return np.abs(tinycnn.score_gradient(params, x, target, kind="score").max(axis=1))
+
+    _diagnosed("ps4_receptive_saliency_transfer-saliency", saliency_map, "saliency_abs_after_max")
+
+
+def test_one_bias_per_weight_is_named_even_on_1x1_kernels():
+    def conv_params(c_in, c_out, k):
+        return 2 * c_out * c_in * k * k  # a bias next to every weight
+
+    found = _diagnoses("ps1_shapes_params-conv_params", conv_params)
+    assert found == [SENTENCES["bias_per_weight"]]
+    q = question("ps1_shapes_params-conv_params")
+    one_by_one = [c for c in q.hidden_cases(np.random.default_rng(RNG_SEED), {}) if c.args[2] == 1]
+    outcomes = [run_case(q, conv_params, c) for c in one_by_one]
+    report = q.grade(outcomes, one_by_one, {})
+    if one_by_one:  # on 1x1 kernels alone both readings fit; the full run decided above
+        assert SENTENCES["bias_per_weight"] in report.verdicts[0].explains

@@ -36,7 +36,7 @@ from cnnlab.grading import (
     questions_for,
     variant_for,
 )
-from cnnlab.grading.check import run_case
+from cnnlab.grading.check import Score, cnnlab_use, run_case
 from cnnlab.grading.questions import points_total
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -257,16 +257,62 @@ def test_check_reports_not_implemented_without_raising(capsys):
     assert "not implemented yet" in capsys.readouterr().out
 
 
-def test_check_raises_with_the_likely_mistake(capsys):
+def test_a_failing_check_prints_its_report_and_raises_nothing(capsys):
     def no_plus_one(n, k, s=1, p=0, d=1):
         print("debugging output is swallowed")
         return (n + 2 * p - d * (k - 1) - 1) // s
 
-    with pytest.raises(AssertionError, match=r"0 / 3 points\. the count is one short"):
-        check("ps1_shapes_params-output_size", no_plus_one)
+    score = check("ps1_shapes_params-output_size", no_plus_one)
+    assert score == 0.0
     out = capsys.readouterr().out
     assert "debugging output" not in out
     assert out.count("[FAIL]") == 6
+    assert "Likely mistake: the count is one short" in out
+
+
+def test_the_score_is_plain_text_for_nbgrader_and_invisible_in_the_notebook(capsys):
+    score = check("ps1_shapes_params-output_size", _correct_output_size)
+    assert isinstance(score, Score)
+    assert repr(score) == "3.0"  # nbgrader reads text/plain as partial credit
+    assert score._repr_html_() == ""  # JupyterLab shows the (empty) richer form
+
+
+def test_check_says_an_answer_calling_cnnlab_will_score_zero(capsys):
+    import cnnlab.layers
+    from cnnlab import shapes
+
+    def conv2d_forward(x, w, b, stride=1, padding=0):
+        return cnnlab.layers.conv2d_forward(x, w, b, stride=stride, padding=padding)
+
+    def conv2d_out(x, w, b, stride, padding):  # the notebook's probe calls the student's
+        return conv2d_forward(x, w, b, stride, padding)[0]
+
+    assert cnnlab_use(conv2d_out) == "cnnlab"
+    assert check("ps2_conv-conv_forward", conv2d_out) == 0.0
+    out = capsys.readouterr().out
+    assert "0 / 4 points" in out
+    assert "uses cnnlab's own `cnnlab`" in out
+    assert "scores 0 there" in out
+
+    def output_size(n, k, s=1, p=0, d=1):
+        return shapes.conv_output_size(n, k, stride=s, padding=p, dilation=d)
+
+    assert cnnlab_use(output_size) == "cnnlab.shapes"
+    assert cnnlab_use(shapes.conv_output_size) == "cnnlab.shapes.conv_output_size"
+    assert cnnlab_use(_correct_output_size) is None
+    assert cnnlab_use(lambda x: np.tanh(x)) is None
+
+
+def test_grading_explains_a_missing_cnnlab_and_a_failing_forward():
+    q = question("ps2_conv-conv_backward")
+    cases = q.visible_cases({**variant_for("ps2_conv")})[:1]
+    report = q.grade(
+        [{"error": "ForwardFailed: ValueError: operands could not be broadcast"}], cases, {}
+    )
+    assert "your forward pass raised ValueError: operands could not be broadcast" in report.text()
+    assert "fix the forward pass first" in report.text()
+    report = q.grade([{"error": "NameError: name 'cnnlab' is not defined"}], cases, {})
+    assert "without cnnlab" in report.text()
 
 
 def test_check_looks_value_answers_up_in_main(monkeypatch, capsys):
@@ -439,3 +485,140 @@ def test_every_sample_file_has_expected_scores_and_nothing_else():
     assert {s for _, s in SAMPLE_FILES} >= {"correct", "blank", "raises", "loops"}
     for assignment in ASSIGNMENTS:
         assert (assignment, "correct") in SAMPLE_FILES
+
+
+# --- fair tolerances -------------------------------------------------------------------------
+
+
+def _full_run(key: str, target, variant=None, seed: int = 5):
+    q = question(key)
+    variant = variant or variant_for(q.assignment)
+    cases = q.visible_cases(variant) + q.hidden_cases(np.random.default_rng(seed), variant)
+    return q.grade([run_case(q, target, c) for c in cases], cases, variant)
+
+
+def test_float32_answers_are_judged_at_float32_precision():
+    from cnnlab.grading import reference as ref
+
+    def conv2d_out(x, w, b, stride, padding):
+        x32, w32, b32 = (a.astype(np.float32) for a in (x, w, b))
+        xp = np.pad(x32, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+        F, _, KH, KW = w32.shape
+        H_out = (xp.shape[2] - KH) // stride + 1
+        W_out = (xp.shape[3] - KW) // stride + 1
+        out = np.zeros((x.shape[0], F, H_out, W_out), dtype=np.float32)
+        for i in range(H_out):
+            for j in range(W_out):
+                window = xp[:, :, i * stride : i * stride + KH, j * stride : j * stride + KW]
+                out[:, :, i, j] = np.tensordot(window, w32, axes=([1, 2, 3], [1, 2, 3]))
+        return out + b32[None, :, None, None]
+
+    assert _full_run("ps2_conv-conv_forward", conv2d_out).score == 4.0
+
+    def conv2d_grads(x, w, b, dout, stride, padding):
+        return tuple(g.astype(np.float32) for g in ref.conv_grads(x, w, b, dout, stride, padding))
+
+    assert _full_run("ps2_conv-conv_backward", conv2d_grads).score == 6.0
+
+
+def test_a_wrong_float32_value_shows_enough_digits_to_see_the_difference():
+    from cnnlab.grading.compare import array_check, pair_text
+
+    assert pair_text(-0.23672501, -0.23672509) == ("-0.236725", "-0.2367251")
+    expected = np.array([1.0, -0.236725])
+    found = (expected * (1 + 3e-3)).astype(np.float32)  # beyond float32 rounding
+    result = array_check("out", found, expected, reveal=True)
+    assert not result.passed
+    assert "expected 1, found 1.003" in result.problem
+    assert array_check("out", expected.astype(np.float32), expected, reveal=True).passed
+    # float64 answers keep the question's own tolerance
+    assert not array_check("out", expected * (1 + 1e-5), expected, reveal=True).passed
+
+
+def test_arrays_lists_and_tuples_with_the_same_values_are_interchangeable():
+    def same_padding(n, k, s):
+        out = -(-n // s)
+        total = max((out - 1) * s + k - n, 0)
+        return np.array([total // 2, total - total // 2])
+
+    assert _full_run("ps1_shapes_params-same_padding", same_padding).score == 2.0
+
+    from cnnlab import receptive as R  # noqa: F401  (the reference; not used by the answer)
+
+    def receptive_field(layers):
+        size, jump = 1, 1
+        for k, s, _p, d in layers:
+            size += d * (k - 1) * jump
+            jump *= s
+        return np.array([size, jump])
+
+    assert _full_run("ps4_receptive_saliency_transfer-receptive_field", receptive_field).score == 3
+    assert (
+        _full_run(
+            "ps4_receptive_saliency_transfer-receptive_field",
+            lambda layers: [float(v) for v in receptive_field(layers)],
+        ).score
+        == 3
+    )
+
+
+def test_partial_credit_for_a_mistake_does_not_depend_on_the_variant():
+    from cnnlab.grading import reference as ref
+
+    def uncropped(x, w, b, dout, stride, padding):
+        xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+        return ref.conv_grads(xp, w, b, dout, stride, 0)[0], *ref.conv_grads(
+            x, w, b, dout, stride, padding
+        )[1:]
+
+    scores = {
+        _full_run(
+            "ps2_conv-conv_backward", uncropped, variant_for("ps2_conv", f"s{i}", "k"), seed=i
+        ).score
+        for i in range(8)
+    }
+    assert len(scores) == 1
+    assert 0 < scores.pop() < 6
+
+
+def test_a_partial_score_explains_its_split():
+    def conv2d_grads(x, w, b, dout, stride, padding):
+        from cnnlab.grading import reference as ref
+
+        dx, dw, db = ref.conv_grads(x, w, b, dout, stride, padding)
+        return dx, dw, db * 2
+
+    report = _full_run("ps2_conv-conv_backward", conv2d_grads)
+    assert report.score == 4.0
+    assert (
+        "How the score adds up: 11 scored cases, 0.545 points each: 11 cases earned 2/3 "
+        "of their share (db wrong); 1 example shown, not scored." in report.text()
+    )
+
+
+def test_lr_scales_checks_the_rule_it_states():
+    lr = question("ps4_receptive_saliency_transfer-lr_scales")
+    cases = lr.visible_cases({})
+    for w1, b1 in ((0.1, 0.25), (1 / 3, 0.1), (0.2, 0.2)):
+        value = {"w1": w1, "b1": b1, "w2": 1, "b2": 1}
+        assert lr.grade([{"value": value}], cases, {}).score == 1.0, value
+    half = lr.grade([{"value": {"w1": 0.5, "b1": 0.25, "w2": 1, "b2": 1}}], cases, {})
+    assert half.score == 0.75
+    assert "w1's scale 0.5 is not 3x to 10x below the head's" in half.text()
+
+
+def test_hidden_labels_describe_cases_without_their_inputs():
+    for key in (
+        "ps1_shapes_params-output_size",
+        "ps1_shapes_params-same_padding",
+        "ps1_shapes_params-conv_params",
+        "ps4_receptive_saliency_transfer-receptive_field",
+        "ps4_receptive_saliency_transfer-input_region",
+    ):
+        q = question(key)
+        for case in q.hidden_cases(np.random.default_rng(9), {}):
+            numbers = [a for a in case.args if type(a) is int and a > 1]
+            assert q.target not in case.label, case.label
+            assert "(" not in case.label, case.label
+            assert "[" not in case.label, case.label  # no layer stack
+            assert not any(f" {n}," in f" {case.label}," for n in numbers), case.label

@@ -9,23 +9,16 @@ student's kernel, for self-study and ``nbgrader validate``:
   it runs is swallowed, as at grading;
 - the report printed is ``Report.text()``, exactly the feedback text of grading.
 
-What ``check`` does with the outcome:
+What ``check`` does with the outcome: it prints the report and returns a
+:class:`Score`, never raising, so "Run All" goes on past a failing check and no
+traceback into cnnlab appears. The score is the cell's value: nbgrader (``nbgrader
+validate``) reads its plain-text form as partial credit, exactly as it reads the
+grader's own output, while JupyterLab shows nothing for it (the report's first line
+already gives the score).
 
-========================================  ==========================================
-outcome                                   behaviour
-========================================  ==========================================
-full marks                                prints the report, returns the score
-not implemented yet (every case raised    prints "not implemented yet" / "not
-NotImplementedError) or not answered      answered yet", returns ``0.0``, raises
-yet (the variable does not exist)         nothing: "Run All" goes on, and ``nbgrader
-                                          validate`` still counts the cell as failed
-                                          (a score of 0 is partial credit 0)
-anything else below full marks            prints the report, raises ``AssertionError``
-                                          carrying the likely mistake
-========================================  ==========================================
-
-The returned score is the cell's value, so nbgrader reads it as partial credit exactly
-as it reads the grader's own output.
+An answer that uses cnnlab itself (a function of cnnlab's, or one that calls cnnlab,
+directly or through the notebook's other functions) cannot be graded: the grader runs
+the notebook without cnnlab. ``check`` says so and scores it 0, as grading will.
 """
 
 from __future__ import annotations
@@ -33,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import io
 import sys
+import types
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -43,7 +37,7 @@ from cnnlab.grading import plain
 from cnnlab.grading.questions import Case, Question, Report, question
 from cnnlab.grading.variants import default_variant
 
-__all__ = ["check", "run_case"]
+__all__ = ["Score", "check", "cnnlab_use", "run_case"]
 
 _MISSING = object()
 
@@ -102,13 +96,25 @@ def grade_in_process(
     return q.grade(outcomes, cases, variant)
 
 
+class Score(float):
+    """A check's score: a number for nbgrader, nothing drawn in the notebook.
+
+    nbgrader reads a grade cell's ``text/plain`` result as partial credit; JupyterLab
+    renders the richer ``text/html`` form, which is empty, so no stray ``0.0`` sits
+    under the report.
+    """
+
+    def _repr_html_(self) -> str:
+        return ""
+
+
 def check(
     key: str,
     target: Any = _MISSING,
     *,
     variant: Mapping[str, Any] | None = None,
     hidden: bool = False,
-) -> float:
+) -> Score:
     """Grade one question in this kernel and print the feedback.
 
     Parameters
@@ -127,14 +133,9 @@ def check(
 
     Returns
     -------
-    float
-        The score, between 0 and the question's points.
-
-    Raises
-    ------
-    AssertionError
-        The answer runs but is not (entirely) right; the message names the likely
-        mistake. Not raised for an answer that is not implemented or not given yet.
+    Score
+        The score, between 0 and the question's points. Nothing is raised: the report
+        printed says what is wrong.
     """
     q = question(key)
     numbers = default_variant(q.assignment)
@@ -142,28 +143,73 @@ def check(
         numbers.update(variant)
     if target is _MISSING:
         target = _lookup(q.target)
-    rng = np.random.default_rng() if hidden else None
-    report = grade_in_process(q, target, numbers, hidden_rng=rng)
+    used = cnnlab_use(target) if q.kind == "function" else None
+    if used is not None:
+        report = q.uses_cnnlab_report(used)
+    else:
+        rng = np.random.default_rng() if hidden else None
+        report = grade_in_process(q, target, numbers, hidden_rng=rng)
     print(report.text())
-    if report.full_marks:
-        return report.score
-    if _unanswered(report):
-        return report.score
-    reason = report.diagnoses()[0] if report.diagnoses() else _first_failure(report)
-    raise AssertionError(
-        f"{q.key}: {report.score:g} / {report.points:g} points. {reason}"
-    ) from None
+    return Score(report.score)
 
 
-def _unanswered(report: Report) -> bool:
-    if len(report.verdicts) != 1 or report.verdicts[0].passed:
-        return False
-    message = report.verdicts[0].message
-    return message.startswith(("not implemented yet", "not answered yet"))
+def cnnlab_use(function: Any) -> str | None:
+    """The cnnlab object ``function`` is or calls (through the notebook's own functions).
+
+    Follows the global names each function's code uses (nested functions and lambdas
+    included) and its closure variables into the functions of the same namespace;
+    returns a description such as ``"cnnlab.layers.conv2d_forward"``, or None when no
+    cnnlab code is reached.
+    """
+    seen: set[int] = set()
+    todo = [function]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        found = _cnnlab_name(item)
+        if found is not None:
+            return found
+        code = getattr(item, "__code__", None)
+        namespace = getattr(item, "__globals__", None)
+        if code is None or not isinstance(namespace, dict):
+            continue
+        used = [namespace.get(name, _MISSING) for name in _global_names(code)]
+        used += [_contents(cell) for cell in getattr(item, "__closure__", None) or ()]
+        for value in used:
+            if value is _MISSING:
+                continue
+            found = _cnnlab_name(value)
+            if found is not None:
+                return found
+            if callable(value) and getattr(value, "__globals__", None) is namespace:
+                todo.append(value)
+    return None
 
 
-def _first_failure(report: Report) -> str:
-    for verdict in report.verdicts:
-        if not verdict.passed:
-            return verdict.message
-    return ""  # pragma: no cover - only called below full marks
+def _contents(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # a closure variable not assigned yet
+        return _MISSING
+
+
+def _cnnlab_name(value: Any) -> str | None:
+    if isinstance(value, types.ModuleType):
+        name = value.__name__
+    else:
+        name = getattr(value, "__module__", None) or ""
+        if name.split(".")[0] == "cnnlab":
+            name = f"{name}.{getattr(value, '__qualname__', type(value).__name__)}"
+    if name.split(".")[0] == "cnnlab" and not name.startswith("cnnlab.grading"):
+        return name
+    return None
+
+
+def _global_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names

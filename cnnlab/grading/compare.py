@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -21,8 +22,11 @@ __all__ = [
     "as_array",
     "as_number",
     "number_check",
+    "pair_text",
+    "precision",
     "sequence_of",
     "shape_text",
+    "tolerances",
 ]
 
 Diagnose = Callable[[], "str | list[str] | None"]
@@ -51,6 +55,41 @@ def as_number(value: Any) -> float | int | None:
     if type(value) is np.ndarray and value.ndim == 0 and value.dtype.kind in "iuf":
         return value.item()
     return None
+
+
+#: How many units of a dtype's rounding error (machine epsilon) a correct answer computed
+#: in that dtype may be off by: sums of a few hundred products in float32 lose up to
+#: about this many ulps, so a float32 (or float16) answer is judged at its own precision.
+ULPS = 1000
+
+
+def precision(value: Any) -> float:
+    """The machine epsilon of ``value``'s floating dtype (float64's for anything else)."""
+    if type(value) is np.ndarray and value.dtype.kind == "f":
+        return float(np.finfo(value.dtype).eps)
+    return float(np.finfo(np.float64).eps)
+
+
+def tolerances(value: Any, expected: np.ndarray, rtol: float, atol: float) -> tuple[float, float]:
+    """``(rtol, atol)`` widened to the precision ``value`` was computed in.
+
+    A float64 answer keeps the question's own tolerances; a float32 one is allowed
+    :data:`ULPS` float32 rounding errors, relative to the answer's largest magnitude.
+    """
+    eps = precision(value)
+    if eps <= np.finfo(np.float64).eps:
+        return rtol, atol
+    scale = float(np.max(np.abs(expected))) if np.size(expected) else 1.0
+    return max(rtol, ULPS * eps), max(atol, ULPS * eps * max(scale, 1.0))
+
+
+def pair_text(expected: float, found: float) -> tuple[str, str]:
+    """Two numbers with just enough significant digits (6 to 17) to tell them apart."""
+    for digits in range(6, 18):
+        a, b = f"{expected:.{digits}g}", f"{found:.{digits}g}"
+        if a != b:
+            return a, b
+    return f"{expected!r}", f"{found!r}"
 
 
 def as_array(value: Any) -> np.ndarray | None:
@@ -96,6 +135,20 @@ def number_check(
     name: str,
     value: Any,
     expected: float,
+    **options: Any,
+) -> Check:
+    """Compare one number; ``integer=True`` wants a whole number (counts, sizes).
+
+    Options: ``reveal`` (show the expected value), ``integer``, ``rel``, ``abs_tol``,
+    ``diagnose`` and ``weight``; the check is named ``name``.
+    """
+    return replace(_number_check(name, value, expected, **options), name=name)
+
+
+def _number_check(
+    name: str,
+    value: Any,
+    expected: float,
     *,
     reveal: bool,
     integer: bool = True,
@@ -127,13 +180,25 @@ def number_check(
             every = (first,)
         return Check(False, problem, first, weight, every)
     if reveal:
-        problem = f"{name}: expected {number_text(expected)}, found {number_text(number)}."
+        want, got = number_text(expected), number_text(number)
+        if want == got:
+            want, got = pair_text(expected, number)
+        problem = f"{name}: expected {want}, found {got}."
     else:
         problem = f"{name}: not right (found {number_text(number)})."
     return _failed(problem, diagnose, weight)
 
 
-def array_check(
+def array_check(name: str, value: Any, expected: np.ndarray, **options: Any) -> Check:
+    """Compare an array: its shape first, then its values within tolerance.
+
+    Options: ``reveal``, ``rtol``, ``atol`` (widened to a float32 answer's precision),
+    ``diagnose`` and ``weight``; the check is named ``name``.
+    """
+    return replace(_array_check(name, value, expected, **options), name=name)
+
+
+def _array_check(
     name: str,
     value: Any,
     expected: np.ndarray,
@@ -156,6 +221,7 @@ def array_check(
         return _failed(problem, diagnose, weight)
     if not np.all(np.isfinite(array)):
         return _failed(f"{name} contains NaN or infinity.", diagnose, weight)
+    rtol, atol = tolerances(value, expected, rtol, atol)
     if np.allclose(array, expected, rtol=rtol, atol=atol):
         return Check(True, weight=weight)
     wrong = ~np.isclose(array, expected, rtol=rtol, atol=atol)
@@ -163,23 +229,35 @@ def array_check(
     problem = f"{name} has the right shape but {count} of {array.size} values are wrong"
     if reveal:
         index = tuple(int(i) for i in np.argwhere(wrong)[0])
-        problem += (
-            f" (first at index {index}: expected {expected[index]:.6g}, found {array[index]:.6g})"
-        )
+        want, got = pair_text(float(expected[index]), float(array[index]))
+        problem += f" (first at index {index}: expected {want}, found {got})"
     return _failed(problem + ".", diagnose, weight)
 
 
 def sequence_of(value: Any, length: int) -> list[Any] | None:
-    """``value`` as a list of ``length`` items if it is a tuple or list of that length."""
+    """``value`` as a list of ``length`` items: a tuple, a list or a 1-D array of that length.
+
+    Arrays, lists and tuples holding the same values are interchangeable answers; an
+    array's elements come back as Python numbers (or as arrays, for a 2-D array's rows).
+    """
     if type(value) in (tuple, list) and len(value) == length:
         return list(value)
+    if type(value) is np.ndarray and value.ndim >= 1 and len(value) == length:
+        return [item.item() if item.ndim == 0 else item for item in value]
     return None
 
 
 def close(value: Any, expected: Any, *, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
-    """Whether ``value`` equals ``expected`` (numbers or arrays) within tolerance."""
+    """Whether ``value`` equals ``expected`` (numbers or arrays) within tolerance.
+
+    The tolerance widens to ``value``'s own precision (a float32 answer matches at
+    float32 precision, see :func:`tolerances`).
+    """
     a = as_array(value)
     if a is None:
         return False
     b = np.asarray(expected, dtype=np.float64)
-    return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))
+    if a.shape != b.shape:
+        return False
+    rtol, atol = tolerances(value, b, rtol, atol)
+    return bool(np.allclose(a, b, rtol=rtol, atol=atol))

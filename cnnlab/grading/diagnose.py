@@ -91,6 +91,10 @@ SENTENCES: dict[str, str] = {
     ),
     "kernel_not_squared": "a k x k filter has k*k weights per input channel, not k.",
     "bias_per_channel": "there is one bias per filter, not one per input channel.",
+    "bias_per_weight": (
+        "there is one bias per filter, not one per weight: the k*k*C weights of a "
+        "filter share a single bias."
+    ),
     "bias_on_inputs": "the biases belong to the output units, one each, not to the inputs.",
     "separable_no_biases": (
         "the biases are missing: the depthwise step has one per channel and the "
@@ -152,6 +156,14 @@ SENTENCES: dict[str, str] = {
     ),
     "forward_padding_ignored": "the input was not zero-padded before sliding the window.",
     # conv backward
+    "dx_zero_border": (
+        "dx has the padded input's shape with a zero border: dx is the gradient of x "
+        "itself, (N, C, H, W), so crop dxp and return it without padding it again."
+    ),
+    "dx_crop_offset": (
+        "dx was cropped at the wrong place: the padding sits on both sides, so keep "
+        "dxp[:, :, p:p+H, p:p+W], not the top-left corner."
+    ),
     "uncropped_dx": (
         "dx still has the padded border: the gradient for the padding is thrown away, "
         "so crop dxp[:, :, p:p+H, p:p+W]."
@@ -176,9 +188,9 @@ SENTENCES: dict[str, str] = {
         "dw is flipped, as for a true convolution: no flip anywhere, dw[f, c, kh, kw] "
         "= sum over n, i, j of dout[n, f, i, j] * x[n, c, i*s + kh, j*s + kw]."
     ),
-    "dw_last_image": (
-        "dw holds only the last image's contribution: accumulate (+=) over the batch "
-        "instead of overwriting."
+    "dw_one_image": (
+        "dw holds only one image's contribution: accumulate (+=) over every image of "
+        "the batch instead of overwriting or using a single image."
     ),
     "dw_mean": "dw was averaged over the batch; the gradient of a sum is a sum (no 1/N).",
     "dw_filters_channels_swapped": (
@@ -216,6 +228,10 @@ SENTENCES: dict[str, str] = {
         "on a tie the gradient went to the last maximum: PyTorch's rule (and this "
         "course's) sends it to the first maximum in row-major order, and only to it."
     ),
+    "max_spread_evenly": (
+        "the gradient was spread evenly over the window, as in average pooling: in max "
+        "pooling only the maximum (the pixel forward picked) receives it."
+    ),
     "all_ties": (
         "on a tie every maximum got the gradient: only the first maximum in row-major "
         "order (the one forward picked) receives it."
@@ -249,6 +265,10 @@ SENTENCES: dict[str, str] = {
         "of the strides before it), not by d*(k - 1) alone."
     ),
     "rf_dilation_ignored": "dilation was ignored: a layer adds d*(k - 1) steps of the jump.",
+    "rf_sum_of_kernels": (
+        "the kernel sizes were added up: stacked windows overlap, so each layer adds "
+        "only d*(k - 1) times the jump to the 1 pixel a unit starts from."
+    ),
     "rf_jump_updated_first": (
         "the jump was multiplied by this layer's stride before widening the field: a "
         "layer's own stride only affects the layers after it."
@@ -272,6 +292,10 @@ SENTENCES: dict[str, str] = {
         "raw score alone (dscores = one-hot of the target)."
     ),
     "saliency_no_abs": "take the absolute value of the gradient before the max over channels.",
+    "saliency_abs_after_max": (
+        "the absolute value was taken after the max over channels: take |gradient| "
+        "first, so a large negative gradient counts as much as a large positive one."
+    ),
     "saliency_mean_channels": "reduce the channels with the maximum of |gradient|, not the mean.",
     "saliency_sum_channels": "reduce the channels with the maximum of |gradient|, not the sum.",
     "saliency_all_classes": (
@@ -385,6 +409,7 @@ def conv_params(value: Any, case: Case, reference: Any, *, every: bool = False) 
             ("no_input_channels", lambda: c_out * (k * k + 1)),
             ("kernel_not_squared", lambda: c_out * (c_in * k + 1)),
             ("bias_per_channel", lambda: c_out * c_in * (k * k + 1)),
+            ("bias_per_weight", lambda: 2 * c_out * c_in * k * k),
         ],
     )
 
@@ -443,6 +468,7 @@ def conv_out(value: Any, case: Case, reference: Any, *, every: bool = False) -> 
         ("forward_no_bias", lambda: ref.conv_out(x, w, np.zeros_like(b), s, p)),
         ("forward_missing_last", lambda: np.asarray(reference)[..., :-1, :-1]),
         ("forward_stride_ignored", lambda: ref.conv_out(x, w, b, 1, p)),
+        ("forward_stride_ignored", lambda: mistakes.conv_out_stride_ignored(x, w, b, s, p)),
         ("forward_padding_ignored", lambda: ref.conv_out(x, w, b, s, 0)),
         ("forward_one_side_padding", lambda: ref.conv_out(xp_top, w, b, s, 0)),
         ("forward_one_side_padding", lambda: ref.conv_out(xp_bottom, w, b, s, 0)),
@@ -477,6 +503,8 @@ def conv_dx(value: Any, case: Case, reference: Any, *, every: bool = False) -> A
         every=every,
         candidates=[
             ("uncropped_dx", lambda: ref.conv_grads(xp, w, b, dout, s, 0)[0]),
+            ("dx_zero_border", lambda: mistakes.pad(np.asarray(reference), p)),
+            ("dx_crop_offset", lambda: mistakes.conv_dx_cropped_top_left(x, w, b, dout, s, p)),
             (
                 "backward_stride_ignored",
                 lambda: mistakes.conv_grads_stride_ignored(x, w, b, dout, s, p)[0],
@@ -497,7 +525,8 @@ def conv_dw(value: Any, case: Case, reference: Any, *, every: bool = False) -> A
             "backward_stride_ignored",
             lambda: mistakes.conv_grads_stride_ignored(x, w, b, dout, s, p)[1],
         ),
-        ("dw_last_image", lambda: ref.conv_grads(x[-1:], w, b, dout[-1:], s, p)[1]),
+        ("dw_one_image", lambda: ref.conv_grads(x[-1:], w, b, dout[-1:], s, p)[1]),
+        ("dw_one_image", lambda: ref.conv_grads(x[:1], w, b, dout[:1], s, p)[1]),
         ("dw_mean", lambda: correct / x.shape[0]),
         ("dw_filters_channels_swapped", lambda: correct.transpose(1, 0, 2, 3)),
     ]
@@ -606,6 +635,7 @@ def max_pool_dx(value: Any, case: Case, reference: Any, *, every: bool = False) 
             ("pool_overwritten", wrong(accumulate=False)),
             ("last_tie", wrong(tie="last")),
             ("all_ties", wrong(tie="all")),
+            ("max_spread_evenly", wrong(mode="avg")),
             ("pool_uncropped_dx", wrong(crop=False)),
             ("pool_backward_stride_ignored", wrong(use_stride=False)),
             ("pool_overwritten", wrong(accumulate=False, tie="last")),
@@ -641,18 +671,6 @@ def _layers(case: Case) -> list[tuple[int, int, int, int]]:
     return [tuple(int(v) for v in layer) for layer in case.args[0]]
 
 
-def _rf(layers, *, mode: str = "") -> tuple[int, int]:
-    r, j = 1, 1
-    for k, s, _p, d in layers:
-        if mode == "jump_first":
-            j *= s
-        step = (k - 1) * (1 if mode == "no_dilation" else d)
-        r += step * (1 if mode == "no_jump" else j)
-        if mode != "jump_first":
-            j *= s
-    return r, j
-
-
 def receptive_field(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
     """``case.args = (layers,)`` with layers ``(kernel, stride, padding, dilation)``."""
     layers = _layers(case)
@@ -661,9 +679,13 @@ def receptive_field(value: Any, case: Case, reference: Any, *, every: bool = Fal
         reference,
         every=every,
         candidates=[
-            ("rf_jump_ignored", lambda: _rf(layers, mode="no_jump")),
-            ("rf_dilation_ignored", lambda: _rf(layers, mode="no_dilation")),
-            ("rf_jump_updated_first", lambda: _rf(layers, mode="jump_first")),
+            (name, lambda name=name: mistakes.receptive_field(layers, mistake=name))
+            for name in (
+                "rf_jump_ignored",
+                "rf_dilation_ignored",
+                "rf_jump_updated_first",
+                "rf_sum_of_kernels",
+            )
         ],
     )
 
@@ -671,21 +693,17 @@ def receptive_field(value: Any, case: Case, reference: Any, *, every: bool = Fal
 def input_region(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
     """``case.args = (layers, i)``; the answer is ``(start, stop)``, half-open."""
     layers, i = _layers(case), int(case.args[1])
-    r, j = _rf(layers)
-    pad, jump = 0, 1
-    for _k, s, p, _d in layers:
-        pad += p * jump
-        jump *= s
-    plain_pad = sum(p for _k, _s, p, _d in layers)
-    start = i * j - pad
     return first_match(
         value,
         reference,
         every=every,
         candidates=[
-            ("region_padding_ignored", lambda: (i * j, i * j + r)),
-            ("region_inclusive_stop", lambda: (start, start + r - 1)),
-            ("region_padding_without_jump", lambda: (i * j - plain_pad, i * j - plain_pad + r)),
+            (name, lambda name=name: mistakes.input_region(layers, i, mistake=name))
+            for name in (
+                "region_padding_ignored",
+                "region_inclusive_stop",
+                "region_padding_without_jump",
+            )
         ],
     )
 
@@ -709,6 +727,7 @@ def saliency(value: Any, case: Case, reference: Any, *, every: bool = False) -> 
             ("saliency_softmax", lambda: np.abs(grad("probability")).max(axis=1)),
             ("saliency_loss", lambda: np.abs(grad("loss")).max(axis=1)),
             ("saliency_no_abs", lambda: grad("score").max(axis=1)),
+            ("saliency_abs_after_max", lambda: np.abs(grad("score").max(axis=1))),
             ("saliency_mean_channels", lambda: np.abs(grad("score")).mean(axis=1)),
             ("saliency_sum_channels", lambda: np.abs(grad("score")).sum(axis=1)),
             ("saliency_all_classes", lambda: np.abs(grad("all")).max(axis=1)),

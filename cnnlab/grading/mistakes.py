@@ -15,15 +15,21 @@ import math
 
 import numpy as np
 
+from cnnlab import receptive
 from cnnlab.grading import reference as ref
 
 __all__ = [
+    "conv_dx_cropped_top_left",
     "conv_dx_overwritten",
     "conv_grads_stride_ignored",
+    "conv_out_stride_ignored",
+    "input_region",
     "numerical_gradient",
     "output_size",
+    "pad",
     "pool_backward",
     "pool_forward",
+    "receptive_field",
     "same_padding",
 ]
 
@@ -92,6 +98,27 @@ def conv_dx_overwritten(x, w, dout, stride: int, padding: int) -> np.ndarray:
                     cols = slice(j * stride, j * stride + KW)
                     dxp[n, :, rows, cols] = w[f] * dout[n, f, i, j]
     return dxp[:, :, padding : padding + H, padding : padding + W]
+
+
+def conv_out_stride_ignored(x, w, b, stride: int, padding: int) -> np.ndarray:
+    """Forward whose output has the right shape but whose window ``(i, j)`` starts at
+    ``(i, j)``: the stride-1 output's top-left ``H_out x W_out`` corner."""
+    H_out, W_out = ref.conv_out(x, w, b, stride, padding).shape[2:]
+    return ref.conv_out(x, w, b, 1, padding)[..., :H_out, :W_out]
+
+
+def pad(a: np.ndarray, padding: int) -> np.ndarray:
+    """``a`` zero-padded by ``padding`` on each side of its last two axes."""
+    return np.pad(a, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+
+
+def conv_dx_cropped_top_left(x, w, b, dout, stride: int, padding: int) -> np.ndarray:
+    """dx cropped from the padded gradient's top-left corner instead of its centre."""
+    if padding == 0:
+        return None
+    H, W = x.shape[2:]
+    dxp = ref.conv_grads(pad(x, padding), w, b, dout, stride, 0)[0]
+    return dxp[:, :, :H, :W]
 
 
 # --- ps2: finite differences -----------------------------------------------------------
@@ -228,3 +255,49 @@ def pool_backward(
     if not crop:
         return dxp
     return dxp[:, :, padding : padding + H, padding : padding + W]
+
+
+# --- ps4: receptive fields, as cnnlab computes them for an altered stack --------------
+
+
+def receptive_field(layers, *, mistake: str) -> tuple[int, int]:
+    """``(size, jump)`` of a stack of ``(k, s, p, d)`` layers as a given mistake gives it.
+
+    Each mistake is cnnlab's own recurrence (:func:`cnnlab.receptive.receptive_field`)
+    run on the stack the mistake effectively sees.
+    """
+    layers = [tuple(int(v) for v in layer) for layer in layers]
+    _size, jump = _rf(layers)
+    if mistake == "rf_jump_ignored":  # every layer adds d*(k - 1), as if no stride before
+        return _rf([(k, 1, p, d) for k, _s, p, d in layers])[0], jump
+    if mistake == "rf_dilation_ignored":
+        return _rf([(k, s, p, 1) for k, s, p, _d in layers])
+    if mistake == "rf_jump_updated_first":  # a layer's own stride scales its own step
+        strides = [s for _k, s, _p, _d in layers]
+        shifted = [(1, strides[0], 0, 1)] + [
+            (k, s, p, d) for (k, _s, p, d), s in zip(layers, [*strides[1:], 1], strict=True)
+        ]
+        return _rf(shifted)
+    if mistake == "rf_sum_of_kernels":
+        return sum(k for k, _s, _p, _d in layers), jump
+    raise ValueError(f"unknown mistake {mistake!r}")
+
+
+def input_region(layers, i: int, *, mistake: str) -> tuple[int, int]:
+    """Half-open ``(start, stop)`` of unit ``i``'s input region under a given mistake."""
+    layers = [tuple(int(v) for v in layer) for layer in layers]
+    field = receptive.receptive_field([tuple(layer) for layer in layers])
+    size, jump, padding = field.size[0], field.jump[0], field.padding[0]
+    if mistake == "region_padding_ignored":
+        return i * jump, i * jump + size
+    if mistake == "region_inclusive_stop":
+        return i * jump - padding, i * jump - padding + size - 1
+    if mistake == "region_padding_without_jump":
+        plain = sum(p for _k, _s, p, _d in layers)
+        return i * jump - plain, i * jump - plain + size
+    raise ValueError(f"unknown mistake {mistake!r}")
+
+
+def _rf(layers) -> tuple[int, int]:
+    field = receptive.receptive_field([tuple(layer) for layer in layers])
+    return int(field.size[0]), int(field.jump[0])

@@ -73,9 +73,11 @@ def _draw(draw: Draw) -> dict[str, int]:
     v.update(n_pad=draw.integer(16, 64), k_pad=k_pad, p_pad=draw.integer(1, k_pad // 2 + 1))
     # n_dil above the widest dilated kernel (5 taps, dilation 4: 17 pixels), so it fits.
     v.update(n_dil=draw.integer(18, 64), k_dil=draw.choice((3, 5)), d_dil=draw.integer(2, 4))
-    v.update(
-        n_same=draw.integer(15, 64), k_same=draw.choice((3, 5, 7)), s_same=draw.choice((2, 3))
-    )
+    while True:  # an odd total, as on the slide: the extra pixel's side then matters
+        n_same, k_same, s_same = draw.integer(15, 64), draw.choice((3, 5, 7)), draw.choice((2, 3))
+        if sum(same_padding(n_same, k_same, s_same)) % 2:
+            break
+    v.update(n_same=n_same, k_same=k_same, s_same=s_same)
     v.update(
         cp_filters=draw.integer(4, 64), cp_k=draw.choice((3, 5, 7)), cp_c=draw.choice((1, 3, 4))
     )
@@ -198,7 +200,12 @@ def _function_question(
     count: int,
     judge_one: Callable[[Any, Case], list[Check]],
     title: str,
+    describe: Callable[..., str],
 ) -> Question:
+    """A function of small ints; hidden cases are labelled by ``describe(*args)``, which
+    names the case's features without its numbers (a label with the inputs would let a
+    resubmitted answer hard-code them)."""
+
     def visible(variant: Mapping[str, Any]) -> list[Case]:
         return [Case(tuple(args), label=_call(name, args)) for args in visible_args]
 
@@ -206,7 +213,7 @@ def _function_question(
         cases = []
         for _ in range(count):
             args = draw_args(rng)
-            cases.append(Case(args, label=_call(name, args), hidden=True))
+            cases.append(Case(args, label=describe(*args), hidden=True))
         return cases
 
     return Question(
@@ -235,6 +242,39 @@ def _int_judge(reference: Callable[..., int], detector) -> Callable[[Any, Case],
         ]
 
     return judge
+
+
+def _features(*named: tuple[bool, str], otherwise: str) -> str:
+    """The names of the features a case has, joined: ``"stride > 1, padding"``."""
+    return ", ".join(text for present, text in named if present) or otherwise
+
+
+def _describe_output_size(n: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> str:
+    span = d * (k - 1) + 1
+    return _features(
+        (s > 1, "stride > 1"),
+        (s > 1 and (n + 2 * p - span) % s != 0, "a stride that doesn't fit"),
+        (p > 0, "padding"),
+        (d > 1, "dilation"),
+        (k == 1, "1x1 kernel"),
+        otherwise="stride 1, no padding, no dilation",
+    )
+
+
+def _describe_same(n: int, k: int, s: int) -> str:
+    total = sum(same_padding(n, k, s))
+    parity = "odd" if total % 2 else "even"
+    return f"stride {'1' if s == 1 else '> 1'}, {parity} total padding"
+
+
+def _describe_conv(c_in: int, c_out: int, k: int) -> str:
+    kernel = "1x1 kernel" if k == 1 else "k x k kernel"
+    channels = "one input channel" if c_in == 1 else "several input channels"
+    return f"{kernel}, {channels}"
+
+
+def _describe_dense(n_in: int, n_out: int) -> str:
+    return "a dense layer" + (" with one output" if n_out == 1 else "")
 
 
 def _draw_output_size(rng: np.random.Generator) -> tuple[int, int, int, int, int]:
@@ -288,6 +328,7 @@ OUTPUT_SIZE = _function_question(
     12,
     _int_judge(output_size, diagnose.output_size),
     "output_size(n, k, s, p, d)",
+    _describe_output_size,
 )
 SAME_PADDING = _function_question(
     "same_padding",
@@ -297,6 +338,7 @@ SAME_PADDING = _function_question(
     10,
     _same_judge,
     "same_padding(n, k, s)",
+    _describe_same,
 )
 CONV_PARAMS = _function_question(
     "conv_params",
@@ -306,6 +348,7 @@ CONV_PARAMS = _function_question(
     8,
     _int_judge(lambda c_in, c_out, k: P.conv2d_params(c_in, c_out, k), diagnose.conv_params),
     "conv_params(c_in, c_out, k)",
+    _describe_conv,
 )
 DENSE_PARAMS = _function_question(
     "dense_params",
@@ -315,6 +358,7 @@ DENSE_PARAMS = _function_question(
     6,
     _int_judge(lambda n_in, n_out: P.dense_params(n_in, n_out), diagnose.dense_params),
     "dense_params(n_in, n_out)",
+    _describe_dense,
 )
 SEPARABLE_PARAMS = _function_question(
     "separable_params",
@@ -327,6 +371,7 @@ SEPARABLE_PARAMS = _function_question(
         diagnose.separable_params,
     ),
     "separable_params(c_in, c_out, k)",
+    _describe_conv,
 )
 
 

@@ -67,12 +67,19 @@ def _out_hw(H: int, W: int, KH: int, KW: int, s: int, p: int) -> tuple[int, int]
 
 
 def _visible_geometries(variant: Mapping[str, Any]):
+    """``(geometry, weight)`` of the visible cases.
+
+    The student's own example (the variant's shape) is shown but not scored: whether a
+    mistake shows on it depends on the variant's stride and padding, and a mistake
+    must cost every student the same.
+    """
     v = variant
     return [
         # (N, C, H, W, F, KH, KW, stride, padding)
-        (1, 1, 7, 7, 1, 3, 3, 1, 0),  # CS231n: 7x7 input, 3x3 filter -> 5x5
-        (2, 3, v["H"], v["W"], 2, v["K"], v["K"], v["stride"], v["padding"]),
-        (1, 2, 5, 6, 3, 2, 3, 1, 1),  # non-square input and kernel, padding
+        ((1, 1, 7, 7, 1, 3, 3, 1, 0), 1.0),  # CS231n: 7x7 input, 3x3 filter -> 5x5
+        ((2, 3, v["H"], v["W"], 2, v["K"], v["K"], v["stride"], v["padding"]), 0.0),
+        ((1, 2, 5, 6, 3, 2, 3, 1, 1), 1.0),  # non-square input and kernel, padding
+        ((2, 2, 7, 6, 2, 3, 3, 2, 1), 1.0),  # overlapping windows, stride and padding
     ]
 
 
@@ -101,18 +108,19 @@ def _scenario_geometry(rng: np.random.Generator, scenario) -> tuple:
     return (N, C, H, W, F, KH, KW, s, p)
 
 
-def _forward_case(rng, geometry, hidden: bool) -> Case:
+def _forward_case(rng, geometry, hidden: bool, weight: float = 1.0) -> Case:
     N, C, H, W, F, KH, KW, s, p = geometry
     x, w, b = _conv_inputs(rng, N, C, H, W, F, KH, KW)
-    return Case((x, w, b, s, p), label=_geometry_label(x.shape, w.shape, s, p), hidden=hidden)
+    label = _geometry_label(x.shape, w.shape, s, p)
+    return Case((x, w, b, s, p), label=label, hidden=hidden, weight=weight)
 
 
-def _backward_case(rng, geometry, hidden: bool) -> Case:
+def _backward_case(rng, geometry, hidden: bool, weight: float = 1.0) -> Case:
     N, C, H, W, F, KH, KW, s, p = geometry
     x, w, b = _conv_inputs(rng, N, C, H, W, F, KH, KW)
     dout = rng.normal(size=(N, F, *_out_hw(H, W, KH, KW, s, p)))
     label = _geometry_label(x.shape, w.shape, s, p)
-    return Case((x, w, b, dout, s, p), label=label, hidden=hidden)
+    return Case((x, w, b, dout, s, p), label=label, hidden=hidden, weight=weight)
 
 
 # --- conv forward -------------------------------------------------------------------------
@@ -127,7 +135,7 @@ def _forward_visible(variant: Mapping[str, Any]) -> list[Case]:
             label="4x4 arange input, one 2x2 filter of ones, bias 0.5, stride 2 (docs example)",
         )
     ]
-    cases += [_forward_case(rng, g, False) for g in _visible_geometries(variant)]
+    cases += [_forward_case(rng, g, False, weight) for g, weight in _visible_geometries(variant)]
     return cases
 
 
@@ -166,7 +174,7 @@ CONV_FORWARD = Question(
 
 def _backward_visible(variant: Mapping[str, Any]) -> list[Case]:
     rng = np.random.default_rng(20_242)
-    return [_backward_case(rng, g, False) for g in _visible_geometries(variant)]
+    return [_backward_case(rng, g, False, weight) for g, weight in _visible_geometries(variant)]
 
 
 def _backward_hidden(rng: np.random.Generator, variant: Mapping[str, Any]) -> list[Case]:

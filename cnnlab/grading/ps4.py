@@ -84,6 +84,20 @@ def _stack_label(layers: Sequence[Layer]) -> str:
     return "[" + ", ".join(f"k{k}s{s}p{p}d{d}" for k, s, p, d in layers) + "]"
 
 
+def _stack_features(layers: Sequence[Layer]) -> str:
+    """A hidden stack described without its numbers: ``"4 layers: strided, dilated"``."""
+    features = [
+        text
+        for present, text in (
+            (any(s > 1 for _k, s, _p, _d in layers), "strided"),
+            (any(p > 0 for _k, _s, p, _d in layers), "padded"),
+            (any(d > 1 for _k, _s, _p, d in layers), "dilated"),
+        )
+        if present
+    ]
+    return f"{len(layers)} layers" + (": " + ", ".join(features) if features else "")
+
+
 def _random_stack(rng: np.random.Generator) -> list[Layer]:
     """2 to 5 layers; the first strides by 2 or 3 and every later kernel is at least 2,
     so the jump always matters."""
@@ -131,7 +145,7 @@ RECEPTIVE_FIELD = Question(
     3,
     visible=lambda variant: [Case((stack,), label=_stack_label(stack)) for stack in _RF_VISIBLE],
     hidden=lambda rng, variant: [
-        Case((stack,), label=_stack_label(stack), hidden=True)
+        Case((stack,), label=_stack_features(stack), hidden=True)
         for stack in (_random_stack(rng) for _ in range(10))
     ],
     judge=_rf_judge,
@@ -154,7 +168,8 @@ def _region_hidden(rng: np.random.Generator, variant: Mapping[str, Any]) -> list
     cases = []
     for _ in range(8):
         stack, i = _random_stack(rng), int(rng.integers(0, 6))
-        cases.append(Case((stack, i), label=f"{_stack_label(stack)}, unit {i}", hidden=True))
+        unit = "the first unit" if i == 0 else "a later unit"
+        cases.append(Case((stack, i), label=f"{_stack_features(stack)}; {unit}", hidden=True))
     return cases
 
 
@@ -301,7 +316,7 @@ def _fine_tune_case(shots: int, seed: int, hidden: bool) -> Case:
     source = tinycnn.pretrained_source()
     return Case(
         (source, x_train, y_train, seed),
-        label=f"{shots} examples per target digit, seed {seed}",
+        label=f"{shots} examples per target digit" + ("" if hidden else f", seed {seed}"),
         hidden=hidden,
         data={"source": source, "x_test": x_test, "y_test": y_test},
     )
@@ -395,6 +410,12 @@ LR_SENTENCES = {
 }
 
 
+#: The lecture's rule for discriminative fine-tuning, as the check applies it: the head
+#: trains at the full rate, each earlier group 3x to 10x slower than the next one.
+HEAD_SCALE = 1.0
+SLOWER = (3.0, 10.0)
+
+
 def _lr_judge(value: Any, case: Case, variant: Mapping[str, Any]) -> list[Check]:
     names = ("w1", "b1", "w2", "b2")
     if type(value) is not dict or set(value) != set(names):
@@ -402,23 +423,37 @@ def _lr_judge(value: Any, case: Case, variant: Mapping[str, Any]) -> list[Check]
     scales = {name: as_number(value[name]) for name in names}
     if any(s is None for s in scales.values()):
         return [Check(False, "every learning-rate scale should be a number.")]
-    head_ok = scales["w2"] == 1 and scales["b2"] == 1
-    conv = scales["w1"]
-    conv_ok = conv == scales["b1"] and 0.1 - 1e-9 <= conv <= 1 / 3 + 1e-9
-    if conv_ok:
-        why = None
-    elif conv == 0 or scales["b1"] == 0:
-        why = LR_SENTENCES["frozen"]
-    elif conv > 1 or scales["b1"] > 1:
-        why = LR_SENTENCES["reversed"]
-    else:
-        why = LR_SENTENCES["ratio"]
-    return [
+    head_ok = scales["w2"] == HEAD_SCALE and scales["b2"] == HEAD_SCALE
+    checks = [
         Check(
-            head_ok, "" if head_ok else "the head's scales are not right.", LR_SENTENCES["ratio"]
-        ),
-        Check(conv_ok, "" if conv_ok else "the convolution's scales are not right.", why),
+            head_ok,
+            "" if head_ok else "the head (w2, b2) should train at the full rate, scale 1.",
+            None if head_ok else LR_SENTENCES["ratio"],
+            name="head",
+        )
     ]
+    low, high = HEAD_SCALE / SLOWER[1], HEAD_SCALE / SLOWER[0]
+    for name in ("w1", "b1"):
+        scale = scales[name]
+        ok = low - 1e-9 <= scale <= high + 1e-9
+        if ok:
+            why = None
+        elif scale == 0:
+            why = LR_SENTENCES["frozen"]
+        elif scale >= HEAD_SCALE:
+            why = LR_SENTENCES["reversed"]
+        else:
+            why = LR_SENTENCES["ratio"]
+        problem = (
+            ""
+            if ok
+            else (
+                f"{name}'s scale {scale:g} is not 3x to 10x below the head's "
+                f"(between {low:g} and {high:.4g})."
+            )
+        )
+        checks.append(Check(ok, problem, why, weight=0.5, name=name))
+    return checks
 
 
 LR_SCALES = Question(

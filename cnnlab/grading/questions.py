@@ -21,7 +21,8 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import Any, Literal
 
 import numpy as np
@@ -71,6 +72,10 @@ class Case:
     data
         Grader-side data that is never sent to the student's code (a held-out test set,
         the seed that built the case, ...).
+    weight
+        The case's share of the score relative to the others; ``0`` for a case that is
+        shown but not scored (a student's own example, whose geometry depends on the
+        variant: a mistake must cost every student the same).
     """
 
     args: tuple = ()
@@ -78,6 +83,7 @@ class Case:
     label: str = ""
     hidden: bool = False
     data: Mapping[str, Any] = field(default_factory=dict)
+    weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,8 @@ class Verdict:
     ``credit`` is the fraction (0 to 1) of the case's sub-checks that passed; it
     defaults to 1 for a passed case and 0 for a failed one. ``explains`` lists every
     misconception that reproduces this case's wrong answer (``diagnosis`` is the one
-    :meth:`Question.grade` retained).
+    :meth:`Question.grade` retained). ``weight`` is the case's share of the score
+    (:attr:`Case.weight`) and ``failed`` names the sub-checks that failed (``dx``, ...).
     """
 
     passed: bool
@@ -95,6 +102,8 @@ class Verdict:
     diagnosis: str | None = None
     credit: float | None = None
     explains: tuple[str, ...] = ()
+    weight: float = 1.0
+    failed: tuple[str, ...] = ()
 
     @property
     def fraction(self) -> float:
@@ -148,7 +157,45 @@ class Report:
                 lines.append(f"         Likely mistake: {verdict.diagnosis}")
         if len(failed) > MAX_LISTED:
             lines.append(f"  ... and {len(failed) - MAX_LISTED} more failing cases")
+        if 0 < self.score < self.points:
+            lines.append(self.split())
         return "\n".join(lines)
+
+    def split(self) -> str:
+        """One line saying how a partial score adds up from the cases and their parts."""
+        scored = [v for v in self.verdicts if v.weight > 0]
+        if len(scored) == 1:
+            only = scored[0]
+            fraction = Fraction(only.fraction).limit_denominator(24)
+            wrong = f" ({', '.join(only.failed)} wrong)" if only.failed else ""
+            return f"  How the score adds up: {fraction} of the points{wrong}."
+        equal = len({v.weight for v in scored}) == 1
+        share = f", {_fmt(round(self.points / len(scored), 3))} points each" if equal else ""
+        groups: dict[tuple[Fraction, tuple[str, ...]], int] = {}
+        for verdict in scored:
+            fraction = Fraction(verdict.fraction).limit_denominator(24)
+            key = (fraction, verdict.failed if 0 < fraction < 1 else ())
+            groups[key] = groups.get(key, 0) + 1
+        parts = []
+        for (fraction, names), count in sorted(groups.items(), key=lambda g: -g[0][0]):
+            cases = "1 case" if count == 1 else f"{count} cases"
+            if fraction == 1:
+                parts.append(f"{cases} fully right")
+            elif fraction == 0:
+                parts.append(f"{cases} earned nothing")
+            else:
+                wrong = f" ({', '.join(names)} wrong)" if names else ""
+                parts.append(
+                    f"{cases} earned {fraction} of {'its' if count == 1 else 'their'} share{wrong}"
+                )
+        unscored = len(self.verdicts) - len(scored)
+        tail = (
+            f"; {unscored} example{'s' if unscored != 1 else ''} shown, not scored"
+            if (unscored)
+            else ""
+        )
+        head = f"  How the score adds up: {len(scored)} scored cases{share}"
+        return f"{head}: " + ", ".join(parts) + tail + "."
 
 
 def _fmt(number: float) -> str:
@@ -162,7 +209,8 @@ class Check:
     ``problem`` is one sentence saying what is wrong (empty when passed); it must not
     contain the expected answer of a hidden case. ``diagnosis`` names the likely
     misconception when one is recognised; ``explains`` may list every misconception
-    that reproduces the value, most likely first.
+    that reproduces the value, most likely first. ``name`` names the part checked
+    (``"dx"``), for the line that explains a partial score.
     """
 
     passed: bool
@@ -170,6 +218,7 @@ class Check:
     diagnosis: str | None = None
     weight: float = 1.0
     explains: tuple[str, ...] = ()
+    name: str = ""
 
 
 Judge = Callable[[Any, Case, Mapping[str, Any]], Sequence[Check]]
@@ -295,8 +344,18 @@ class Question:
             )
         return self._report([Verdict(False, message)])
 
+    def uses_cnnlab_report(self, used: str) -> Report:
+        """The report for an answer that is, or calls, cnnlab's own ``used``.
+
+        :func:`cnnlab.grading.check` gives it in the student's kernel, where cnnlab is
+        importable; at grading the same answer fails because cnnlab is not.
+        """
+        message = f"`{self.target}` uses cnnlab's own `{used}`: {USES_CNNLAB}"
+        return self._report([Verdict(False, message)])
+
     def _report(self, verdicts: list[Verdict]) -> Report:
-        fraction = sum(v.fraction for v in verdicts) / len(verdicts) if verdicts else 0.0
+        total = math.fsum(v.weight for v in verdicts)
+        fraction = math.fsum(v.fraction * v.weight for v in verdicts) / total if total else 0.0
         score = round(self.points * min(max(fraction, 0.0), 1.0), 3)
         return Report(self.key, self.points, score, tuple(verdicts), self.title)
 
@@ -314,13 +373,15 @@ class Question:
             return f"`{self.target}`"
         if case.hidden:
             return f"hidden case {index}" + (f" ({case.label})" if case.label else "")
-        return case.label or f"case {index}"
+        where = case.label or f"case {index}"
+        return where + (" [your example, not scored]" if case.weight == 0 else "")
 
     def _verdict(self, outcome: Outcome, case: Case, variant: Mapping[str, Any], index: int):
         where = self._describe(case, index)
+        weight = float(case.weight)
         problem = _outcome_problem(outcome, self.target, self.kind)
         if problem is not None:
-            return Verdict(False, f"{where}: {problem}")
+            return Verdict(False, f"{where}: {problem}", weight=weight)
         try:
             checks = list(self._judge(outcome["value"], case, variant))
         except (ArithmeticError, ValueError, TypeError, IndexError, KeyError) as error:
@@ -328,6 +389,7 @@ class Question:
             return Verdict(
                 False,
                 f"{where}: the grader could not compare this value ({type(error).__name__}).",
+                weight=weight,
             )
         if not checks:  # pragma: no cover - every judge returns at least one check
             raise AssertionError(f"{self.key}: judge returned no checks")
@@ -335,7 +397,7 @@ class Question:
         earned = sum(c.weight for c in checks if c.passed)
         passed = all(c.passed for c in checks)
         if passed:
-            return Verdict(True, where, None, 1.0)
+            return Verdict(True, where, None, 1.0, weight=weight)
         problems = [c.problem for c in checks if not c.passed and c.problem]
         diagnosis = next((c.diagnosis for c in checks if not c.passed and c.diagnosis), None)
         explains: list[str] = []
@@ -343,8 +405,15 @@ class Question:
             if not c.passed:
                 explains += [e for e in (c.explains or (c.diagnosis,)) if e and e not in explains]
         message = f"{where}: " + " ".join(problems) if problems else f"{where}: wrong."
+        failed = tuple(c.name for c in checks if not c.passed and c.name)
         return Verdict(
-            False, message, diagnosis, earned / total if total else 0.0, tuple(explains)
+            False,
+            message,
+            diagnosis,
+            earned / total if total else 0.0,
+            tuple(explains),
+            weight,
+            failed,
         )
 
 
@@ -368,11 +437,27 @@ def _consistent(verdicts: list[Verdict]) -> list[Verdict]:
     out = []
     for verdict in verdicts:
         if best in verdict.explains and verdict.diagnosis != best:
-            verdict = Verdict(
-                verdict.passed, verdict.message, best, verdict.credit, verdict.explains
-            )
+            verdict = replace(verdict, diagnosis=best)
         out.append(verdict)
     return out
+
+
+#: The exception a notebook's backward probe raises when the student's own forward
+#: pass fails (the read-only cell defines it), so the report can say where it came from.
+FORWARD_FAILED = "ForwardFailed"
+#: Why an answer that uses cnnlab scores 0 at grading (shown in-kernel too).
+USES_CNNLAB = (
+    "the grader runs your notebook without cnnlab (it is the reference the grader "
+    "compares with), so an answer that imports or calls cnnlab scores 0 there: write "
+    "the computation yourself, in NumPy."
+)
+
+
+def _needs_cnnlab(error: str) -> bool:
+    return (
+        error.startswith(("ModuleNotFoundError: No module named 'cnnlab", "ImportError"))
+        and "cnnlab" in error
+    ) or error.startswith("NameError: name 'cnnlab' is not defined")
 
 
 def _not_implemented(outcome: Outcome) -> bool:
@@ -388,6 +473,14 @@ def _outcome_problem(outcome: Outcome, target: str, kind: str) -> str | None:
         first = error[0] if error else "an exception"
         if len(first) > 200:
             first = first[:197] + "..."
+        if first.startswith(f"{FORWARD_FAILED}: "):
+            return (
+                f"your forward pass raised {first[len(FORWARD_FAILED) + 2 :]} on this case, "
+                "so the backward pass could not be checked: fix the forward pass first "
+                "(its own check shows where it goes wrong)."
+            )
+        if _needs_cnnlab(first):
+            return f"raised {first}: {USES_CNNLAB}"
         return f"raised {first}"
     if "timeout" in outcome:
         seconds = outcome["timeout"]
