@@ -328,6 +328,20 @@ def test_conv_explorer_follows_its_sliders(notebook):
     check(same)
     expect(explorer.locator(".cnnlab-conv-padding")).to_be_hidden()
 
+    # Back to a number of pixels per side, then every other slider in turn.
+    explorer.locator(".cnnlab-conv-mode button", has_text="number").click()
+    check(conv_explorer_state(7, 4, stride=3))
+    _press(explorer.locator(".cnnlab-conv-padding .noUi-handle"), "ArrowRight", 1)
+    check(conv_explorer_state(7, 4, stride=3, padding=1))
+    _press(explorer.locator(".cnnlab-conv-position .noUi-handle"), "ArrowRight", 1)
+    check(conv_explorer_state(7, 4, stride=3, padding=1, position=1))
+    _press(explorer.locator(".cnnlab-conv-dilation .noUi-handle"), "ArrowRight", 1)
+    dilated = conv_explorer_state(7, 4, stride=3, padding=1, dilation=2, position=1)
+    assert dilated.position == 0  # one window left: the position slider follows
+    check(dilated)
+    _press(explorer.locator(".cnnlab-conv-n .noUi-handle"), "ArrowRight", 2)
+    check(conv_explorer_state(9, 4, stride=3, padding=1, dilation=2))
+
 
 @pytest.mark.parametrize("notebook", ["02_max_pooling_forward_backward.ipynb"], indirect=True)
 def test_pool_stepper_steps_through_forward_and_backward(notebook):
@@ -354,6 +368,15 @@ def test_pool_stepper_steps_through_forward_and_backward(notebook):
         _shows(grid, figure_to_png(draw_pool_step(state, title=False), dpi=80), "pool step")
     assert "3 + 1 = 4" in state.message
     _save(None, widget, "02_pool_stepper.png")
+    widget.locator(".cnnlab-pool-back").click()
+    expect(readout).to_have_text(str(step - 1), timeout=30_000)
+    expect(message).to_contain_text(stepper.state(step - 1).message)
+    _shows(grid, figure_to_png(draw_pool_step(stepper.state(step - 1), title=False), dpi=80),
+           "pool step")
+    widget.locator(".cnnlab-pool-reset").click()
+    expect(readout).to_have_text("0", timeout=30_000)
+    _shows(grid, figure_to_png(draw_pool_step(stepper.state(0), title=False), dpi=80),
+           "pool step")
 
 
 @pytest.mark.parametrize("notebook", ["03_parameters_and_case_studies.ipynb"], indirect=True)
@@ -390,6 +413,25 @@ def test_network_builder_inserts_a_layer_and_redraws(notebook):
     expect(widget.locator(".cnnlab-builder-table")).to_contain_text(
         f"{status.summary.total_params:,}")
     _save(None, widget, "03_network_builder.png")
+
+    def check(count: int) -> None:
+        expect(layers.locator("option")).to_have_count(count, timeout=30_000)
+        _shows(bars, figure_to_png(plot_summary_bars(builder.status().summary), dpi=80),
+               "bars")
+
+    widget.locator("button", has_text="remove last").click()
+    builder.remove(-1)
+    check(8)
+    layers.select_option(index=2)  # the max pool just inserted
+    widget.locator("button", has_text="remove selected").click()
+    builder.remove(2)
+    check(7)
+    shape = widget.locator("input[type='text']").first
+    shape.fill("1x28x28")
+    shape.press("Enter")
+    builder.input_shape = (1, 28, 28)
+    check(7)
+    expect(widget.locator(".cnnlab-builder-table")).to_contain_text("1x28x28")
 
 
 @pytest.mark.parametrize("notebook", ["04_receptive_fields_and_dilation.ipynb"], indirect=True)
@@ -428,6 +470,10 @@ def test_receptive_explorer_marks_what_the_state_says(notebook):
     widget.locator(".cnnlab-rf-preset select").select_option("k3s1p1")
     widget.locator(".cnnlab-rf-add").click()
     check(receptive_explorer_state(["k3s1p2d2", "k3s1p1"], 5, (1, 1)))
+    widget.locator(".cnnlab-rf-remove").click()
+    check(receptive_explorer_state(["k3s1p2d2"], 5, (1, 1)))
+    _press(widget.locator(".cnnlab-rf-size .noUi-handle"), "ArrowRight", 1)
+    check(receptive_explorer_state(["k3s1p2d2"], 6, (1, 1)))
 
 
 #: Notebooks without a widget: the code of the cell whose figure is checked, and the

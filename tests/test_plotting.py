@@ -157,12 +157,54 @@ def test_images_filters_feature_maps_saliency():
     assert [ax.get_title() for ax in fig.axes if ax.images] == ["a", "b", "c"]
     rgb = plotting.show_images([rng.random((3, 4, 4))])
     assert rgb.axes[0].images[0].get_array().shape == (4, 4, 3)
-    filters = plotting.show_filters(rng.normal(size=(8, 1, 3, 3)))
-    assert sum(1 for ax in filters.axes if ax.images) == 8
+    w = rng.normal(size=(8, 1, 3, 3))
+    filters = plotting.show_filters(w)
+    panels = [ax for ax in filters.axes if ax.images]
+    assert len(panels) == 8
+    # One symmetric scale for all filters, and a colour bar to read it.
+    limit = np.abs(w).max()
+    assert all(ax.images[0].get_clim() == (-limit, limit) for ax in panels)
+    assert any(ax.get_ylabel() == "weight" for ax in filters.axes)
     maps = plotting.show_feature_maps(rng.random((4, 5, 5)), title="maps")
     assert maps._suptitle.get_text() == "maps"
+    digit = rng.random((1, 5, 5))
+    beside = plotting.show_feature_maps(rng.random((4, 5, 5)), image=digit)
+    shown = [ax for ax in beside.axes if ax.images]
+    assert [ax.get_title() for ax in shown] == ["input", *(f"channel {c}" for c in range(4))]
+    np.testing.assert_allclose(shown[0].images[0].get_array(), digit[0])
     sal = plotting.show_saliency(rng.random((2, 3, 6, 6)), rng.random((2, 6, 6)), ["x", "y"])
     assert len(sal.axes) == 4
+
+
+def test_saliency_on_one_scale_when_panels_are_compared():
+    rng = np.random.default_rng(1)
+    images, maps = rng.random((2, 3, 6, 6)), rng.random((2, 6, 6))
+    maps[1] *= 0.2
+    fig = plotting.show_saliency(images, maps, ["max", "mean"], shared_scale=True)
+    saliency_row = [ax for ax in fig.axes if ax.images][2:]   # images first, then maps
+    assert {ax.images[0].get_clim() for ax in saliency_row} == {(0.0, maps.max())}
+    assert any("one scale" in ax.get_ylabel() for ax in fig.axes)
+    separate = plotting.show_saliency(images, maps)
+    tops = [ax.images[0].get_clim()[1] for ax in separate.axes if ax.images][2:]
+    assert tops[0] != tops[1]
+
+
+def test_saliency_pairs_side_by_side_in_rows():
+    rng = np.random.default_rng(2)
+    images = rng.random((6, 1, 8, 8))
+    said, truth = rng.random((6, 8, 8)), rng.random((6, 8, 8)) * 3
+    titles = [(f"said {k}", f"true {k + 1}") for k in range(6)]
+    fig = plotting.show_saliency_pairs(images, said, truth, titles)
+    assert len(fig.axes) == 2 * 9                       # 2 rows of 3 (image, said, true)
+    first_row = [ax.get_title() for ax in fig.axes[:9]]
+    assert first_row[:3] == ["image", "said 0", "true 1"]
+    assert first_row[3:6] == ["image", "said 1", "true 2"]
+    assert fig.axes[1].title.get_fontsize() >= 10
+    # The two maps of one digit share a scale.
+    top = max(said[0].max(), truth[0].max())
+    assert fig.axes[1].images[0].get_clim() == fig.axes[2].images[0].get_clim() == (0, top)
+    with pytest.raises(ValueError, match="one pair of titles per image"):
+        plotting.show_saliency_pairs(images, said, truth, titles[:2])
 
 
 def test_plotting_explains_bad_shapes():
