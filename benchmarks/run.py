@@ -23,7 +23,13 @@ sensitive to other programs on a shared machine, so it tells whether a bad figur
 (A) is the code or the neighbours. The naive loops are timed in pass (B) only, and
 the speed-up over them is taken from (B), where both sides run on one core.
 
-Options: ``--repeat R`` (default 7) and ``--out PATH``.
+The convolutions are the shapes a course and its users meet (:data:`CONVS`), plus a
+whole-network forward pass and training step of the digits CNN and of ResNet-18 at
+3x64x64 (:data:`NETWORKS`); every rate is also given as a fraction of the machine's
+measured peak (a NumPy sgemm and a register-bound FMA loop, :func:`machine_peak`).
+
+Options: ``--quick`` (a subset of the convolutions, a few minutes), ``--repeat R``
+(default 5) and ``--out PATH``. Only the engine's section of ``--out`` is rewritten.
 """
 
 from __future__ import annotations
@@ -63,21 +69,73 @@ sys.path.insert(0, str(HERE.parent))
 import im2col_numpy  # noqa: E402
 
 from cnnlab import layers, naive  # noqa: E402
+from cnnlab.kernels.simd import lanes, load, muladd, store  # noqa: E402
 
-#: (name, N, C, F, H, kernel, stride, padding)
+
+@dataclass(frozen=True)
+class ConvCase:
+    """One convolution layer of the benchmark (NCHW; square kernel unless a pair)."""
+
+    name: str
+    N: int
+    C: int
+    F: int
+    H: int
+    W: int
+    kernel: int | tuple[int, int] = 3
+    stride: int = 1
+    padding: int = 1
+    dilation: int = 1
+    groups: int = 1
+    dtype: str = "float32"
+    quick: bool = True  # part of --quick
+
+
+#: The shapes a course and its users meet: the four original cases, ResNet-18/50 and
+#: VGG layers (3x3 at 64-512 channels, stride 1 and 2), 1x1, depthwise and grouped
+#: (MobileNet), dilation 2 and 4, batch 1 and 64, float64, non-square inputs.
 CONVS = [
-    ("conv N=64 3->16 32x32 k3 p1", 64, 3, 16, 32, 3, 1, 1),
-    ("conv N=32 16->32 16x16 k3 p1", 32, 16, 32, 16, 3, 1, 1),
-    ("conv N=16 64->64 16x16 k3 p1", 16, 64, 64, 16, 3, 1, 1),
-    ("conv N=8 3->96 227x227 k11 s4 (AlexNet conv1)", 8, 3, 96, 227, 11, 4, 0),
+    ConvCase("N=64 3->16 32x32 k3 p1", 64, 3, 16, 32, 32),
+    ConvCase("N=32 16->32 16x16 k3 p1", 32, 16, 32, 16, 16),
+    ConvCase("N=16 64->64 16x16 k3 p1", 16, 64, 64, 16, 16),
+    ConvCase("N=8 3->96 227x227 k11 s4 (AlexNet conv1)", 8, 3, 96, 227, 227, 11, 4, 0,
+             quick=False),
+    ConvCase("ResNet 3x3 64->64 56x56 N=2", 2, 64, 64, 56, 56),
+    ConvCase("ResNet 3x3 128->128 28x28 N=4", 4, 128, 128, 28, 28),
+    ConvCase("ResNet 3x3 256->256 14x14 N=8", 8, 256, 256, 14, 14, quick=False),
+    ConvCase("ResNet 3x3 512->512 7x7 N=8", 8, 512, 512, 7, 7),
+    ConvCase("ResNet 3x3 s2 64->128 56x56 N=2", 2, 64, 128, 56, 56, 3, 2),
+    ConvCase("ResNet 3x3 s2 256->512 14x14 N=4", 4, 256, 512, 14, 14, 3, 2, quick=False),
+    ConvCase("ResNet-50 1x1 256->64 28x28 N=4", 4, 256, 64, 28, 28, 1, 1, 0),
+    ConvCase("ResNet-50 1x1 64->256 56x56 N=2", 2, 64, 256, 56, 56, 1, 1, 0, quick=False),
+    ConvCase("ResNet 1x1 s2 projection 256->512 14x14 N=4", 4, 256, 512, 14, 14, 1, 2, 0),
+    ConvCase("batch 1, VGG conv3 256->256 56x56", 1, 256, 256, 56, 56),
+    ConvCase("batch 1, VGG conv1_2 64->64 224x224", 1, 64, 64, 224, 224, quick=False),
+    ConvCase("depthwise 3x3 g=64 56x56 N=4", 4, 64, 64, 56, 56, groups=64),
+    ConvCase("depthwise 3x3 s2 g=128 56x56 N=2 (MobileNet)", 2, 128, 128, 56, 56, 3, 2,
+             groups=128, quick=False),
+    ConvCase("grouped 3x3 g=4 128->128 28x28 N=4", 4, 128, 128, 28, 28, groups=4),
+    ConvCase("dilated 3x3 d=2 32->32 32x32 N=8", 8, 32, 32, 32, 32, padding=2, dilation=2),
+    ConvCase("dilated 3x3 d=4 64->64 32x32 N=4", 4, 64, 64, 32, 32, padding=4, dilation=4,
+             quick=False),
+    ConvCase("batch 64, 3x3 32->32 16x16", 64, 32, 32, 16, 16, quick=False),
+    ConvCase("float64 3->8 12x12 N=4 (gradient-check size)", 4, 3, 8, 12, 12,
+             dtype="float64"),
+    ConvCase("float64 3x3 64->64 16x16 N=4", 4, 64, 64, 16, 16, dtype="float64", quick=False),
+    ConvCase("digits CNN conv 1->8 8x8 N=64", 64, 1, 8, 8, 8),
+    ConvCase("non-square 3x3 64->64 24x40 N=4", 4, 64, 64, 24, 40),
+    ConvCase("non-square kernel 3x5 32->32 20x36 N=4", 4, 32, 32, 20, 36, (3, 5), 1, (1, 2),
+             quick=False),
 ]
 #: (kernel, stride) on a 64x64x56x56 input, for max and avg.
 POOLS = [(2, 2), (3, 2), (3, 1)]
 POOL_SHAPE = (64, 64, 56, 56)
 
 TARGETS = {
-    "conv forward": 1.5,  # geometric mean of cnnlab/PyTorch over the conv suite
-    "conv backward": 2.0,
+    "conv forward": 1.0,  # geometric mean of cnnlab/PyTorch over the conv suite
+    "conv backward": 1.0,
+    "conv worst": 1.5,  # every conv case, each pass
+    "peak fraction": 0.5,  # of the single-core peak, large stride-1 3x3 layers (pass B)
     "pool forward": 0.5,  # every pooling case
     "pool backward": 0.5,
     "naive speed-up": 100.0,  # naive/cnnlab, every case
@@ -135,53 +193,147 @@ def once(f) -> float:
     return CLOCK() - start
 
 
-def bench_convs(torch, repeat: int, with_naive: bool) -> list[Row]:
+def _pair(value):
+    return tuple(value) if isinstance(value, tuple) else (value, value)
+
+
+def bench_convs(torch, repeat: int, with_naive: bool, quick: bool) -> list[Row]:
     rows = []
     F_ = torch.nn.functional if torch else None
-    for name, N, C, F, H, K, s, p in CONVS:
+    for case in CONVS:
+        if quick and not case.quick:
+            continue
         rng = np.random.default_rng(0)
-        x = rng.standard_normal((N, C, H, H), dtype=np.float32)
-        w = rng.standard_normal((F, C, K, K), dtype=np.float32) * 0.1
-        b = rng.standard_normal(F, dtype=np.float32)
-        out, cache = layers.conv2d_forward(x, w, b, stride=s, padding=p)
-        dout = rng.standard_normal(out.shape, dtype=np.float32)
-        _, np_cache = im2col_numpy.conv_forward(x, w, b, s, p)
-        flops = 2.0 * N * F * out.shape[2] * out.shape[3] * C * K * K
-        fwd = {
-            "cnnlab": lambda x=x, w=w, b=b, s=s, p=p: layers.conv2d_forward(
-                x, w, b, stride=s, padding=p
-            ),
-            "numpy": lambda x=x, w=w, b=b, s=s, p=p: im2col_numpy.conv_forward(x, w, b, s, p),
-        }
-        bwd = {
-            "cnnlab": lambda dout=dout, cache=cache: layers.conv2d_backward(dout, cache),
-            "numpy": lambda dout=dout, c=np_cache: im2col_numpy.conv_backward(dout, c),
-        }
+        dtype = np.dtype(case.dtype)
+        KH, KW = _pair(case.kernel)
+        x = rng.standard_normal((case.N, case.C, case.H, case.W)).astype(dtype)
+        w = (rng.standard_normal((case.F, case.C // case.groups, KH, KW)) * 0.1).astype(dtype)
+        b = rng.standard_normal(case.F).astype(dtype)
+        params = {"stride": case.stride, "padding": case.padding, "dilation": case.dilation,
+                  "groups": case.groups}
+        out, cache = layers.conv2d_forward(x, w, b, **params)
+        dout = rng.standard_normal(out.shape).astype(dtype)
+        flops = 2.0 * out.size * (case.C // case.groups) * KH * KW
+        fwd = {"cnnlab": lambda x=x, w=w, b=b, p=params: layers.conv2d_forward(x, w, b, **p)}
+        bwd = {"cnnlab": lambda dout=dout, cache=cache: layers.conv2d_backward(dout, cache)}
+        simple = case.groups == 1 and case.dilation == 1 and case.kernel == KH == KW
+        if simple and dtype == np.float32:
+            s_, p_ = case.stride, case.padding
+            _, np_cache = im2col_numpy.conv_forward(x, w, b, s_, p_)
+            fwd["numpy"] = lambda x=x, w=w, b=b, s=s_, p=p_: im2col_numpy.conv_forward(
+                x, w, b, s, p)
+            bwd["numpy"] = lambda dout=dout, c=np_cache: im2col_numpy.conv_backward(dout, c)
         if torch:
             xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-            ot = F_.conv2d(xt, wt, bt, stride=s, padding=p)
+            ot = F_.conv2d(xt, wt, bt, **params)
             dt = torch.tensor(dout)
 
-            def t_fwd(xt=xt, wt=wt, bt=bt, s=s, p=p):
+            def t_fwd(xt=xt, wt=wt, bt=bt, p=params):
                 with torch.no_grad():
-                    F_.conv2d(xt, wt, bt, stride=s, padding=p)
+                    F_.conv2d(xt, wt, bt, **p)
 
             fwd["torch"] = t_fwd
             bwd["torch"] = lambda ot=ot, xt=xt, wt=wt, bt=bt, dt=dt: torch.autograd.grad(
                 ot, (xt, wt, bt), dt, retain_graph=True
             )
+        name = f"conv {case.name}"
         row_f = Row(name, "forward", "conv", flops, timed_blocks(fwd, repeat))
         row_b = Row(name, "backward", "conv", 2 * flops, timed_blocks(bwd, repeat))
-        if with_naive:  # one image (the work per image is the same), scaled to N
+        if with_naive and flops / case.N < 1e8:  # one image (the same work each), scaled
             start = CLOCK()
-            _, cache1 = naive.conv2d_forward(x[:1], w, b, stride=s, padding=p)
-            row_f.naive_scaled = (CLOCK() - start) * N
+            _, cache1 = naive.conv2d_forward(x[:1], w, b, **params)
+            row_f.naive_scaled = (CLOCK() - start) * case.N
             row_b.naive_scaled = (
-                once(lambda d=dout[:1], c=cache1: naive.conv2d_backward(d, c)) * N
+                once(lambda d=dout[:1], c=cache1: naive.conv2d_backward(d, c)) * case.N
             )
         rows += [row_f, row_b]
         report(row_f)
         report(row_b)
+    return rows
+
+
+def _macs(model, shape) -> int:
+    """Multiply-adds of one image through a cnnlab.net model (conv and dense layers)."""
+    from cnnlab import net
+
+    total = 0
+    for layer in model:
+        if isinstance(layer, net.ResidualBlock):
+            total += _macs(layer.main, shape) + _macs(layer.shortcut, shape)
+        out = layer.output_shape(shape)
+        if isinstance(layer, net.Conv2d):
+            total += math.prod(out) * layer.weight.size // layer.out_channels
+        elif isinstance(layer, net.Dense):
+            total += layer.weight.size
+        shape = out
+    return total
+
+
+#: (name, model factory, input shape (C, H, W), batch)
+NETWORKS = [
+    ("digits CNN, N=64", lambda: __import__("cnnlab.net", fromlist=["x"]).digits_cnn(seed=0),
+     (1, 8, 8), 64),
+    ("ResNet-18 at 3x64x64, N=8", lambda: _resnet18((3, 64, 64)), (3, 64, 64), 8),
+]
+
+
+def _resnet18(shape):
+    from cnnlab import models, net
+
+    return net.build(models.zoo.get("resnet18").with_input(shape), seed=0)
+
+
+def bench_networks(torch, repeat: int) -> list[Row]:
+    """A whole-network forward pass and a training step (forward, loss, backward, SGD)."""
+    from torch_twin import torch_twin
+
+    from cnnlab.layers import softmax_cross_entropy
+    from cnnlab.net import SGD
+
+    rows = []
+    for name, factory, shape, batch in NETWORKS:
+        model = factory()
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((batch, *shape)).astype(np.float32)
+        y = rng.integers(0, model(x[:1]).shape[1], size=batch)
+        optimizer = SGD(model, lr=1e-3, momentum=0.9)
+        flops = 2.0 * _macs(model, shape) * batch
+
+        def step(model=model, x=x, y=y, optimizer=optimizer):
+            model.zero_grad()
+            _, dscores = softmax_cross_entropy(model(x), y)
+            model.backward(dscores, input_grad=False)
+            optimizer.step()
+
+        def forward(model=model, x=x):
+            model.eval()
+            model(x)
+            model.train()
+
+        fwd, train = {"cnnlab": forward}, {"cnnlab": step}
+        if torch is not None:
+            twin = torch_twin(model, torch)
+            xt, yt = torch.tensor(x), torch.tensor(y)
+            opt_t = torch.optim.SGD(twin.parameters(), lr=1e-3, momentum=0.9)
+
+            def t_forward(twin=twin, xt=xt):
+                twin.eval()
+                with torch.no_grad():
+                    twin(xt)
+                twin.train()
+
+            def t_step(twin=twin, xt=xt, yt=yt, opt=opt_t):
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(twin(xt), yt).backward()
+                opt.step()
+
+            fwd["torch"], train["torch"] = t_forward, t_step
+        row_f = Row(f"network {name}", "forward", "network", flops, timed_blocks(fwd, repeat))
+        row_t = Row(f"network {name}", "training step", "network", 3 * flops,
+                    timed_blocks(train, repeat))
+        rows += [row_f, row_t]
+        report(row_f)
+        report(row_t)
     return rows
 
 
@@ -232,8 +384,8 @@ def bench_pools(torch, repeat: int, with_naive: bool) -> list[Row]:
 
 def report(row: Row) -> None:
     ours = row.median("cnnlab")
-    parts = [f"{row.name:46s} {row.direction:8s} cnnlab {ours * 1e3:9.2f} ms"]
-    unit = "GFLOP/s" if row.kind == "conv" else "Gtap/s"
+    parts = [f"{row.name:56s} {row.direction:8s} cnnlab {ours * 1e3:9.2f} ms"]
+    unit = "Gtap/s" if row.kind == "pool" else "GFLOP/s"
     parts.append(f"{row.ops / ours / 1e9:6.1f} {unit}")
     if "torch" in row.times:
         theirs = row.median("torch")
@@ -243,6 +395,91 @@ def report(row: Row) -> None:
     if row.naive_scaled == row.naive_scaled:
         parts.append(f"naive {row.naive_scaled:8.2f} s ({row.naive_scaled / ours:,.0f}x)")
     print("  ".join(parts), flush=True)
+
+
+@numba.njit(cache=True)
+def _fma_run(a, iterations, out, slot):
+    """``iterations`` x 10 independent vector multiply-adds held in registers."""
+    u = load(a, 0)
+    v = load(a, lanes(a))
+    c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = c8 = c9 = load(a, 2 * lanes(a))
+    for _ in range(iterations):
+        c0 = muladd(u, v, c0)
+        c1 = muladd(u, v, c1)
+        c2 = muladd(u, v, c2)
+        c3 = muladd(u, v, c3)
+        c4 = muladd(u, v, c4)
+        c5 = muladd(u, v, c5)
+        c6 = muladd(u, v, c6)
+        c7 = muladd(u, v, c7)
+        c8 = muladd(u, v, c8)
+        c9 = muladd(u, v, c9)
+    n = lanes(a)
+    base = slot * 10 * n
+    store(out, base, c0)
+    store(out, base + n, c1)
+    store(out, base + 2 * n, c2)
+    store(out, base + 3 * n, c3)
+    store(out, base + 4 * n, c4)
+    store(out, base + 5 * n, c5)
+    store(out, base + 6 * n, c6)
+    store(out, base + 7 * n, c7)
+    store(out, base + 8 * n, c8)
+    store(out, base + 9 * n, c9)
+
+
+@numba.njit(parallel=True, cache=True)
+def _fma_parallel(a, iterations, out, threads):
+    for t in numba.prange(threads):
+        _fma_run(a, iterations, out, t)
+
+
+def machine_peak() -> dict[str, float]:
+    """Measured float32 GFLOP/s: a NumPy sgemm and a register-bound FMA loop, on one
+    thread and on every thread (best of three each)."""
+    from threadpoolctl import threadpool_limits
+
+    from cnnlab.kernels.simd import VECTOR_BYTES
+
+    lanes = VECTOR_BYTES // 4
+    a = np.full(3 * lanes, 1.0000001, dtype=np.float32)
+    a[2 * lanes:] = 0.0
+    iterations = 2_000_000
+    threads = numba.get_num_threads()
+    out = np.zeros(10 * lanes * threads, dtype=np.float32)
+    _fma_run(a, 10, out, 0)
+    _fma_parallel(a, 10, out, threads)
+    flops_one = 2.0 * 10 * lanes * iterations
+    result = {}
+
+    def best(f) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            f()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    # The loop uses cnnlab's vectors (VECTOR_BYTES); a CPU with wider FMA units has a
+    # higher peak than it shows, which the sgemm (OpenBLAS picks the widest) reveals.
+    width = f"{VECTOR_BYTES * 8}-bit vectors"
+    result[f"FMA loop ({width}), 1 thread"] = (
+        flops_one / best(lambda: _fma_run(a, iterations, out, 0)) / 1e9
+    )
+    result[f"FMA loop ({width}), {threads} threads"] = (
+        flops_one * threads / best(lambda: _fma_parallel(a, iterations, out, threads)) / 1e9
+    )
+    m = np.random.default_rng(0).standard_normal((1536, 1536), dtype=np.float32)
+    m @ m
+    for label, limit in (("sgemm 1536^3, 1 thread", 1), (f"sgemm 1536^3, {threads} threads",
+                                                          threads)):
+        with threadpool_limits(limit):
+            result[label] = 2.0 * 1536**3 / best(lambda: m @ m) / 1e9
+    one = [v for k, v in result.items() if k.endswith("1 thread")]
+    every = [v for k, v in result.items() if k.endswith(f"{threads} threads")]
+    result["peak, 1 thread"] = max(one)
+    result["peak, all threads"] = max(every)
+    return result
 
 
 def cold_start() -> dict[str, float]:
@@ -328,30 +565,68 @@ def ratio_rows(rows: list[Row], kind: str, direction: str) -> list[float]:
     ]
 
 
-def verdicts(rows: list[Row], single: list[Row], cold: dict[str, float]) -> list[tuple]:
-    """One line per target: (target, wanted, measured in A, measured in B, verdict on A)."""
+def ratios(rows: list[Row], kind: str, direction: str) -> list[tuple[str, float]]:
+    return [
+        (r.name, r.median("cnnlab") / r.median("torch"))
+        for r in rows
+        if r.kind == kind and r.direction == direction and "torch" in r.times
+    ]
+
+
+def _worst(named: list[tuple[str, float]]) -> str:
+    name, value = max(named, key=lambda item: item[1])
+    return f"{value:.2f}x ({name.removeprefix('conv ')})"
+
+
+#: Large stride-1 3x3 layers, where the single-core peak fraction target applies.
+LARGE_3X3 = ("ResNet 3x3 64->64", "ResNet 3x3 128->128", "ResNet 3x3 256->256",
+             "ResNet 3x3 512->512", "batch 1, VGG")
+
+
+def verdicts(rows: list[Row], single: list[Row], cold: dict[str, float],
+             peak: dict[str, float]) -> list[tuple]:
+    """One line per target: (target, wanted, measured in A, measured in B, verdict)."""
     out = []
     for direction in ("forward", "backward"):
-        a, b = geomean(ratio_rows(rows, "conv", direction)), geomean(
-            ratio_rows(single, "conv", direction)
-        )
+        a, b = ratios(rows, "conv", direction), ratios(single, "conv", direction)
+        ga, gb = geomean([v for _, v in a]), geomean([v for _, v in b])
         target = TARGETS[f"conv {direction}"]
+        met = ga <= target and gb <= target
         out.append((f"conv {direction} vs PyTorch, geometric mean of time ratios",
-                    f"<= {target}x", f"{a:.2f}x", f"{b:.2f}x",
-                    "met" if a <= target else f"NOT met ({a / target:.2f}x the target)"))
+                    f"<= {target}x", f"{ga:.2f}x", f"{gb:.2f}x",
+                    "met" if met else "NOT met"))
+        worst = TARGETS["conv worst"]
+        met = all(v <= worst for _, v in a + b)
+        out.append((f"conv {direction} vs PyTorch, worst case", f"<= {worst}x", _worst(a),
+                    _worst(b), "met" if met else "NOT met"))
+    large = [r for r in single if r.kind == "conv" and r.direction == "forward"
+             and any(key in r.name for key in LARGE_3X3)]
+    fractions = [r.ops / r.median("cnnlab") / 1e9 / peak["peak, 1 thread"] for r in large]
+    if fractions:
+        out.append(("large stride-1 3x3 forward, fraction of the single-core peak (B)",
+                    f">= {TARGETS['peak fraction']:.0%}", "",
+                    f"min {min(fractions):.0%}, max {max(fractions):.0%}",
+                    "met" if min(fractions) >= TARGETS["peak fraction"] else "NOT met"))
     for direction in ("forward", "backward"):
         target = TARGETS[f"pool {direction}"]
         texts = []
-        for values in (ratio_rows(rows, "pool", direction), ratio_rows(single, "pool", direction)):
+        for named in (ratios(rows, "pool", direction), ratios(single, "pool", direction)):
+            values = [v for _, v in named]
             met = sum(v <= target for v in values)
             texts.append(f"{met}/{len(values)} cases; geo. mean {geomean(values):.2f}x, "
                          f"worst {max(values):.2f}x")
-        values = ratio_rows(rows, "pool", direction)
+        values = [v for _, v in ratios(rows, "pool", direction)]
         out.append((f"max/avg pool {direction} vs PyTorch, every case", f"<= {target}x",
                     *texts, "met" if all(v <= target for v in values) else "NOT met"))
-    speedups = [r.naive_scaled / r.median("cnnlab") for r in single]
-    out.append(("speed-up over the naive loops, every case (one core each)", ">= 100x", "",
-                f"min {min(speedups):,.0f}x, median {statistics.median(speedups):,.0f}x",
+    for direction in ("forward", "training step"):
+        a, b = ratios(rows, "network", direction), ratios(single, "network", direction)
+        out.append((f"whole network {direction} vs PyTorch (no target), geo. mean / worst",
+                    "", f"{geomean([v for _, v in a]):.2f}x / {_worst(a)}",
+                    f"{geomean([v for _, v in b]):.2f}x / {_worst(b)}", ""))
+    speedups = [r.naive_scaled / r.median("cnnlab") for r in single
+                if r.naive_scaled == r.naive_scaled]
+    out.append(("speed-up over the naive loops, every case timed (one core each)", ">= 100x",
+                "", f"min {min(speedups):,.0f}x, median {statistics.median(speedups):,.0f}x",
                 "met" if min(speedups) >= 100 else "NOT met"))
     warm = cold["warm: process start to first conv, median of 3 (s)"]
     out.append(("cold start: fresh process, warm cache, import + first small conv", "< 1.5 s",
@@ -359,21 +634,31 @@ def verdicts(rows: list[Row], single: list[Row], cold: dict[str, float]) -> list
     return out
 
 
-def case_table(rows: list[Row]) -> list[str]:
+def case_table(rows: list[Row], peak: float) -> list[str]:
     lines = [
         "| case | pass | cnnlab ms | PyTorch ms | ratio | NumPy im2col ms | naive s (scaled) "
-        "| naive/cnnlab | cnnlab GFLOP/s or Gtap/s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| naive/cnnlab | cnnlab GFLOP/s or Gtap/s | fraction of peak |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         ours, theirs, numpy_t = r.median("cnnlab"), r.median("torch"), r.median("numpy")
         naive_s = "" if r.naive_scaled != r.naive_scaled else f"{r.naive_scaled:.1f}"
         speedup = "" if not naive_s else f"{r.naive_scaled / ours:,.0f}"
+        rate = r.ops / ours / 1e9
+        fraction = "" if r.kind == "pool" else f"{rate / peak:.0%}"
         lines.append(
             f"| {r.name} | {r.direction} | {ours * 1e3:.2f} | {theirs * 1e3:.2f} | "
             f"{ours / theirs:.2f} | {'' if numpy_t != numpy_t else f'{numpy_t * 1e3:.1f}'} | "
-            f"{naive_s} | {speedup} | {r.ops / ours / 1e9:.1f} |"
+            f"{naive_s} | {speedup} | {rate:.1f} | {fraction} |"
         )
+    for kind in ("conv", "network"):
+        for direction in sorted({r.direction for r in rows if r.kind == kind}):
+            named = ratios(rows, kind, direction)
+            if named:
+                lines.append(
+                    f"| **{kind} {direction}: geometric mean / worst** | | | | "
+                    f"**{geomean([v for _, v in named]):.2f}** / {_worst(named)} | | | | | |"
+                )
     return lines
 
 
@@ -424,11 +709,33 @@ NOTES = """## Reading these numbers
 """
 
 
-def write_results(path: Path, info, rows, single, cold, table) -> None:
+#: The engine's part of RESULTS.md lies between these lines; anything outside them
+#: (other benchmarks' sections) is kept as it is.
+BEGIN = "<!-- engine benchmark: written by benchmarks/run.py -->"
+END = "<!-- end of the engine benchmark -->"
+
+
+def _splice(path: Path, section: list[str]) -> str:
+    """The file's text with the engine section replaced (or put first)."""
+    old = path.read_text() if path.exists() else ""
+    if BEGIN in old and END in old:
+        before, rest = old.split(BEGIN, 1)
+        after = rest.split(END, 1)[1]
+    else:  # an older file written whole by this script: keep only others' sections
+        before, after = "", ""
+        heads = [i for i, line in enumerate(old.splitlines()) if line.startswith("# ")]
+        if len(heads) > 1:
+            after = "\n" + "\n".join(old.splitlines()[heads[1]:]) + "\n"
+    return before + BEGIN + "\n" + "\n".join(section) + "\n" + END + after
+
+
+def write_results(path: Path, info, rows, single, cold, table, peak, quick) -> None:
+    threads = numba.get_num_threads()
     lines = [
         "# Benchmark results",
         "",
-        f"Written by `benchmarks/run.py` on {datetime.date.today().isoformat()}. Float32, "
+        f"Written by `benchmarks/run.py{' --quick' if quick else ''}` on "
+        f"{datetime.date.today().isoformat()}. Float32 unless a case says float64, "
         "median of two rounds of timed blocks per library, each block after "
         f"{WARMUP_SECONDS} s of untimed warm-up calls; ratios are cnnlab time / other "
         "time (below 1: cnnlab is faster). PyTorch forward runs under `torch.no_grad()`, "
@@ -437,39 +744,45 @@ def write_results(path: Path, info, rows, single, cold, table) -> None:
         "(PyTorch gets as many threads as cnnlab) and wall-clock time; pass B gives "
         "everybody one thread and measures the process's CPU time, which other programs "
         "on the machine disturb much less. The naive loops run in pass B on one image, "
-        "scaled linearly to the batch.",
+        "scaled linearly to the batch. The fraction of peak is cnnlab's GFLOP/s over the "
+        "machine's measured peak for that pass (below).",
         "",
         "## Machine",
         "",
         *[f"- {k}: {v}" for k, v in info.items()],
         "",
+        "## Measured peak (float32 GFLOP/s)",
+        "",
+        *[f"- {k}: {v:.0f}" for k, v in peak.items()],
+        "",
         "## Targets",
         "",
-        "| target | wanted | pass A (all cores, wall) | pass B (1 thread, CPU) | verdict (A) |",
+        "| target | wanted | pass A (all cores, wall) | pass B (1 thread, CPU) | verdict |",
         "| --- | --- | --- | --- | --- |",
         *["| " + " | ".join(line) + " |" for line in table],
         "",
-        "## Pass A: every core, wall-clock time",
+        f"## Pass A: every core ({threads} threads), wall-clock time",
         "",
-        *case_table(rows),
+        *case_table(rows, peak["peak, all threads"]),
         "",
         "## Pass B: one thread each, CPU time",
         "",
-        *case_table(single),
+        *case_table(single, peak["peak, 1 thread"]),
         "",
         "## Start-up",
         "",
         *[f"- {k}: {v:.2f}" for k, v in cold.items()],
         "",
         *NOTES.splitlines(),
-        "",
     ]
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(_splice(path, lines))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--quick", action="store_true",
+                        help="a subset of the convolutions (a few minutes in all)")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args()
     try:
@@ -487,10 +800,20 @@ def main() -> None:
         info["PyTorch"] = f"{torch.__version__} ({torch.get_num_threads()} threads)"
     for k, v in info.items():
         print(f"{k}: {v}")
+    peak = machine_peak()
+    for k, v in peak.items():
+        print(f"{k}: {v:.0f} GFLOP/s")
     global CLOCK
     threads = numba.get_num_threads()
+    repeat = 3 if args.quick else args.repeat
+
+    def suite(with_naive: bool) -> list[Row]:
+        rows = bench_convs(torch, repeat, with_naive, args.quick)
+        rows += bench_pools(torch, repeat, with_naive)
+        return rows + (bench_networks(torch, repeat) if torch is not None else [])
+
     print(f"\npass A: {threads} threads, wall-clock time")
-    rows = bench_convs(torch, args.repeat, False) + bench_pools(torch, args.repeat, False)
+    rows = suite(False)
     print("\npass B: one thread each, CPU time")
     from threadpoolctl import threadpool_limits
 
@@ -499,18 +822,20 @@ def main() -> None:
     if torch is not None:
         torch.set_num_threads(1)
     with threadpool_limits(1):
-        single = bench_convs(torch, args.repeat, True) + bench_pools(torch, args.repeat, True)
+        single = suite(True)
     CLOCK = time.perf_counter
     numba.set_num_threads(threads)
+    if torch is not None:
+        torch.set_num_threads(threads)
     cold = cold_start()
     for k, v in cold.items():
         print(f"{k}: {v:.2f}")
     load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
     info["load average at end (1, 5, 15 min)"] = ", ".join(f"{v:.2f}" for v in load)
-    table = verdicts(rows, single, cold) if torch is not None else []
+    table = verdicts(rows, single, cold, peak) if torch is not None else []
     for line in table:
         print(" | ".join(line))
-    write_results(args.out, info, rows, single, cold, table)
+    write_results(args.out, info, rows, single, cold, table, peak, args.quick)
     print(f"wrote {args.out}")
 
 

@@ -67,8 +67,8 @@ def test_force_restores_and_rejects_paths_that_cannot_run():
     assert not dispatch.conv_parallel(1)
     with dispatch.force(conv_forward="direct"), pytest.raises(ValueError, match="stride 1"):
         conv2d_forward(np.ones((1, 2, 5, 5)), np.ones((2, 2, 3, 3)), stride=2)
-    out, cache = conv2d_forward(np.ones((1, 2, 5, 5)), np.ones((2, 1, 3, 3)), groups=2)
-    with dispatch.force(conv_backward="by_convolution"), pytest.raises(ValueError, match="group"):
+    out, cache = conv2d_forward(np.ones((1, 2, 5, 5)), np.ones((2, 2, 3, 3)), stride=2)
+    with dispatch.force(conv_backward="by_convolution"), pytest.raises(ValueError, match="stride"):
         conv2d_backward(out, cache)
     with pytest.raises(ValueError, match="conv_forward must be one of"), dispatch.force(
         conv_forward="winograd"
@@ -76,19 +76,22 @@ def test_force_restores_and_rejects_paths_that_cannot_run():
         pass
 
 
+@pytest.mark.parametrize(("groups", "F"), [(1, 9), (2, 6), (8, 8), (8, 16)],
+                         ids=["one-group", "groups2", "depthwise", "depthwise-x2"])
 @pytest.mark.parametrize("parallel", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_forced_paths_agree_with_naive(dtype, parallel):
+def test_forced_paths_agree_with_naive(dtype, parallel, groups, F):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 8, 7, 9)).astype(dtype)
-    w = rng.standard_normal((9, 8, 3, 3)).astype(dtype)
-    b = rng.standard_normal(9).astype(dtype)
-    params = {"padding": 1, "dilation": (1, 2)}
+    w = rng.standard_normal((F, 8 // groups, 3, 3)).astype(dtype)
+    b = rng.standard_normal(F).astype(dtype)
+    params = {"padding": 1, "dilation": (1, 2), "groups": groups}
     out_n, cache_n = naive.conv2d_forward(*(a.astype(np.float64) for a in (x, w, b)), **params)
     dout = rng.standard_normal(out_n.shape)
     expected = naive.conv2d_backward(dout, cache_n)
     tolerance = 1e-12 if dtype == np.float64 else 2e-5
-    for forward in dispatch.CONV_FORWARD_PATHS:
+    forwards = [p for p in dispatch.CONV_FORWARD_PATHS if groups == 1 or p != "blocked"]
+    for forward in forwards:
         for backward in dispatch.CONV_BACKWARD_PATHS:
             with dispatch.force(conv_forward=forward, conv_backward=backward, parallel=parallel):
                 out, cache = conv2d_forward(x, w, b, **params)

@@ -8,7 +8,7 @@ parallel); the functions here prepare that path's arrays and call its kernels:
 - :func:`direct_forward`: channel-major copy and tap offsets for stride 1
   (:mod:`cnnlab.kernels.direct`);
 - :func:`weight_gradient`: ``dw`` from channel-last copies of ``x`` and ``dout``
-  (:mod:`cnnlab.kernels.weight_grad`);
+  (:mod:`cnnlab.kernels.weight_grad`); :func:`grouped_weight_gradient` for groups;
 - :func:`im2col_forward` / :func:`im2col_backward`: im2col, BLAS products and col2im,
   a chunk of images at a time (:mod:`cnnlab.kernels.conv`).
 """
@@ -208,3 +208,33 @@ def weight_gradient(x, dout, w_shape, g: ConvGeometry, parallel: bool) -> np.nda
         weight_grad.weight_grad(*args, dwt, 0, rows)
     dw = dwt.reshape(KH, KW, Cp, Fp)[:, :, :C, :F].transpose(3, 2, 0, 1)
     return np.ascontiguousarray(dw)
+
+
+def grouped_weight_gradient(x, dout, w_shape, g: ConvGeometry) -> np.ndarray:
+    """``dw`` of a grouped (or depthwise) convolution: one batched product per tap.
+
+    For tap ``(kh, kw)`` the input pixels it met form the strided view ``xp[:, :,
+    kh*dh :: sh, kw*dw :: sw]`` of the output's size; per group ``dw[:, :, kh, kw] =
+    dout_g @ view_g.T`` summed over images and positions (a dot product per channel when
+    the convolution is depthwise)."""
+    N, C, _, _ = x.shape
+    F, Cg, KH, KW = w_shape
+    G = g.groups
+    _, _, H_out, W_out = g.out_shape
+    sh, sw = g.stride
+    dh, dw_ = g.dilation
+    xp = pad_nchw(x, g.padding)
+    douts = dout.reshape(N, G, F // G, H_out * W_out).transpose(1, 2, 0, 3)
+    douts = np.ascontiguousarray(douts).reshape(G, F // G, N * H_out * W_out)
+    grad = np.empty((KH, KW, G, F // G, Cg), dtype=x.dtype)
+    for kh in range(KH):
+        for kw in range(KW):
+            rows = slice(kh * dh, kh * dh + (H_out - 1) * sh + 1, sh)
+            cols = slice(kw * dw_, kw * dw_ + (W_out - 1) * sw + 1, sw)
+            view = xp[:, :, rows, cols].reshape(N, G, Cg, H_out * W_out).transpose(1, 2, 0, 3)
+            view = np.ascontiguousarray(view).reshape(G, Cg, N * H_out * W_out)
+            if F // G == 1 and Cg == 1:  # depthwise: one dot product per channel
+                grad[kh, kw, :, 0, 0] = np.einsum("gp,gp->g", douts[:, 0], view[:, 0])
+            else:
+                np.matmul(douts, view.transpose(0, 2, 1), out=grad[kh, kw])
+    return np.ascontiguousarray(grad.reshape(KH, KW, F, Cg).transpose(2, 3, 0, 1))

@@ -202,10 +202,11 @@ def conv2d_backward(
         dw[f, c, kh, kw] = sum_{n, i, j} dout[n, f, i, j] * xp[n, c, i*sh + kh*dh, j*sw + kw*dw]
         dx[n, c, y, x] = sum over the outputs whose window saw (y, x) of dout * w
 
-    With stride 1 and one group, ``dx`` is a convolution of ``dout`` padded by
+    With stride 1, ``dx`` is a convolution of ``dout`` padded by
     ``dh*(KH - 1) - top`` (likewise each side) with the filters flipped and channels
-    and filters swapped, run on the forward kernels, and ``dw`` is summed by
-    :mod:`cnnlab.kernels.weight_grad`. Otherwise, with ``dout_mat`` the upstream
+    and filters swapped (within each group), run on the forward kernels, and ``dw`` is
+    summed by :mod:`cnnlab.kernels.weight_grad` (one group) or by one batched product
+    per tap (groups, depthwise included). Otherwise, with ``dout_mat`` the upstream
     gradient laid out as (F, N*H_out*W_out), ``dw_mat = dout_mat @ cols.T`` and
     ``dcols = w_mat.T @ dout_mat`` per group and chunk of images, and
     ``dx = col2im(dcols)`` cropped to the unpadded input: ``col2im`` adds (``+=``) the
@@ -243,7 +244,10 @@ def conv2d_backward(
         dx = _input_gradient_by_convolution(dout, w, padding, g, x.shape)
         parallel = dispatch.conv_parallel(dout.size * w[0].size)
         dispatch.record("conv2d_backward", path, parallel)
-        dw = paths.weight_gradient(x, dout, w.shape, g, parallel)
+        if g.groups == 1:
+            dw = paths.weight_gradient(x, dout, w.shape, g, parallel)
+        else:
+            dw = paths.grouped_weight_gradient(x, dout, w.shape, g)
     else:
         dispatch.record("conv2d_backward", path, False)
         dx, dw = paths.im2col_backward(x, w, dout, g)
@@ -269,13 +273,17 @@ def _input_gradient_padding(w_shape, g: ConvGeometry):
 
 
 def _input_gradient_by_convolution(dout, w, padding, g: ConvGeometry, x_shape) -> np.ndarray:
-    """``dx`` of a stride-1 convolution (one group) as a forward convolution of
-    ``dout`` (see :func:`_input_gradient_padding`): filters flipped in space, filters
-    and channels swapped. It runs on the fast forward kernels, without the column
-    matrix and ``col2im``."""
-    swapped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))  # (C, F, KH, KW)
+    """``dx`` of a stride-1 convolution as a forward convolution of ``dout`` (see
+    :func:`_input_gradient_padding`): filters flipped in space, filters and channels
+    swapped within each group. It runs on the fast forward kernels (the wide-grid one
+    for groups, depthwise included), without the column matrix and ``col2im``."""
+    F, Cg, KH, KW = w.shape
+    G = g.groups
+    # Per group: (F/G, C/G) swapped to (C/G, F/G), the taps flipped; (C, F/G, KH, KW).
+    swapped = w.reshape(G, F // G, Cg, KH, KW)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
+    swapped = np.ascontiguousarray(swapped.reshape(G * Cg, F // G, KH, KW))
     geometry = ConvGeometry(
-        stride=(1, 1), padding=padding, dilation=g.dilation, groups=1, out_shape=x_shape
+        stride=(1, 1), padding=padding, dilation=g.dilation, groups=G, out_shape=x_shape
     )
     return _forward(dout, swapped, np.zeros(x_shape[1], dtype=dout.dtype), geometry)
 

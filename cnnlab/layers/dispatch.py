@@ -88,8 +88,8 @@ POOL_PARALLEL_MIN_SIZE = 1 << 15
 CONV_FORWARD_PATHS = ("blocked", "direct", "im2col")
 
 #: Backward paths: ``dx`` as a stride-1 convolution of ``dout`` on the forward kernels
-#: plus ``dw`` by :mod:`cnnlab.kernels.weight_grad` (one group, stride 1), or im2col,
-#: two BLAS products and col2im (anything).
+#: plus ``dw`` by :mod:`cnnlab.kernels.weight_grad` (one group) or one batched product
+#: per tap (groups), for stride 1; or im2col, two BLAS products and col2im (anything).
 CONV_BACKWARD_PATHS = ("by_convolution", "im2col")
 
 
@@ -152,18 +152,18 @@ def conv_backward_path(*, groups: int, by_convolution_fits: bool) -> str:
     """The backward path of a convolution (one of :data:`CONV_BACKWARD_PATHS`).
 
     ``by_convolution_fits``: the layer has stride 1 and no padding wider than its
-    dilated kernel (see :func:`cnnlab.layers.conv._input_gradient_padding`).
+    dilated kernel (see :func:`cnnlab.layers.conv._input_gradient_padding`). Any number
+    of groups takes it (``groups`` is kept for the record).
     """
-    fits = groups == 1 and by_convolution_fits
     forced = _state.conv_backward
     if forced is not None:
-        if forced == "by_convolution" and not fits:
+        if forced == "by_convolution" and not by_convolution_fits:
             raise ValueError(
-                "the forced backward path 'by_convolution' needs one group, stride 1 and "
-                "padding no wider than the dilated kernel."
+                "the forced backward path 'by_convolution' needs stride 1 and padding no "
+                "wider than the dilated kernel."
             )
         return forced
-    return "by_convolution" if fits else "im2col"
+    return "by_convolution" if by_convolution_fits else "im2col"
 
 
 @contextlib.contextmanager
@@ -253,6 +253,7 @@ def _conv_paths() -> list[Path]:
         ("blocked", "by_convolution", (1, 8, 5, 5), (8, 8, 3, 3), {"padding": 1}),
         ("blocked", "im2col", (1, 8, 5, 5), (8, 8, 3, 3), {"padding": 1, "stride": 2}),
         ("direct", "by_convolution", (1, 3, 5, 5), (4, 3, 3, 3), {"padding": 1}),
+        ("direct", "by_convolution", (1, 4, 5, 5), (4, 1, 3, 3), {"padding": 1, "groups": 4}),
         ("direct", "im2col", (1, 4, 5, 5), (4, 2, 3, 3), {"padding": 1, "groups": 2}),
         ("im2col", "im2col", (1, 4, 5, 5), (4, 2, 3, 3), {"stride": 2, "groups": 2}),
     ]
