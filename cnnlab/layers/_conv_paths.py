@@ -217,7 +217,7 @@ def grouped_weight_gradient(x, dout, w_shape, g: ConvGeometry) -> np.ndarray:
     kh*dh :: sh, kw*dw :: sw]`` of the output's size; per group ``dw[:, :, kh, kw] =
     dout_g @ view_g.T`` summed over images and positions (a dot product per channel when
     the convolution is depthwise)."""
-    N, C, _, _ = x.shape
+    N = x.shape[0]
     F, Cg, KH, KW = w_shape
     G = g.groups
     _, _, H_out, W_out = g.out_shape
