@@ -239,9 +239,15 @@ def conv2d_backward(
     dout = check_dout(dout, g.out_shape, x.dtype, "conv2d_backward")
     db = dout.sum(axis=(0, 2, 3)) if cache.has_bias else None
     padding = _input_gradient_padding(w.shape, g)
-    path = dispatch.conv_backward_path(groups=g.groups, by_convolution_fits=padding is not None)
-    if path == "by_convolution":
-        dx = _input_gradient_by_convolution(dout, w, padding, g, x.shape)
+    path = dispatch.conv_backward_path(
+        groups=g.groups, stride=g.stride, dilation=g.dilation,
+        by_convolution_fits=padding is not None,
+    )
+    if path != "im2col":
+        if path == "by_convolution":
+            dx = _input_gradient_by_convolution(dout, w, padding, g, x.shape)
+        else:
+            dx = _input_gradient_by_phases(dout, w, g, x.shape)
         parallel = dispatch.conv_parallel(dout.size * w[0].size)
         dispatch.record("conv2d_backward", path, parallel)
         if g.groups == 1:
@@ -277,14 +283,51 @@ def _input_gradient_by_convolution(dout, w, padding, g: ConvGeometry, x_shape) -
     :func:`_input_gradient_padding`): filters flipped in space, filters and channels
     swapped within each group. It runs on the fast forward kernels (the wide-grid one
     for groups, depthwise included), without the column matrix and ``col2im``."""
-    F, Cg, KH, KW = w.shape
-    G = g.groups
-    # Per group: (F/G, C/G) swapped to (C/G, F/G), the taps flipped; (C, F/G, KH, KW).
-    swapped = w.reshape(G, F // G, Cg, KH, KW)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
-    swapped = np.ascontiguousarray(swapped.reshape(G * Cg, F // G, KH, KW))
     geometry = ConvGeometry(
-        stride=(1, 1), padding=padding, dilation=g.dilation, groups=G, out_shape=x_shape
+        stride=(1, 1), padding=padding, dilation=g.dilation, groups=g.groups, out_shape=x_shape
     )
+    swapped = _swap_filters(w, g.groups)
     return _forward(dout, swapped, np.zeros(x_shape[1], dtype=dout.dtype), geometry)
+
+
+def _swap_filters(w: np.ndarray, groups: int) -> np.ndarray:
+    """``(F, C/G, KH, KW)`` to ``(C, F/G, KH, KW)``: filters and channels swapped within
+    each group, the taps flipped in space (the filters of ``dx``'s convolution)."""
+    F, Cg, KH, KW = w.shape
+    swapped = w.reshape(groups, F // groups, Cg, KH, KW)[:, :, :, ::-1, ::-1]
+    return np.ascontiguousarray(swapped.transpose(0, 2, 1, 3, 4).reshape(groups * Cg, -1, KH, KW))
+
+
+def _input_gradient_by_phases(dout, w, g: ConvGeometry, x_shape) -> np.ndarray:
+    """``dx`` of a strided convolution (dilation 1) as ``sh*sw`` stride-1 convolutions.
+
+    Padded input row ``y = q*sh + r`` met tap ``kh = r + t*sh`` in output row
+    ``i = q - t``, so the rows of phase ``r`` of ``dx`` are a stride-1 convolution of
+    ``dout`` with the taps ``w[:, :, r::sh]`` (flipped, channels and filters swapped),
+    ``dout`` padded by ``T - 1`` rows on top (``T`` taps) and as many below as the
+    phase has rows past ``H_out``; likewise for columns. Each phase runs on the fast
+    forward kernels and lands in ``dx[:, :, r::sh, c::sw]``; no multiply touches a
+    zero inserted between outputs, and nothing goes through im2col.
+    """
+    N, C, H, W = x_shape
+    KH, KW = w.shape[2:]
+    sh, sw = g.stride
+    (top, bottom), (left, right) = g.padding
+    Hp, Wp = top + H + bottom, left + W + right
+    _, _, H_out, W_out = g.out_shape
+    dxp = np.zeros((N, C, Hp, Wp), dtype=dout.dtype)
+    zeros = np.zeros(C, dtype=dout.dtype)
+    for r in range(min(sh, KH)):
+        rows = -(-(Hp - r) // sh)  # rows of the padded input in phase r
+        taps_h = len(range(r, KH, sh))
+        for c in range(min(sw, KW)):
+            cols = -(-(Wp - c) // sw)
+            taps_w = len(range(c, KW, sw))
+            sub = _swap_filters(np.ascontiguousarray(w[:, :, r::sh, c::sw]), g.groups)
+            padding = ((taps_h - 1, rows - H_out), (taps_w - 1, cols - W_out))
+            geometry = ConvGeometry(stride=(1, 1), padding=padding, dilation=(1, 1),
+                                    groups=g.groups, out_shape=(N, C, rows, cols))
+            dxp[:, :, r::sh, c::sw] = _forward(dout, sub, zeros, geometry)
+    return np.ascontiguousarray(dxp[:, :, top : top + H, left : left + W])
 
 

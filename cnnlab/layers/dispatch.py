@@ -88,9 +88,10 @@ POOL_PARALLEL_MIN_SIZE = 1 << 15
 CONV_FORWARD_PATHS = ("blocked", "direct", "im2col")
 
 #: Backward paths: ``dx`` as a stride-1 convolution of ``dout`` on the forward kernels
-#: plus ``dw`` by :mod:`cnnlab.kernels.weight_grad` (one group) or one batched product
-#: per tap (groups), for stride 1; or im2col, two BLAS products and col2im (anything).
-CONV_BACKWARD_PATHS = ("by_convolution", "im2col")
+#: (stride 1), or as one such convolution per stride phase (strided, dilation 1), plus
+#: ``dw`` by :mod:`cnnlab.kernels.weight_grad` (one group) or one batched product per
+#: tap (groups); or im2col, two BLAS products and col2im (anything).
+CONV_BACKWARD_PATHS = ("by_convolution", "by_phases", "im2col")
 
 
 @dataclass
@@ -148,22 +149,35 @@ def conv_forward_path(*, channels: int, filters: int, groups: int, stride: tuple
     return "direct" if stride1 else "im2col"
 
 
-def conv_backward_path(*, groups: int, by_convolution_fits: bool) -> str:
+def conv_backward_path(
+    *, groups: int, stride: tuple[int, int], dilation: tuple[int, int], by_convolution_fits: bool
+) -> str:
     """The backward path of a convolution (one of :data:`CONV_BACKWARD_PATHS`).
 
     ``by_convolution_fits``: the layer has stride 1 and no padding wider than its
-    dilated kernel (see :func:`cnnlab.layers.conv._input_gradient_padding`). Any number
-    of groups takes it (``groups`` is kept for the record).
+    dilated kernel (see :func:`cnnlab.layers.conv._input_gradient_padding`); any number
+    of groups. Strided grouped layers without dilation take ``by_phases`` (depthwise
+    3x3 stride 2: about 3x faster than im2col on one thread); strided layers with one
+    group take im2col, whose two BLAS products beat the phases' small kernels (ResNet's
+    3x3 stride 2, 64->128: 7.1 ms against 9.5 ms of CPU time).
     """
+    fits = {
+        "by_convolution": by_convolution_fits,
+        "by_phases": tuple(stride) != (1, 1) and tuple(dilation) == (1, 1),
+        "im2col": True,
+    }
     forced = _state.conv_backward
     if forced is not None:
-        if forced == "by_convolution" and not by_convolution_fits:
-            raise ValueError(
-                "the forced backward path 'by_convolution' needs stride 1 and padding no "
-                "wider than the dilated kernel."
-            )
+        if not fits[forced]:
+            needs = {
+                "by_convolution": "stride 1 and padding no wider than the dilated kernel",
+                "by_phases": "a stride larger than 1 and dilation 1",
+            }[forced]
+            raise ValueError(f"the forced backward path {forced!r} needs {needs}.")
         return forced
-    return "by_convolution" if by_convolution_fits else "im2col"
+    if fits["by_phases"] and groups == 1:
+        return "im2col"
+    return next(path for path in CONV_BACKWARD_PATHS if fits[path])
 
 
 @contextlib.contextmanager
@@ -251,6 +265,7 @@ def _conv_paths() -> list[Path]:
     # an example of each; the other paths take any stride.
     cases = [
         ("blocked", "by_convolution", (1, 8, 5, 5), (8, 8, 3, 3), {"padding": 1}),
+        ("blocked", "by_phases", (1, 8, 5, 5), (8, 8, 3, 3), {"padding": 1, "stride": 2}),
         ("blocked", "im2col", (1, 8, 5, 5), (8, 8, 3, 3), {"padding": 1, "stride": 2}),
         ("direct", "by_convolution", (1, 3, 5, 5), (4, 3, 3, 3), {"padding": 1}),
         ("direct", "by_convolution", (1, 4, 5, 5), (4, 1, 3, 3), {"padding": 1, "groups": 4}),
