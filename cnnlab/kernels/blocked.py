@@ -15,8 +15,8 @@ block is done. For the weights of a tap to sit next to each other, and the pixel
 one window to follow each other, both are copied once per call into the layouts
 
     xh[n, y, x, c]          the zero-padded input, channel last (NHWC)
-    wt[kh, kw, c, f]        the filters, filter last, padded with zero filters to a
-                            multiple of 2*lanes
+    wt[fb, kh, kw, c, f]    the filters in blocks of 2*lanes, filter last, padded with
+                            zero filters to whole blocks
 
 With dilation 1 in width, a window row's taps ``(kw, c)`` are then one contiguous run
 of ``KW*C`` numbers in both arrays. A block's sums go to a scratch row and from there,
@@ -36,6 +36,10 @@ from cnnlab.kernels.simd import broadcast, lanes, load, muladd, store
 
 #: Output pixels per block.
 PIXELS = 4
+#: Input bytes of the rows a tile of output rows reads anew (``sh*Wp*C`` numbers per
+#: row): about half of a core's L2 cache, so that the tile's input and one block of
+#: filters' weights stay there while the block runs through the tile.
+TILE_BYTES = 1 << 19
 
 
 @njit(cache=True, inline="always")
@@ -43,17 +47,19 @@ def _block(xh, x0, pixel_step, wt, row_step, outer, outer_step, inner, KH, Fp, b
     """The sums of one block: 4 pixels from ``xh[x0]`` on, filters ``f`` to ``f + 2*lanes``.
 
     Tap ``(kh, k, u)`` of pixel ``p`` reads ``xh[x0 + p*pixel_step + kh*row_step +
-    k*outer_step + u]`` and its weights ``wt[((kh*outer + k)*inner + u)*Fp + f :]``;
-    the sums (plus bias) go to ``sums[s0 + p*Fp + f :]``.
+    k*outer_step + u]`` and its weights ``wt[f*KH*outer*inner + ((kh*outer + k)*inner +
+    u)*2*lanes :]`` (the block of filters' weights are one run); the sums (plus bias)
+    go to ``sums[s0 + p*Fp + f :]``.
     """
     V = lanes(xh)
     s00 = load(bias, f)
     s01 = load(bias, f + V)
     s10, s11, s20, s21, s30, s31 = s00, s01, s00, s01, s00, s01
+    base = f * KH * outer * inner
     for kh in range(KH):
         for k in range(outer):
             xi = x0 + kh * row_step + k * outer_step
-            wi = (kh * outer + k) * inner * Fp + f
+            wi = base + (kh * outer + k) * inner * 2 * V
             for _ in range(inner):
                 wa = load(wt, wi)
                 wb = load(wt, wi + V)
@@ -70,7 +76,7 @@ def _block(xh, x0, pixel_step, wt, row_step, outer, outer_step, inner, KH, Fp, b
                 s30 = muladd(v, wa, s30)
                 s31 = muladd(v, wb, s31)
                 xi += 1
-                wi += Fp
+                wi += 2 * V
     store(sums, s0 + f, s00)
     store(sums, s0 + f + V, s01)
     store(sums, s0 + Fp + f, s10)
@@ -92,7 +98,10 @@ def conv_rows(xh, wt, bias, C, Hp, Wp, KH, KW, sh, sw, dh, dw, out, t0, t1):
         followed by at least ``(PIXELS - 1)*sw*C`` more numbers for the blocks that
         stick out past a row's end.
     wt : ndarray, shape (KH*KW*C*Fp,)
-        ``w[f, c, kh, kw]`` at ``((kh*KW + kw)*C + c)*Fp + f``, zero for ``f >= F``.
+        Blocks of ``2*lanes`` filters one after the other: ``w[f, c, kh, kw]`` at
+        ``(((f // B)*KH + kh)*KW + kw)*C + c)*B + f % B`` with ``B = 2*lanes``, zero for
+        ``f >= F``. A block's weights are one contiguous run, which a block of outputs
+        reads from start to end.
     bias : ndarray, shape (Fp,)
         Zero for ``f >= F``; ``Fp`` is a multiple of ``2*lanes``.
     C, Hp, Wp, KH, KW, sh, sw, dh, dw : int
@@ -105,35 +114,46 @@ def conv_rows(xh, wt, bias, C, Hp, Wp, KH, KW, sh, sw, dh, dw, out, t0, t1):
     _, F, H_out, W_out = out.shape
     Fp = bias.size
     blocks = -(-W_out // PIXELS)
-    sums = np.empty(blocks * PIXELS * Fp, dtype=out.dtype)
+    row_sums = blocks * PIXELS * Fp
+    # Rows are done a tile at a time, each block of filters through the whole tile:
+    # the block's weights (KH*KW*C*2*lanes numbers) are then loaded from memory once
+    # per tile rather than once per row, which is what limits layers with many
+    # channels on small images (512->512 on 7x7: 9 MB of weights for 7 pixels a row).
+    tile = max(1, TILE_BYTES // (sh * Wp * C * xh.itemsize))
+    sums = np.empty(min(tile, t1 - t0) * row_sums, dtype=out.dtype)
     if dw == 1:  # a window row's taps (kw, c) are one run of KW*C numbers
         outer, inner = 1, KW * C
     else:
         outer, inner = KW, C
-    for t in range(t0, t1):
-        n, i = t // H_out, t % H_out
-        x_row = (n * Hp + i * sh) * Wp * C
+    for first in range(t0, t1, tile):
+        last = min(t1, first + tile)
         for f in range(0, Fp, 2 * lanes(xh)):
-            for block in range(blocks):
-                _block(
-                    xh,
-                    x_row + block * PIXELS * sw * C,
-                    sw * C,
-                    wt,
-                    dh * Wp * C,
-                    outer,
-                    dw * C,
-                    inner,
-                    KH,
-                    Fp,
-                    bias,
-                    f,
-                    sums,
-                    block * PIXELS * Fp,
-                )
-        for f in range(F):
-            for j in range(W_out):
-                out[n, f, i, j] = sums[j * Fp + f]
+            for t in range(first, last):
+                n, i = t // H_out, t % H_out
+                x_row = (n * Hp + i * sh) * Wp * C
+                for block in range(blocks):
+                    _block(
+                        xh,
+                        x_row + block * PIXELS * sw * C,
+                        sw * C,
+                        wt,
+                        dh * Wp * C,
+                        outer,
+                        dw * C,
+                        inner,
+                        KH,
+                        Fp,
+                        bias,
+                        f,
+                        sums,
+                        (t - first) * row_sums + block * PIXELS * Fp,
+                    )
+        for t in range(first, last):
+            n, i = t // H_out, t % H_out
+            s0 = (t - first) * row_sums
+            for f in range(F):
+                for j in range(W_out):
+                    out[n, f, i, j] = sums[s0 + j * Fp + f]
 
 
 @njit(cache=True, parallel=True)

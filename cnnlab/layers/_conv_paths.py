@@ -3,8 +3,8 @@
 :mod:`cnnlab.layers.conv` validates the arrays and picks a path (and whether to run in
 parallel); the functions here prepare that path's arrays and call its kernels:
 
-- :func:`blocked_forward`: channel-last copy, filters as ``[kh, kw, c, f]`` padded to
-  whole blocks (:mod:`cnnlab.kernels.blocked`);
+- :func:`blocked_forward`: channel-last copy, filters as ``[block, kh, kw, c, f]``
+  padded to whole blocks (:mod:`cnnlab.kernels.blocked`);
 - :func:`direct_forward`: channel-major copy and tap offsets for stride 1
   (:mod:`cnnlab.kernels.direct`);
 - :func:`weight_gradient`: ``dw`` from channel-last copies of ``x`` and ``dout``
@@ -112,12 +112,15 @@ def blocked_forward(x, w, bias, g: ConvGeometry, parallel: bool) -> np.ndarray:
     N, C, _, _ = x.shape
     F, _, KH, KW = w.shape
     Hp, Wp = _padded_size(x, g.padding)
-    Fp = _round_up(F, 2 * VECTOR_BYTES // x.itemsize)  # blocks of two vectors of filters
+    B = 2 * VECTOR_BYTES // x.itemsize  # a block: two vectors of filters
+    Fp = _round_up(F, B)
     out = np.empty(g.out_shape, dtype=x.dtype)
     slack = (blocked.PIXELS - 1) * g.stride[1] * C  # blocks sticking out past the last row
     xh = _channel_last(x, g.padding, C, slack, parallel)
-    wt = np.zeros((KH, KW, C, Fp), dtype=x.dtype)
-    wt[..., :F] = w.transpose(2, 3, 1, 0)
+    wt = np.zeros((Fp // B, KH, KW, C, B), dtype=x.dtype)  # each block's weights, one run
+    w_padded = np.zeros((Fp, C, KH, KW), dtype=x.dtype)
+    w_padded[:F] = w
+    wt[...] = w_padded.reshape(Fp // B, B, C, KH, KW).transpose(0, 3, 4, 2, 1)
     bias_padded = np.zeros(Fp, dtype=x.dtype)
     bias_padded[:F] = bias
     args = (xh, wt.ravel(), bias_padded, C, Hp, Wp, KH, KW, *g.stride, *g.dilation, out)
