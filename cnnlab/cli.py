@@ -264,6 +264,12 @@ def _warmup_arguments(parser: argparse.ArgumentParser) -> None:
         help="dtype to compile for (repeatable; default: float32 and float64)",
     )
     parser.add_argument(
+        "--all",
+        action="store_true",
+        help="also the rarely used kernels that otherwise compile on first use "
+        "(float64 on several threads)",
+    )
+    parser.add_argument(
         "--times",
         action="store_true",
         help="print the seconds each kernel path took (compiling, or loading the cache)",
@@ -273,7 +279,7 @@ def _warmup_arguments(parser: argparse.ArgumentParser) -> None:
 def _warmup_run(args: argparse.Namespace) -> int:
     from cnnlab.precompile import compile_times  # NumPy and Numba load only here
 
-    times = compile_times(tuple(args.dtype or ("float32", "float64")))
+    times = compile_times(tuple(args.dtype or ("float32", "float64")), everything=args.all)
     if args.times:
         for entry in sorted(times, key=lambda t: -t.seconds):
             print(f"{entry.seconds:7.2f} s  {entry.label}, {entry.dtype}")

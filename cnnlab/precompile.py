@@ -7,9 +7,11 @@ spent once, up front, than in a graded cell.
 
 The warm-up runs one tiny example of every path of
 :data:`cnnlab.layers.dispatch.PATHS`, with that path forced, so every kernel a layer
-can pick is ready. When the cache is cold (a fresh install without ``make``, or an
-update of cnnlab) it says so and shows its progress, in a notebook and on the command
-line; when the cache is warm it prints nothing.
+can pick is ready, except the rarely used ones of :data:`cnnlab.layers.dispatch.LAZY`
+(float64 on several threads), which compile on first use and say so. When the cache
+is cold (a fresh install without ``make``, or an update of cnnlab) it says so and shows
+its progress, in a notebook and on the command line; when the cache is warm it prints
+nothing.
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ def compile_times(
     *,
     progress: bool | None = None,
     stream: IO[str] | None = None,
+    everything: bool = False,
 ) -> list[CompileTime]:
     """Run every path once per dtype and time each (compiling, or loading the cache).
 
@@ -111,13 +114,16 @@ def compile_times(
         :func:`cache_is_cold`.
     stream : file, optional
         Where to print (default ``sys.stdout``, which a notebook shows under the cell).
+    everything : bool, default False
+        Also the paths of :data:`cnnlab.layers.dispatch.LAZY`, which otherwise compile
+        on first use (with a message).
 
     Returns
     -------
     list of CompileTime
         One per path and dtype, in the order of :data:`cnnlab.layers.dispatch.PATHS`.
     """
-    from cnnlab.layers.dispatch import PATHS
+    from cnnlab.layers.dispatch import LAZY, PATHS
 
     for dtype in dtypes:
         if np.dtype(dtype) not in (np.float32, np.float64):
@@ -125,7 +131,12 @@ def compile_times(
     stream = sys.stdout if stream is None else stream
     if progress is None:
         progress = cache_is_cold()
-    work = [(path, dtype) for dtype in dtypes for path in PATHS]
+    work = [
+        (path, dtype)
+        for dtype in dtypes
+        for path in PATHS
+        if everything or (path.parallel, dtype) not in LAZY
+    ]
     start = time.perf_counter()
     if progress:
         print(COLD_MESSAGE, file=stream, flush=True)
@@ -145,7 +156,10 @@ def compile_times(
 
 
 def warmup(
-    dtypes: tuple[str, ...] = ("float32", "float64"), *, progress: bool | None = None
+    dtypes: tuple[str, ...] = ("float32", "float64"),
+    *,
+    progress: bool | None = None,
+    everything: bool = False,
 ) -> float:
     """Run every layer path once on a tiny input per dtype, so all kernels are ready.
 
@@ -155,6 +169,9 @@ def warmup(
     progress : bool, optional
         Say what is happening and show progress; by default only when the kernel cache
         is cold (the first run after installing or updating cnnlab).
+    everything : bool, default False
+        Also the rarely used paths of :data:`cnnlab.layers.dispatch.LAZY` (float64 on
+        several threads), which otherwise compile on first use and say so.
 
     Returns
     -------
@@ -168,5 +185,5 @@ def warmup(
     True
     """
     start = time.perf_counter()
-    compile_times(tuple(dtypes), progress=progress)
+    compile_times(tuple(dtypes), progress=progress, everything=everything)
     return time.perf_counter() - start

@@ -199,3 +199,10 @@ def to_channel_last_parallel(x, top, left, Hp, Wp, stride, xh):
     """:func:`to_channel_last` of every image, one image per iteration in parallel."""
     for n in prange(x.shape[0]):
         to_channel_last(x, top, left, Hp, Wp, stride, xh, n, n + 1)
+
+
+@njit(cache=True)
+def compiled_lanes(a):
+    """``lanes(a)`` as compiled (and cached) with this module's kernels: the wrappers
+    compare it with :data:`cnnlab.kernels.simd.VECTOR_BYTES` before they size arrays."""
+    return lanes(a)

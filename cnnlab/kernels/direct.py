@@ -10,8 +10,8 @@ the output stored at ``q = i*Wp + j`` on a grid as wide as the padded input, tap
     out[n, f, i, j] = acc[i*Wp + j]        for j < W_out (the rest is thrown away)
 
 with no im2col matrix to write and read back. The unit of work is a *tile* of 4
-filters x ``2*lanes`` neighbouring positions ``q`` (16 in float32): 8
-:class:`~cnnlab.kernels.simd.Vector` sums that stay in registers through all the
+filters x ``2*lanes`` neighbouring positions ``q`` (16 in float32 with AVX, 32 with
+AVX-512): 8 :class:`~cnnlab.kernels.simd.Vector` sums that stay in registers through all the
 group's taps. Per tap it loads two vectors of the run and the tap's weight for each of
 the 4 filters and does 8 vector multiply-adds; the sums are stored once, at the end.
 A group whose filter count is not a multiple of 4 gets zero filters added (their
@@ -147,3 +147,10 @@ def conv_stride1_parallel(xflat, offsets, wt, b, N, Hp, Wp, images, out, items, 
             xflat, offsets, wt, b, N, Hp, Wp, images, out,
             k * items // chunks, (k + 1) * items // chunks,
         )
+
+
+@njit(cache=True)
+def compiled_lanes(a):
+    """``lanes(a)`` as compiled (and cached) with this module's kernels: the wrappers
+    compare it with :data:`cnnlab.kernels.simd.VECTOR_BYTES` before they size arrays."""
+    return lanes(a)

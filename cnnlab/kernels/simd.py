@@ -1,4 +1,4 @@
-"""A 256-bit vector of float32 or float64 for kernels that keep their sums in registers.
+"""A CPU vector of float32 or float64 for kernels that keep their sums in registers.
 
 Numba vectorizes a loop over an array by itself, but every sum it updates is loaded
 from and stored back to memory on each pass. A convolution's inner loop does a
@@ -7,9 +7,16 @@ Here a :class:`Vector` is a local variable like a float: it lives in a CPU regis
 and a kernel can keep a handful of them across thousands of multiply-adds and store
 each once at the end (:mod:`cnnlab.kernels.blocked`).
 
-A vector holds ``lanes(a)`` numbers of ``a``'s dtype: 8 float32 or 4 float64, one AVX
-register. On a CPU with narrower registers LLVM splits each operation in two; the
-results are the same.
+A vector holds ``lanes(a)`` numbers of ``a``'s dtype: one register of the widest kind
+the CPU has, 16 float32 or 8 float64 with AVX-512 and 8 float32 or 4 float64
+otherwise (AVX2; on a CPU with narrower registers LLVM splits each operation, and the
+results are the same). :data:`VECTOR_BYTES` is chosen once, from the CPU that runs
+cnnlab; the kernels and the wrappers that size their arrays both read it, and Numba's
+cache keys its entries by the CPU, so a cached kernel always matches the width. The
+environment variable ``CNNLAB_VECTOR_BYTES=32`` (or ``64``) forces a width, to test
+one path on a machine that would pick the other; because the compiled kernels would
+not match the default width, it is refused unless ``NUMBA_CACHE_DIR`` points Numba's
+cache somewhere of its own.
 
 Functions (callable from ``@njit`` code; ``a`` is a 1-D C-contiguous float array)
 ----------------------------------------------------------------------------------
@@ -35,8 +42,31 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-#: Bytes per vector: one AVX register.
-VECTOR_BYTES = 32
+
+def _vector_bytes() -> int:
+    """64 on a CPU with AVX-512, else 32; ``CNNLAB_VECTOR_BYTES`` overrides (see above)."""
+    import os
+
+    forced = os.environ.get("CNNLAB_VECTOR_BYTES")
+    if forced is not None:
+        if forced not in ("32", "64"):
+            raise ValueError(f"CNNLAB_VECTOR_BYTES must be 32 or 64, found {forced!r}")
+        if not os.environ.get("NUMBA_CACHE_DIR") and not numba.config.DISABLE_JIT:
+            raise RuntimeError(
+                "CNNLAB_VECTOR_BYTES changes the compiled kernels: set NUMBA_CACHE_DIR to "
+                "a directory of its own as well, or the default cache would mix widths"
+            )
+        return int(forced)
+    try:
+        from llvmlite import binding
+
+        return 64 if binding.get_host_cpu_features().get("avx512f") else 32
+    except Exception:  # no feature list: the width every x86-64 CPU of this decade has
+        return 32
+
+
+#: Bytes per vector: one AVX-512 register where the CPU has them, else one AVX register.
+VECTOR_BYTES = _vector_bytes()
 
 __all__ = ["VECTOR_BYTES", "broadcast", "lanes", "load", "muladd", "store", "zeros"]
 

@@ -8,7 +8,8 @@ factors are read from channel-last copies,
     xh[n, y, x, c]      the zero-padded input (as in :mod:`cnnlab.kernels.blocked`)
     douth[n, i, j, f]   the upstream gradient, with zero filters up to Fp
 
-so that the unit of work, a block of 4 channels x ``2*lanes`` filters of one tap
+so that the unit of work, a block of 4 channels x ``2*lanes`` filters (16 float32 with
+AVX, 32 with AVX-512) of one tap
 ``(kh, kw)``, keeps 8 :class:`~cnnlab.kernels.simd.Vector` sums in registers while it
 runs over a range of output rows: per pixel, two vector loads of ``douth``, four
 numbers of ``xh`` and 8 vector multiply-adds. Each block then adds its sums into
@@ -128,3 +129,10 @@ def weight_grad_parallel(
             xh, douth, C, Hp, Wp, KH, KW, sh, sw, dh, dw, H_out, W_out, Cp, parts[k],
             k * rows // chunks, (k + 1) * rows // chunks,
         )
+
+
+@njit(cache=True)
+def compiled_lanes(a):
+    """``lanes(a)`` as compiled (and cached) with this module's kernels: the wrappers
+    compare it with :data:`cnnlab.kernels.simd.VECTOR_BYTES` before they size arrays."""
+    return lanes(a)

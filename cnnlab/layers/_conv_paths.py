@@ -25,6 +25,20 @@ from cnnlab.layers import dispatch
 from cnnlab.layers._validate import ConvGeometry, pad_nchw
 
 
+def _check_width(module, x: np.ndarray) -> None:
+    """The module's compiled kernels use the vectors the arrays are sized for.
+
+    Numba's cache does not notice a change of :data:`~cnnlab.kernels.simd.VECTOR_BYTES`
+    alone; kernels cached for another width would read past the arrays, so refuse.
+    """
+    if module.compiled_lanes(x.ravel()[:1]) * x.itemsize != VECTOR_BYTES:
+        raise RuntimeError(
+            f"{module.__name__}: the cached kernels were compiled for other vectors than "
+            f"this CPU's {VECTOR_BYTES * 8}-bit ones; delete cnnlab/kernels/__pycache__ "
+            "(or NUMBA_CACHE_DIR) and run `python -m cnnlab warmup`."
+        )
+
+
 def _layout(g: ConvGeometry, xp_width: int, rows: int, itemsize: int) -> tuple[bool, int, int]:
     """``(wide, Wq, per_chunk)``: the column layout and how many images per chunk.
 
@@ -91,6 +105,7 @@ def _channel_last(x: np.ndarray, padding, stride: int, slack: int, parallel: boo
     Hp, Wp = _padded_size(x, padding)
     xh = np.zeros(N * Hp * Wp * stride + slack, dtype=x.dtype)
     if parallel:
+        dispatch.announce_compile(blocked.to_channel_last_parallel, x.dtype)
         blocked.to_channel_last_parallel(x, top, left, Hp, Wp, stride, xh)
     else:
         blocked.to_channel_last(x, top, left, Hp, Wp, stride, xh, 0, N)
@@ -112,6 +127,7 @@ def blocked_forward(x, w, bias, g: ConvGeometry, parallel: bool) -> np.ndarray:
     N, C, _, _ = x.shape
     F, _, KH, KW = w.shape
     Hp, Wp = _padded_size(x, g.padding)
+    _check_width(blocked, x)
     B = 2 * VECTOR_BYTES // x.itemsize  # a block: two vectors of filters
     Fp = _round_up(F, B)
     out = np.empty(g.out_shape, dtype=x.dtype)
@@ -126,6 +142,7 @@ def blocked_forward(x, w, bias, g: ConvGeometry, parallel: bool) -> np.ndarray:
     args = (xh, wt.ravel(), bias_padded, C, Hp, Wp, KH, KW, *g.stride, *g.dilation, out)
     rows = N * g.out_shape[2]
     if parallel:
+        dispatch.announce_compile(blocked.conv_rows_parallel, x.dtype)
         blocked.conv_rows_parallel(*args, parallel_chunks(rows))
     else:
         blocked.conv_rows(*args, 0, rows)
@@ -139,6 +156,7 @@ def direct_forward(x, w, bias, g: ConvGeometry, parallel: bool) -> np.ndarray:
     (top, _), (left, _) = g.padding
     Hp, Wp = _padded_size(x, g.padding)
     dh, dw = g.dilation
+    _check_width(direct, x)
     # Channel-major padded copy, (C, N, Hp, Wp), plus room for the last tile's overhang.
     xflat = np.zeros(C * N * Hp * Wp + 2 * VECTOR_BYTES // x.itemsize, dtype=x.dtype)
     xc = xflat[: C * N * Hp * Wp].reshape(C, N, Hp, Wp)
@@ -154,6 +172,7 @@ def direct_forward(x, w, bias, g: ConvGeometry, parallel: bool) -> np.ndarray:
     images, items = direct.work_split(N, F, g.groups, Hp * Wp)
     args = (xflat, offsets, wt, bias, N, Hp, Wp, images, out)
     if parallel:
+        dispatch.announce_compile(direct.conv_stride1_parallel, x.dtype)
         direct.conv_stride1_parallel(*args, items, parallel_chunks(items))
     else:
         direct.conv_stride1(*args, 0, items)
@@ -196,6 +215,7 @@ def weight_gradient(x, dout, w_shape, g: ConvGeometry, parallel: bool) -> np.nda
     F, _, KH, KW = w_shape
     _, _, H_out, W_out = g.out_shape
     Hp, Wp = _padded_size(x, g.padding)
+    _check_width(weight_grad, x)
     Fp = _round_up(F, 2 * VECTOR_BYTES // x.itemsize)
     Cp = _round_up(C, weight_grad.CHANNELS)
     xh = _channel_last(x, g.padding, C, weight_grad.CHANNELS - 1, parallel)
@@ -203,6 +223,7 @@ def weight_gradient(x, dout, w_shape, g: ConvGeometry, parallel: bool) -> np.nda
     args = (xh, douth, C, Hp, Wp, KH, KW, *g.stride, *g.dilation, H_out, W_out, Cp)
     rows = N * H_out
     if parallel:
+        dispatch.announce_compile(weight_grad.weight_grad_parallel, x.dtype)
         parts = np.zeros((min(rows, numba.get_num_threads()), KH * KW * Cp * Fp), x.dtype)
         weight_grad.weight_grad_parallel(*args, parts, rows)
         dwt = parts.sum(axis=0)

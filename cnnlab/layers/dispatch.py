@@ -33,16 +33,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 __all__ = [
     "BLOCKED_MIN_CHANNELS",
     "BLOCKED_MIN_FILTERS",
     "CHUNK_BYTES",
     "CONV_BACKWARD_PATHS",
     "CONV_FORWARD_PATHS",
+    "LAZY",
     "PARALLEL_MIN_MACS",
     "PATHS",
     "POOL_PARALLEL_MIN_SIZE",
     "Path",
+    "announce_compile",
     "conv_backward_path",
     "conv_forward_path",
     "conv_parallel",
@@ -64,8 +68,8 @@ PARALLEL_MIN_MACS = 1 << 24
 #: channel-last kernel wins for any C (AlexNet's conv1: about 1.8x faster than im2col).
 BLOCKED_MIN_CHANNELS = 8
 
-#: The channel-last kernel computes filters 16 at a time (8 in float64); with fewer
-#: filters most of that work would be thrown away.
+#: The channel-last kernel computes filters two vectors at a time (16 float32 with AVX,
+#: 32 with AVX-512); with fewer than 8 filters most of that work would be thrown away.
 BLOCKED_MIN_FILTERS = 8
 
 #: Size of the im2col buffer that the batch streams through (bytes). Smaller chunks
@@ -290,3 +294,38 @@ def _pool_paths() -> list[Path]:
 
 #: Every path of every layer with a Numba kernel, as warmup compiles them.
 PATHS: tuple[Path, ...] = (*_conv_paths(), *_pool_paths())
+
+
+#: Paths that :func:`cnnlab.warmup` leaves to compile on first use, as ``(parallel,
+#: dtype)``: float64 is for gradient checks, on inputs far below the parallel
+#: thresholds, so its multi-threaded kernels are rarely needed (about a fifth of the
+#: warm-up's compile time). :func:`announce_compile` says so when one compiles.
+LAZY = ((True, "float64"),)
+
+_announced: set[tuple[int, str]] = set()
+
+
+def announce_compile(kernel: Any, dtype: Any) -> None:
+    """Print a line before ``kernel`` compiles for ``dtype`` (no entry in its cache).
+
+    Checked once per kernel and dtype in a process; silent when the kernel is cached,
+    already compiled, or under ``NUMBA_DISABLE_JIT=1``.
+    """
+    name = np.dtype(dtype).name
+    key = (id(kernel), name)
+    if key in _announced:
+        return
+    _announced.add(key)
+    if any(name in str(signature) for signature in getattr(kernel, "signatures", [])):
+        return
+    try:
+        index = kernel._cache._cache_file._load_index()
+    except AttributeError:  # a plain Python function: NUMBA_DISABLE_JIT=1
+        return
+    if any(name in str(entry[0]) for entry in index):
+        return
+    print(
+        f"Compiling cnnlab's {kernel.__name__} kernel for {name} once (a few seconds; "
+        "later runs load it from the cache).",
+        flush=True,
+    )

@@ -83,10 +83,13 @@ class AvgPool2dCache:
     count_include_pad: bool
 
 
-def _parallel(op: str, size: int) -> bool:
+def _parallel(op: str, size: int, dtype: np.dtype) -> bool:
     """Whether ``op`` runs its parallel kernel (:func:`cnnlab.layers.dispatch.pool_parallel`)."""
     parallel = dispatch.pool_parallel(size)
     dispatch.record(op, "pool", parallel)
+    if parallel:
+        kernel = getattr(kernels, op.replace("2d", "") + "_parallel")
+        dispatch.announce_compile(kernel, dtype)
     return parallel
 
 
@@ -169,7 +172,7 @@ def max_pool2d_forward(
     argmax = np.empty(g.out_shape, dtype=np.int32)
     (top, _), (left, _) = g.padding
     args = (x, *g.kernel, *g.stride, top, left, out, argmax)
-    if _parallel("max_pool2d_forward", x.size):
+    if _parallel("max_pool2d_forward", x.size, x.dtype):
         kernels.max_pool_forward_parallel(*args, parallel_chunks(x.shape[0] * x.shape[1]))
     else:
         kernels.max_pool_forward(*args, 0, x.shape[0] * x.shape[1])
@@ -221,7 +224,7 @@ def max_pool2d_backward(dout: np.ndarray, cache: MaxPool2dCache) -> np.ndarray:
         )
         argmax = fresh.argmax
     dx = np.empty(x.shape, dtype=x.dtype)  # the kernel zeroes each plane
-    if _parallel("max_pool2d_backward", dx.size):
+    if _parallel("max_pool2d_backward", dx.size, x.dtype):
         chunks = parallel_chunks(x.shape[0] * x.shape[1])
         kernels.max_pool_backward_parallel(dout, argmax, dx, chunks)
     else:
@@ -284,7 +287,7 @@ def avg_pool2d_forward(
     out = np.empty(g.out_shape, dtype=x.dtype)
     (top, bottom), (left, right) = g.padding
     args = (x, *g.kernel, *g.stride, top, left, bottom, right, include, out)
-    if _parallel("avg_pool2d_forward", x.size):
+    if _parallel("avg_pool2d_forward", x.size, x.dtype):
         kernels.avg_pool_forward_parallel(*args, parallel_chunks(x.shape[0] * x.shape[1]))
     else:
         kernels.avg_pool_forward(*args, 0, x.shape[0] * x.shape[1])
@@ -327,7 +330,7 @@ def avg_pool2d_backward(dout: np.ndarray, cache: AvgPool2dCache) -> np.ndarray:
     dx = np.empty(cache.x_shape, dtype=cache.dtype)  # the kernel writes every element
     (top, bottom), (left, right) = g.padding
     args = (dout, *g.kernel, *g.stride, top, left, bottom, right, cache.count_include_pad, dx)
-    if _parallel("avg_pool2d_backward", dx.size):
+    if _parallel("avg_pool2d_backward", dx.size, cache.dtype):
         kernels.avg_pool_backward_parallel(*args, parallel_chunks(dx.shape[0] * dx.shape[1]))
     else:
         kernels.avg_pool_backward(*args, 0, dx.shape[0] * dx.shape[1])
