@@ -456,7 +456,7 @@ def test_receptive_explorer_marks_what_the_state_says(notebook):
     _press(widget.locator(".cnnlab-rf-col .noUi-handle"), "ArrowRight", 1)
     state = receptive_explorer_state(lecture, 5, (1, 1))
     check(state)
-    assert "16 input pixels influence it, and 9 of its taps read padding" in state.headline
+    assert "16 input pixels influence it, and its taps read 9 padding positions" in state.headline
     _save(None, widget, "04_receptive_explorer.png")
 
     # A dilated layer typed into the box: its taps are drawn two cells apart.

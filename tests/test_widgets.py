@@ -134,12 +134,19 @@ def test_conv_explorer_same_padding_hides_the_slider_and_shows_each_side():
 
 
 def test_conv_explorer_leftover_that_is_padding_says_so():
-    # 6 + 2*1 padded = 8 rows, a 5-row dilated window at stride 2: row 7 is never
-    # reached, and row 7 is the bottom padding: every input pixel is used.
-    state = conv_explorer_state(6, 3, stride=2, padding=1, dilation=2)
+    # 6 + 2*1 padded = 8 rows, a 3-row window at stride 2: row 7 is never reached,
+    # and row 7 is the bottom padding: every input pixel is used.
+    state = conv_explorer_state(6, 3, stride=2, padding=1)
     assert state.leftover == (1, 1)
     assert state.leftover_input == (0, 0)
+    assert state.unread_input == (0, 0)
     assert "is padding: every input pixel is used" in state.headline
+    # With dilation 2 the leftover row 7 is still padding, but the taps (rows 0, 2, 4
+    # and 2, 4, 6) step over input rows 1, 3 and 5 of the padded grid.
+    dilated = conv_explorer_state(6, 3, stride=2, padding=1, dilation=2)
+    assert dilated.leftover_input == (0, 0)
+    assert dilated.unread_input == (3, 3)
+    assert "every input pixel is used" not in dilated.headline
     # Without padding the leftover pixel is an input pixel.
     plain = conv_explorer_state(7, 3, stride=3)
     assert plain.leftover_input == (1, 1)
@@ -148,6 +155,58 @@ def test_conv_explorer_leftover_that_is_padding_says_so():
     assert mixed.leftover == (2, 2)
     assert mixed.leftover_input == (1, 1)
     assert "2 pixels left over per axis, 1 of them input" in mixed.headline
+
+
+def test_conv_explorer_marks_pixels_the_taps_step_over():
+    # The notebook's "input 7, kernel 3, stride 3; then padding 1; then dilation 2":
+    # padded rows 0..8, windows at rows 0 and 3 read 0, 2, 4 and 3, 5, 7. Row 8 is the
+    # leftover padding; rows 1 and 6 (input pixels 0 and 5) lie between taps.
+    state = conv_explorer_state(7, 3, stride=3, padding=1, dilation=2)
+    assert state.leftover == (1, 1)
+    assert state.leftover_input == (0, 0)
+    assert state.unread_input == (2, 2)
+    assert {r for r, _ in state.uncovered} == set(range(9))
+    assert {r for r, c in state.uncovered if c in (0, 2)} == {1, 6, 8}
+    assert "every input pixel is used" not in state.headline
+    assert "is padding; 2 input pixels per axis fall between the taps" in state.headline
+    # A fitting stride can skip pixels too: dilation 2 at stride 2 reads even rows only.
+    even = conv_explorer_state(7, 3, stride=2, dilation=2)
+    assert even.fits
+    assert even.unread_input == (3, 3)
+    assert {r for r, c in even.uncovered if c == 0} == {1, 3, 5}
+    assert even.headline == (
+        "Output 2 x 2 - fits exactly; 3 input pixels per axis fall between the taps of "
+        "every window and are never read"
+    )
+    # A 1x1 kernel at stride 2 steps over every other pixel.
+    assert conv_explorer_state(8, 1, stride=2).unread_input == (4, 4)
+
+
+@pytest.mark.parametrize("padding", [0, 1, 2, "same"])
+def test_conv_explorer_uncovered_cells_are_those_no_window_reads(padding):
+    """Against every window's taps, for all small settings."""
+    for n in range(3, 10):
+        for kernel in range(1, 5):
+            for stride in range(1, 4):
+                for dilation in range(1, 4):
+                    state = conv_explorer_state(n, kernel, stride, padding, dilation)
+                    if state.output is None:
+                        continue
+                    read = {
+                        cell
+                        for position in range(state.n_positions)
+                        for cell in conv_explorer_state(
+                            n, kernel, stride, padding, dilation, position
+                        ).window
+                    }
+                    grid = {(r, c) for r in range(state.padded[0])
+                            for c in range(state.padded[1])}
+                    assert set(state.uncovered) == grid - read
+                    unread = [r for r in range(state.padded[0])
+                              if not state.is_padding((r, r)) and (r, r) not in read]
+                    assert state.unread_input == (len(unread), len(unread))
+                    if "every input pixel is used" in state.headline:
+                        assert not unread
 
 
 def test_conv_explorer_kernel_too_large_keeps_working():
@@ -388,7 +447,7 @@ def test_receptive_state_of_the_lecture_example():
     assert state.maps[-1].is_output
     assert state.maps[-1].cells == ((1, 1),)
     assert "receptive field 7x7" in state.headline
-    assert "16 input pixels influence it, and 9 of its taps read padding" in state.headline
+    assert "16 input pixels influence it, and its taps read 9 padding positions" in state.headline
 
 
 def test_receptive_state_draws_dilated_taps_as_taps():
@@ -398,6 +457,17 @@ def test_receptive_state_draws_dilated_taps_as_taps():
     assert inputs.cells == ((0, 0), (0, 2), (2, 0), (2, 2))
     assert inputs.outside == 9 - 4
     assert "4 input pixels influence it (of the 9 inside its field" in state.headline
+    assert state.headline.endswith("and its taps read 5 padding positions")
+
+
+def test_receptive_headline_names_gaps_without_dilation():
+    # k1s2 then k3s1: a 5-wide field whose unit reads rows 0, 2, 4 only; no dilation.
+    state = receptive_explorer_state(["k1s2", "k3s1"], input_size=9)
+    assert state.field.size == (5, 5)
+    assert sorted(state.maps[0].cells) == [(r, c) for r in (0, 2, 4) for c in (0, 2, 4)]
+    assert "9 input pixels influence it (of the 25 inside its field: the others lie " \
+        "between taps)" in state.headline
+    assert "dilation" not in state.headline
 
 
 def test_dilations_1_2_4_reach_every_input_by_one_to_three_paths():

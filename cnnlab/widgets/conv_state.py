@@ -53,7 +53,11 @@ class ConvExplorerState:
         fits).
     leftover_input : (int, int)
         How many of those are input pixels rather than padding. With padding at the
-        end, the leftover can be padding only: then every input pixel is used.
+        end, the leftover can be padding only.
+    unread_input : (int, int)
+        Input pixels per axis that no window reads at all: the leftover ones, and
+        those that fall between the taps of every window (a dilation that shares a
+        factor with the stride, or a stride larger than the window, steps over them).
     formula : str
         The formula with the numbers filled in, or why the kernel does not fit.
     position : int
@@ -63,7 +67,8 @@ class ConvExplorerState:
     window : tuple of (row, col)
         Padded-grid cells multiplied by the kernel at this position (its taps).
     uncovered : tuple of (row, col)
-        Padded-grid cells that no window ever reaches (the "doesn't fit" pixels).
+        Padded-grid cells that no tap of any window reads: the "doesn't fit" rows and
+        columns at the end, and those the taps step over.
     """
 
     n: int
@@ -78,6 +83,7 @@ class ConvExplorerState:
     fits: bool
     leftover: tuple[int, int]
     leftover_input: tuple[int, int]
+    unread_input: tuple[int, int]
     formula: str
     position: int
     out_cell: Cell | None
@@ -104,23 +110,33 @@ class ConvExplorerState:
                 f"has {self.padded[0]}"
             )
         size = f"Output {self.output[0]} x {self.output[1]}"
+        between = self.unread_input[0] - self.leftover_input[0]
+        skipped = ""
+        if between:
+            one = between == 1
+            skipped = (
+                f"; {between} input {'pixel' if one else 'pixels'} per axis "
+                f"{'falls' if one else 'fall'} between the taps of every window and "
+                f"{'is' if one else 'are'} never read"
+            )
         if self.fits:
-            return f"{size} - fits exactly"
+            return f"{size} - fits exactly{skipped}"
         left = self.leftover[0]
         pixels = "pixel" if left == 1 else "pixels"
         if self.leftover_input[0] == 0:
+            used = skipped or ": every input pixel is used"
             return (
                 f"{size} - stride {self.stride} doesn't fit, but the {left} {pixels} left "
-                f"over per axis {'is' if left == 1 else 'are'} padding: every input pixel "
-                "is used"
+                f"over per axis {'is' if left == 1 else 'are'} padding{used}"
             )
         if self.leftover_input[0] < left:
             return (
                 f"{size} - stride {self.stride} doesn't fit: {left} {pixels} left over per "
-                f"axis, {self.leftover_input[0]} of them input"
+                f"axis, {self.leftover_input[0]} of them input{skipped}"
             )
         return (
-            f"{size} - stride {self.stride} doesn't fit: {left} {pixels} left over per axis"
+            f"{size} - stride {self.stride} doesn't fit: {left} {pixels} left over per "
+            f"axis{skipped}"
         )
 
     @property
@@ -200,6 +216,7 @@ def conv_explorer_state(
             fits=False,
             leftover=(0, 0),
             leftover_input=(0, 0),
+            unread_input=(0, 0),
             formula=str(error),
             position=0,
             out_cell=None,
@@ -219,11 +236,17 @@ def conv_explorer_state(
     reach = ((output[0] - 1) * stride + span, (output[1] - 1) * stride + span)
     # Input pixels are rows top .. top + n - 1; those at or past ``reach`` are never read.
     leftover_input = (max(top + n - max(reach[0], top), 0), max(left + n - max(reach[1], left), 0))
+    # Rows (and, the same, columns) that some tap of some window reads.
+    read = {i * stride + a * dilation for i in range(output[0]) for a in range(kernel)}
+    unread_input = (
+        sum(1 for r in range(top, top + n) if r not in read),
+        sum(1 for c in range(left, left + n) if c not in read),
+    )
     uncovered = tuple(
         (r, c)
         for r in range(padded[0])
         for c in range(padded[1])
-        if r >= reach[0] or c >= reach[1]
+        if r not in read or c not in read
     )
     return ConvExplorerState(
         n=n,
@@ -238,6 +261,7 @@ def conv_explorer_state(
         fits=fits,
         leftover=leftover,
         leftover_input=leftover_input,
+        unread_input=unread_input,
         formula=shapes.explain_conv_output_size(n, kernel, stride, padding, dilation),
         position=position,
         out_cell=(i, j),

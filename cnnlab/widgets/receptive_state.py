@@ -138,9 +138,10 @@ class ReceptiveState:
             f"padding {rf.padding[0]}); {len(source.cells)} input pixels influence it"
         )
         if len(source.cells) < max(inside, 0):
-            text += f" (of the {inside} inside its field: dilation skips the others)"
+            # Dilation, or a stride larger than a kernel, leaves gaps between the taps.
+            text += f" (of the {inside} inside its field: the others lie between taps)"
         if source.outside:
-            text += f", and {source.outside} of its taps read padding"
+            text += f", and its taps read {source.outside} padding positions"
         return text
 
 
