@@ -18,11 +18,16 @@ from pathlib import Path
 import pytest
 
 from cnnlab.models import (
+    AvgPool2d,
     BatchNorm2d,
     Conv2d,
     Dense,
+    DepthwiseConv2d,
+    Dropout,
+    Flatten,
     GlobalAvgPool2d,
     Input,
+    LocalResponseNorm,
     MaxPool2d,
     ReLU,
     Sequential,
@@ -97,7 +102,29 @@ def _networks() -> list[Sequential]:
         Dense(10),
         name="conv_bn_gap",
     )
-    return [small, zoo.get("cs109b_example"), zoo.get("lenet5")]
+    # Odd, non-square input; 'same' at stride 2; padded, rounded-up average and max
+    # pools; a dilated convolution without bias; depthwise and pointwise convolutions.
+    odd = Sequential(
+        Input(3, 37, 29),
+        Conv2d(8, 3, stride=2, padding="same"),
+        BatchNorm2d(),
+        ReLU(),
+        AvgPool2d(3, 2, padding=1, ceil_mode=True),
+        DepthwiseConv2d(3, padding=1, depth_multiplier=2, bias=False),
+        BatchNorm2d(),
+        Conv2d(16, 1),
+        LocalResponseNorm(),
+        Conv2d(16, 3, dilation=2, padding=2, bias=False),
+        MaxPool2d(3, 2, ceil_mode=True),
+        GlobalAvgPool2d(),
+        Dropout(),
+        Dense(7),
+        name="odd_depthwise_ceil",
+    )
+    # Almost every MAC and every bias in dense layers.
+    dense = Sequential(Input(1, 28, 28), Flatten(), Dense(512), ReLU(), Dense(512),
+                       Dropout(), Dense(10), name="dense_heavy")
+    return [small, odd, dense, zoo.get("cs109b_example"), zoo.get("lenet5")]
 
 
 def _torch_copy(model: Sequential):
@@ -108,25 +135,34 @@ def _torch_copy(model: Sequential):
     x = torch.zeros(1, *model.input_shape)
     for _name, layer in model.named_layers()[1:]:
         channels = x.shape[1]
-        if isinstance(layer, spec.Conv2d):
+        if isinstance(layer, (spec.Conv2d, spec.DepthwiseConv2d)):
+            if isinstance(layer, spec.DepthwiseConv2d):
+                filters, groups = channels * layer.depth_multiplier, channels
+            else:
+                filters, groups = layer.out_channels, layer.groups
             (top, bottom), (left, right) = resolve_padding(
                 tuple(x.shape[2:]), layer.kernel, layer.stride, layer.padding, layer.dilation
             )
             if top == bottom and left == right:
-                module = nn.Conv2d(channels, layer.out_channels, layer.kernel, layer.stride,
-                                   (top, left), layer.dilation, layer.groups, layer.bias)
+                module = nn.Conv2d(channels, filters, layer.kernel, layer.stride,
+                                   (top, left), layer.dilation, groups, layer.bias)
             else:
                 module = nn.Sequential(
                     nn.ZeroPad2d((left, right, top, bottom)),
-                    nn.Conv2d(channels, layer.out_channels, layer.kernel, layer.stride, 0,
-                              layer.dilation, layer.groups, layer.bias),
+                    nn.Conv2d(channels, filters, layer.kernel, layer.stride, 0,
+                              layer.dilation, groups, layer.bias),
                 )
         elif isinstance(layer, spec.BatchNorm2d):
             module = nn.BatchNorm2d(channels)
+        elif isinstance(layer, spec.AvgPool2d):  # before MaxPool2d: it is a subclass
+            module = nn.AvgPool2d(layer.kernel, layer.stride, layer.padding, layer.ceil_mode)
         elif isinstance(layer, spec.MaxPool2d):
-            module = nn.MaxPool2d(layer.kernel, layer.stride, layer.padding)
-        elif isinstance(layer, spec.AvgPool2d):
-            module = nn.AvgPool2d(layer.kernel, layer.stride, layer.padding)
+            module = nn.MaxPool2d(layer.kernel, layer.stride, layer.padding,
+                                  ceil_mode=layer.ceil_mode)
+        elif isinstance(layer, spec.LocalResponseNorm):
+            module = nn.LocalResponseNorm(layer.size)
+        elif isinstance(layer, spec.Dropout):
+            module = nn.Dropout(layer.p)
         elif isinstance(layer, spec.GlobalAvgPool2d):
             module = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         elif isinstance(layer, spec.Dense):
@@ -168,6 +204,9 @@ def test_the_docs_table_lists_each_measured_convention():
 def test_tool_total_is_cnnlab_macs_plus_the_stated_extras(tool, model):
     network, x = _torch_copy(model)
     rows = list(summary(model).rows)
+    assert sum(p.numel() for p in network.parameters()) == summary(model).total_params
+    with pytest.importorskip("torch").no_grad():
+        assert tuple(network(x).shape[1:]) == rows[-1].output_shape
     expected = summary(model).total_macs + TABLE[tool][1](rows)
     assert _measure(tool, network, x) == expected
 
