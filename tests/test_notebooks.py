@@ -50,7 +50,7 @@ SEED_EXAMPLES = {
         "21.282e6", "23.521e6", "MOBILENET_SLIDE_STANDARD_MACS", "MOBILENET_SEPARABLE_MACS",
         "densenet_channels", "NetworkBuilderWidget", "alexnet_grouped", "groups=2",
         "resnet(depth, cifar=True)", "42.513e6", "58.157e6", "batch size 128",
-        "momentum=0.9", "weight_decay=5e-4", "lr=1e-2", "paper_total",
+        "momentum=0.9", "weight_decay=5e-4", "lr=1e-2", "paper_trainable",
     ],
     "04_receptive_fields_and_dilation.ipynb": [
         "kernel 3, stride 1", "k3s2p1", "5x5 input", "dilation", "ReceptiveExplorer",
