@@ -27,6 +27,24 @@ _OURS_VARIANT = "autograder.grader.variant_check."
 # limits (no links, FIFOs, devices; see grader/intake.py); otherwise it is refused.
 c.Autograde.pre_convert_hook = "autograder.grader.intake.refuse_unsafe"
 
+# Release: nbgrader's own steps, after a check that every test cell is a question the
+# grader can grade (a plain `assert` cell is refused; grader/course_check.py).
+c.GenerateAssignment.preprocessors = [
+    "autograder.grader.course_check.RequireQuestions",
+    _NB + "IncludeHeaderFooter",
+    _NB + "InstantiateTests",
+    _NB + "LockCells",
+    _NB + "ClearSolutions",
+    _NB + "ClearOutput",
+    _NB + "CheckCellMetadata",
+    _NB + "ComputeChecksums",
+    _NB + "SaveCells",
+    _NB + "ClearHiddenTests",
+    _NB + "ClearMarkScheme",
+    _NB + "ComputeChecksums",
+    _NB + "CheckCellMetadata",
+]
+
 # Sanitize: clear outputs, keeping the record of the numbers the notebook showed
 # (variant_check); restore every cell's nbgrader metadata from the gradebook; then
 # nbgrader's own steps; deleted or edited test cells come back (add_missing_cells).
@@ -56,9 +74,11 @@ c.Autograde.autograde_preprocessors = [
 # After each submission: the gradebook must hold what the grader computed.
 c.Autograde.post_convert_hook = "autograder.grader.gradebook_guard.post_convert_hook"
 
-# Feedback: test cells' sources (visible and hidden tests) become a one-line header.
+# Feedback: test cells' sources (visible and hidden tests) become a one-line header;
+# written answers' rubrics are removed.
 c.GenerateFeedback.preprocessors = [
     _NB + "GetGrades",
     _OURS + "HideTestSources",
+    _NB + "ClearMarkScheme",  # the TAs' rubrics of written answers stay with the TAs
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

@@ -133,8 +133,10 @@ def coalesce_streams(path: Path) -> None:
 def _problems_release(path: Path) -> list[str]:
     problems = []
     for kind, source, _ in structure(path):
-        if "BEGIN SOLUTION" in source or "BEGIN HIDDEN TESTS" in source:
-            problems.append(f"{path.name}: a {kind} cell still holds a solution or hidden test")
+        if any(mark in source for mark in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "MARK SCHEME")):
+            problems.append(
+                f"{path.name}: a {kind} cell still holds a solution, hidden test or rubric"
+            )
     return problems
 
 
@@ -168,11 +170,16 @@ POINTS_TAG = "cnnlab-points"
 
 
 def _written(nb) -> list[tuple[str, float]]:
-    """``(grade_id, points)`` of the manually graded (written) answers of a notebook."""
+    """``(grade_id, points)`` of the written answers of a notebook, marked by hand.
+
+    A written answer is an nbgrader *task* cell (the question, and the TA's rubric
+    between ``BEGIN MARK SCHEME`` and ``END MARK SCHEME``, which release removes and
+    the Formgrader shows) followed by a plain cell the student writes in.
+    """
     found = []
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade") and meta.get("solution") and cell.cell_type == "markdown":
+        if meta.get("grade") and meta.get("task") and cell.cell_type == "markdown":
             found.append((meta["grade_id"], float(meta["points"])))
     return found
 

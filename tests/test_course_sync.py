@@ -70,7 +70,7 @@ def test_master_notebook_starts_with_the_variant_cell(assignment):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_test_cells_are_the_registry(assignment):
     nb = nbformat.read(_source(assignment), as_version=4)
-    grade_cells = [c for c in nb.cells if _nbgrader(c).get("grade")]
+    grade_cells = [c for c in nb.cells if _nbgrader(c).get("grade") and c.cell_type == "code"]
     assert [_nbgrader(c)["grade_id"] for c in grade_cells] == [
         q.key for q in questions_for(assignment)
     ]
@@ -108,12 +108,13 @@ def test_master_notebook_metadata_is_valid_nbgrader(assignment):
 
 
 def _expected_release(assignment: str) -> nbformat.NotebookNode:
-    from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+    from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, ClearSolutions
 
     nb = nbformat.read(_source(assignment), as_version=4)
     resources: dict = {}
     nb, resources = ClearSolutions().preprocess(copy.deepcopy(nb), resources)
     nb, resources = ClearHiddenTests().preprocess(nb, resources)
+    nb, resources = ClearMarkScheme().preprocess(nb, resources)
     return nb
 
 
@@ -138,18 +139,23 @@ def test_release_is_in_sync_with_the_master(assignment):
         assert not cell.get("outputs")
         assert "BEGIN SOLUTION" not in cell.source
         assert "HIDDEN TESTS" not in cell.source
+        assert "MARK SCHEME" not in cell.source
+        assert "Rubric for the TA" not in cell.source
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solutions_are_in_sync_with_the_master(assignment):
     path = ROOT / "solutions" / assignment / f"{assignment}.ipynb"
     solution = nbformat.read(path, as_version=4)
+    from nbgrader.preprocessors import ClearMarkScheme
+
     master = nbformat.read(_source(assignment), as_version=4)
+    master, _ = ClearMarkScheme().preprocess(master, {})  # rubrics stay with the TAs
     assert _structure(solution) == _structure(master)
     # generate_solution ran it: every test cell shows full marks
     for cell in solution.cells:
         meta = _nbgrader(cell)
-        if meta.get("grade"):
+        if meta.get("grade") and cell.cell_type == "code":
             results = [o for o in cell.outputs if o.output_type == "execute_result"]
             assert float(results[-1]["data"]["text/plain"]) == meta["points"], meta["grade_id"]
         assert not any(o.output_type == "error" for o in cell.get("outputs", []))
@@ -232,3 +238,22 @@ def test_points_are_written_from_the_registry(assignment):
     for q in questions_for(assignment):
         assert f"| `{q.key.partition('-')[2]}` | {q.title} | {q.points:g} |" in table.source
     assert nb.cells.index(table) == 2  # right under the title
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_each_assignment_has_a_written_answer_with_a_rubric(assignment):
+    nb = nbformat.read(_source(assignment), as_version=4)
+    written = BUILD._written(nb)
+    assert written, "no written answer"
+    for gid, points in written:
+        index = next(i for i, c in enumerate(nb.cells) if _nbgrader(c).get("grade_id") == gid)
+        task = nb.cells[index]
+        assert gid.startswith("written-")
+        assert points > 0
+        assert _nbgrader(task)["locked"]
+        assert "marked by hand" in task.source
+        assert "=== BEGIN MARK SCHEME ===" in task.source
+        assert "**Rubric for the TA" in task.source
+        answer = nb.cells[index + 1]  # the student writes in the cell after the task
+        assert answer.cell_type == "markdown"
+        assert "nbgrader" not in answer.metadata

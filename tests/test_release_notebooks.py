@@ -98,7 +98,8 @@ def test_solution_notebook_passes_every_check(assignment, tmp_path):
             assert _text(cell, "stderr") == "", meta["grade_id"]
             assert _score(cell) == meta["points"], (meta["grade_id"], _text(cell))
             assert "[FAIL]" not in _text(cell)
-    assert graded == len([c for c in nb.cells if _meta(c).get("grade")]) > 0
+    tests = [c for c in nb.cells if _meta(c).get("grade") and c.cell_type == "code"]
+    assert graded == len(tests) > 0
 
 
 def _validate(path: Path) -> str:
