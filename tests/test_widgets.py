@@ -460,6 +460,18 @@ def test_receptive_state_draws_dilated_taps_as_taps():
     assert state.headline.endswith("and its taps read 5 padding positions")
 
 
+def test_receptive_explorer_shows_both_axes_of_a_rectangular_stack():
+    # k3x1 at stride 1x2, then k1x3 at stride 2x1 with width padding 1, on 9x9.
+    layers = ["k3x1s1x2", "k1x3s2x1p0x1"]
+    state = receptive_explorer_state(layers, input_size=9, unit=(1, 1))
+    assert (state.field.size, state.field.jump, state.field.padding) == ((3, 5), (2, 2), (0, 2))
+    assert "receptive field 3x5 (jump 2, effective padding 0x2)" in state.headline
+    widget = ReceptiveExplorer(layers, input_size=9)
+    assert "<td>k1x3s2x1p0x1</td><td>3x5</td><td>2</td><td>0x2</td><td>4x5</td>" in (
+        widget.table.value
+    )
+
+
 def test_receptive_headline_names_gaps_without_dilation():
     # k1s2 then k3s1: a 5-wide field whose unit reads rows 0, 2, 4 only; no dilation.
     state = receptive_explorer_state(["k1s2", "k3s1"], input_size=9)

@@ -13,7 +13,11 @@ import ipywidgets as W
 
 from cnnlab.plotting import draw_receptive_field
 from cnnlab.widgets._common import FigureImage, colored, slider
-from cnnlab.widgets.receptive_state import ReceptiveState, receptive_explorer_state
+from cnnlab.widgets.receptive_state import (
+    ReceptiveState,
+    axes_text,
+    receptive_explorer_state,
+)
 
 __all__ = ["ReceptiveExplorer"]
 
@@ -119,9 +123,9 @@ class ReceptiveExplorer(W.VBox):
         color = "#c00000" if state.error else "#000000"
         self.headline.value = colored(state.headline, color)
         rows = "".join(
-            f"<tr><td>{html.escape(r.name, quote=False)}</td><td>{r.size[0]}</td>"
-            f"<td>{r.jump[0]}</td><td>{r.padding[0]}</td>"
-            f"<td>{r.output_size[0] if r.output_size else ''}</td></tr>"
+            f"<tr><td>{html.escape(r.name, quote=False)}</td><td>{axes_text(r.size)}</td>"
+            f"<td>{axes_text(r.jump)}</td><td>{axes_text(r.padding)}</td>"
+            f"<td>{axes_text(r.output_size) if r.output_size else ''}</td></tr>"
             for r in state.records
         )
         self.table.value = (

@@ -37,6 +37,7 @@ from cnnlab.shapes import resolve_padding
 __all__ = [
     "FeatureMapView",
     "ReceptiveState",
+    "axes_text",
     "receptive_explorer_state",
     "taps_1d",
 ]
@@ -134,8 +135,9 @@ class ReceptiveState:
         inside = (min(r1, source.size[0]) - max(r0, 0)) * (min(c1, source.size[1]) - max(c0, 0))
         text = (
             f"Unit {self.unit} of the {self.maps[-1].size[0]}x{self.maps[-1].size[1]} output: "
-            f"receptive field {rf.size[0]}x{rf.size[1]} (jump {rf.jump[0]}, effective "
-            f"padding {rf.padding[0]}); {len(source.cells)} input pixels influence it"
+            f"receptive field {rf.size[0]}x{rf.size[1]} (jump {axes_text(rf.jump)}, "
+            f"effective padding {axes_text(rf.padding)}); {len(source.cells)} input pixels "
+            "influence it"
         )
         if len(source.cells) < max(inside, 0):
             # Dilation, or a stride larger than a kernel, leaves gaps between the taps.
@@ -302,6 +304,17 @@ def taps_1d(
         levels.append((sizes[index], edges))
         current = {position for position, _ in edges if 0 <= position < sizes[index]}
     return levels[::-1]
+
+
+def axes_text(pair: Pair) -> str:
+    """``"2"`` when both axes agree, ``"1x2"`` (height x width) when they differ.
+
+    Examples
+    --------
+    >>> axes_text((2, 2)), axes_text((0, 2))
+    ('2', '0x2')
+    """
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
 
 
 def _first(value: int | tuple[int, int]) -> int:
