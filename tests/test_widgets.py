@@ -408,6 +408,13 @@ def test_builder_widget_inserts_where_asked_and_lists_every_layer():
     labels = [label for label, _ in widget.where.options]
     assert labels[0] == "at the end"
     assert labels[2].startswith("before 2. MaxPool2d")
+    # The menu still points before the same ReLU, so a second layer goes after the first.
+    assert widget.where.value == 2
+    assert widget.where.label == "before 3. ReLU()"
+    widget.kind.value = "BatchNorm2d"
+    widget.add_button.click()
+    assert [c.kind for c in widget.builder.layers[:4]] == [
+        "Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"]
 
 
 def test_builder_widget_shows_only_the_options_of_the_kind():

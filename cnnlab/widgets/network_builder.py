@@ -144,6 +144,8 @@ class NetworkBuilderWidget(W.VBox):
             return
         self._refresh()
         self.layer_list.index = len(self.builder.layers) - 1 if index is None else index
+        if index is not None:  # keep inserting before the same layer, after the new one
+            self.where.value = index + 1
 
     def _remove(self, index: int | None) -> None:
         if index is None or not self.builder.layers:
