@@ -479,6 +479,19 @@ def test_receptive_explorer_shows_both_axes_of_a_rectangular_stack():
     )
 
 
+def test_receptive_state_ceil_mode_pool_reads_no_padding_past_the_input():
+    from cnnlab.receptive import Window
+
+    # 3x3 max pool, stride 2, ceil_mode on 6x6: the last window covers rows 4 and 5 and
+    # would start row 6, which does not exist (no padding): PyTorch ignores it.
+    pool = Window(3, 2, 0, pool=True, ceil_mode=True)
+    state = receptive_explorer_state([pool], input_size=6, unit=(2, 2))
+    assert state.maps[-1].size == (3, 3)
+    assert sorted(state.maps[0].cells) == [(4, 4), (4, 5), (5, 4), (5, 5)]
+    assert state.maps[0].padding_cells == ()
+    assert state.headline.endswith("4 input pixels influence it")
+
+
 def test_receptive_headline_names_gaps_without_dilation():
     # k1s2 then k3s1: a 5-wide field whose unit reads rows 0, 2, 4 only; no dilation.
     state = receptive_explorer_state(["k1s2", "k3s1"], input_size=9)

@@ -173,8 +173,9 @@ def _influence_1d(
                 position = parent * stride - pads[0] + tap * dilation
                 if 0 <= position < n:
                     paths[position] = paths.get(position, 0) + count
-                else:
+                elif -pads[0] <= position < n + pads[1]:
                     padding.add(position)
+                # else: past the padded input, where a pool with ceil_mode has no cells
         levels.append((paths, padding, pads))
         current = paths
     return levels[::-1]
