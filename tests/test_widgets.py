@@ -178,6 +178,12 @@ def test_conv_explorer_marks_pixels_the_taps_step_over():
         "Output 2 x 2 - fits exactly; 3 input pixels per axis fall between the taps of "
         "every window and are never read"
     )
+    assert state.uncovered_text == (
+        "red: pixels no window reads (left over: the stride doesn't fit; between the taps)")
+    assert even.uncovered_text == "red: pixels no window reads (between the taps)"
+    assert conv_explorer_state(7, 3, stride=3).uncovered_text == (
+        "red: pixels no window reads (left over: the stride doesn't fit)")
+    assert conv_explorer_state(7, 3).uncovered_text == ""
     # A 1x1 kernel at stride 2 steps over every other pixel.
     assert conv_explorer_state(8, 1, stride=2).unread_input == (4, 4)
 

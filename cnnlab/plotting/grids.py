@@ -169,8 +169,8 @@ def draw_conv_explorer(state: Any, *, figsize: tuple[float, float] = (8.0, 4.0))
         fill={state.out_cell: COLORS["current"]},
         title=f"output {state.output[0]}x{state.output[1]}",
     )
-    if not state.fits:
-        ax_in.set_xlabel("red: pixels no window reaches (doesn't fit)", color="#c00000")
+    if state.uncovered:
+        ax_in.set_xlabel(state.uncovered_text, color="#c00000")
     return fig
 
 

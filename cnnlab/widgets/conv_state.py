@@ -95,6 +95,18 @@ class ConvExplorerState:
         """Number of window positions (output cells); 0 when the kernel does not fit."""
         return 0 if self.output is None else self.output[0] * self.output[1]
 
+    @property
+    def uncovered_text(self) -> str:
+        """What the red cells are, for the drawing's caption ("" when there are none)."""
+        if not self.uncovered:
+            return ""
+        reach = self.padded[0] - self.leftover[0]
+        gaps = any(row < reach and col < reach for row, col in self.uncovered)
+        why = [text for text, present in (("left over: the stride doesn't fit",
+                                           self.leftover[0] > 0),
+                                          ("between the taps", gaps)) if present]
+        return f"red: pixels no window reads ({'; '.join(why)})"
+
     def is_padding(self, cell: Cell) -> bool:
         """True if a padded-grid cell is a zero of the padding, not an input pixel."""
         (top, _), (left, _) = self.pads
