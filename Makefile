@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # Headless runs draw with Agg; `make lab` keeps Jupyter's inline backend.
 test test-fast bench grade-demo: export MPLBACKEND := Agg
 
-.PHONY: help venv test test-fast lab lab-instructor bench lint grade-demo browser-deps grade course course-check clean
+.PHONY: help venv test test-fast lab lab-instructor bench lint grade-demo browser-deps hub-deps grade course course-check clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -37,7 +37,10 @@ venv: $(STAMP)  ## Create .venv and install cnnlab with its test extras
 browser-deps:  ## Install Debian's chromium for the browser test (root only; skipped otherwise)
 	@sh scripts/ensure-chromium.sh
 
-test: $(STAMP) browser-deps  ## Lint, then run the whole test suite
+hub-deps:  ## Install configurable-http-proxy (npm) for the JupyterHub test (root only; skipped otherwise)
+	@sh scripts/ensure-proxy.sh
+
+test: $(STAMP) browser-deps hub-deps  ## Lint, then run the whole test suite
 	$(BIN)/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -80,5 +83,5 @@ course-check: $(STAMP)  ## Check that release/ and solutions/ match the sources
 	$(PY) scripts/build_course.py --check
 
 clean:  ## Remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-class .pytest_cache .hypothesis
 	find . -name __pycache__ -prune -exec rm -rf {} +
