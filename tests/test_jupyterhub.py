@@ -490,8 +490,9 @@ def test_validate_uses_the_same_numbers_as_the_grader(hub_class, semester):
     _, _, people = hub_class
     correct, wrong, _ = people["students"]
     assert "Success! Your notebook passes all the tests." in semester["validate"][correct]
+    # The misconception fails the output-size check in the student's own kernel too.
     assert "VALIDATION FAILED" in semester["validate"][wrong]
-    assert "the count is one short" in semester["validate"][wrong]
+    assert 'check("ps1_shapes_params-output_size", output_size' in semester["validate"][wrong]
 
 
 def test_grade_scores_each_student_on_their_own_numbers(hub_class, semester):
