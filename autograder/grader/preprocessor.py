@@ -20,7 +20,6 @@ import hmac
 import importlib
 import importlib.util
 import os
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +32,16 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Enum, Float, Integer, List, Unicode
 
 from . import gradebook_guard, sandbox
+from .plan import (
+    GradingOutcome,
+    GradingPlan,
+    ResultStore,
+    TestSpec,
+    code_fingerprint,
+    execute_plan,
+    read_files,
+    secret_fingerprint,
+)
 
 SECRET_ENV = "CNNLAB_COURSE_SECRET"
 SECRET_FILE_ENV = "CNNLAB_COURSE_SECRET_FILE"
@@ -40,6 +49,7 @@ FOOTER_KEY = "cnnlab_grading_footer"
 VARIANT_TAG = "cnnlab-variant"
 DEFAULT_EXCHANGE = "/usr/local/share/nbgrader/exchange"  # nbgrader's Exchange.root
 SCHEMA_VERSION = 3
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -259,6 +269,9 @@ class SandboxedGrading(NbGraderPreprocessor):
     ledger_dir = Unicode("", help="Where computed scores are recorded for the gradebook "
                                   "guard; default <course root>/.cnnlab/ledger").tag(config=True)
     footer = Bool(True, help="Append the sandbox's protections to the notebook").tag(config=True)
+    result_store = Unicode("", help="Folder of outcomes computed in advance by workers "
+                                    "(python -m autograder.tools grade sets it); a notebook "
+                                    "without one is graded here").tag(config=True)
 
     def limits(self) -> sandbox.Limits:
         return sandbox.Limits(cell_seconds=self.cell_timeout, case_seconds=self.case_timeout,
@@ -266,7 +279,21 @@ class SandboxedGrading(NbGraderPreprocessor):
                               total_seconds=self.total_timeout, memory_bytes=self.memory_limit,
                               processes=self.process_limit, file_bytes=self.file_size_limit)
 
-    def preprocess(self, nb: NotebookNode, resources: dict):
+    def student_variant(self, course: Course, assignment: str, student: str,
+                        secret) -> dict:
+        """The numbers this student's notebook is graded with."""
+        return course.variant(assignment, student if self.variants == "personal" else None,
+                              secret)
+
+    def plan(self, nb: NotebookNode, resources: dict, *,
+             files_dirs: Sequence[str | None] | None = None) -> GradingPlan:
+        """The plan of one sanitized notebook (see :mod:`autograder.grader.plan`).
+
+        Sets the variant cell to this student's numbers, recomputed from the secret:
+        editing it changes nothing, and code that reads VARIANT sees what is checked.
+        ``files_dirs`` are the folders of the submission's own files (default: the
+        notebook's folder, which nbgrader fills with the student's and the master's).
+        """
         nbg = resources["nbgrader"]
         assignment, student, notebook = nbg["assignment"], nbg["student"], nbg["notebook"]
         root = course_root_from(resources)
@@ -277,72 +304,70 @@ class SandboxedGrading(NbGraderPreprocessor):
                 "no course secret: run `python -m autograder.tools init-secret` (or set "
                 f"${SECRET_ENV} / ${SECRET_FILE_ENV}); refusing to grade with predictable "
                 "hidden cases")
-        variant = course.variant(assignment, student if self.variants == "personal" else None,
-                                 secret)
+        variant = self.student_variant(course, assignment, student, secret)
         rng = course.rng(secret, assignment, student)
-
-        # The variant cell shows this student's numbers, recomputed here: editing it
-        # changes nothing, and code that reads VARIANT sees what the grader checks.
         for cell in nb.cells:
             if is_variant_cell(cell):
                 cell.source = variant_source(variant)
 
-        test_cells = [(i, c) for i, c in enumerate(nb.cells) if is_test_cell(c)]
-        test_ids = {grade_id(c) for _, c in test_cells}
-        student_cells = [(i, c.source) for i, c in enumerate(nb.cells)
-                         if c.cell_type == "code" and not is_test_cell(c)
-                         and grade_id(c) not in test_ids]
-
-        plans = {}  # grade_id -> (question, cases)
-        for _, cell in sorted(test_cells, key=lambda ic: grade_id(ic[1]) or ""):
-            gid = grade_id(cell)
+        test_cells = [c for c in nb.cells if is_test_cell(c)]
+        test_ids = {grade_id(c) for c in test_cells}
+        student_cells = tuple((i, c.source) for i, c in enumerate(nb.cells)
+                              if c.cell_type == "code" and not is_test_cell(c)
+                              and grade_id(c) not in test_ids)
+        asked = {}  # grade_id -> (question, cases), drawn in grade_id order
+        for gid in sorted(g or "" for g in test_ids):
             q = course.question(assignment, gid)
-            if q is None or gid in plans:
-                continue
-            cases = list(q.visible_cases(variant)) + list(q.hidden_cases(rng, variant))
-            plans[gid] = (q, cases)
-        jobs = [sandbox.QuestionJob(q.key, q.target, q.kind,
-                                    [course.plain.encode({"args": tuple(c.args),
-                                                          "kwargs": dict(c.kwargs)})
-                                     for c in cases])
-                for q, cases in plans.values()]
-
-        files_dir = resources.get("metadata", {}).get("path") or None
-        start = time.monotonic()
-        run = sandbox.run_submission(
-            student_cells, jobs, plain_path=course.plain_path, files_dir=files_dir,
-            limits=self.limits(), isolation=self.isolation,
-            blocked_modules=self.blocked_modules, sensitive=self._sensitive(root),
-            plain=course.plain)
-        self.log.info("Sandbox for %s/%s: %s, %.1f s (startup %s s); %s", student, assignment,
-                      run.status, time.monotonic() - start, run.startup_seconds,
-                      run.protections.summary())
-        for note in run.notes:
-            self.log.warning("%s/%s: %s", student, assignment, note)
-
-        for i, _ in student_cells:
-            cell = nb.cells[i]
-            cell.outputs = _cell_outputs(run.cells[i]) if i in run.cells else []
-            cell.execution_count = None
-
-        scores: dict[str, tuple[float, float]] = {}
-        for _, cell in test_cells:
+            if q is not None:
+                asked[gid] = (q, tuple(q.visible_cases(variant))
+                              + tuple(q.hidden_cases(rng, variant)))
+        tests = []
+        for cell in test_cells:
             gid = grade_id(cell)
-            points = float(cell.metadata["nbgrader"].get("points", 0))
-            text, score = self._grade_cell(course, assignment, gid, plans.get(gid), run,
-                                           variant, points)
-            cell.outputs = [_stream("stdout", text), _score_output(score)]
-            cell.execution_count = None
-            scores[gid] = (score, points)
+            q, cases = asked.get(gid, (None, ()))
+            tests.append(TestSpec(gid, float(cell.metadata["nbgrader"].get("points", 0)),
+                                  q.key if q is not None else None, cases))
+        jobs = tuple(sandbox.QuestionJob(q.key, q.target, q.kind,
+                                         [course.plain.encode({"args": tuple(c.args),
+                                                               "kwargs": dict(c.kwargs)})
+                                          for c in cases])
+                     for q, cases in asked.values())
+        if files_dirs is None:
+            files_dirs = [resources.get("metadata", {}).get("path") or None]
+        salt = secret_fingerprint(secret) + code_fingerprint(
+            [os.path.dirname(course.module.__file__), course.plain_path, HERE])
+        return GradingPlan(
+            assignment=assignment, student=student, notebook=notebook,
+            course_module=self.course_module, plain_path=self.plain_path,
+            cells=student_cells, tests=tuple(tests), jobs=jobs, variant=dict(variant),
+            files=read_files(files_dirs, max_bytes=self.file_size_limit),
+            limits=self.limits(), isolation=self.isolation,
+            blocked_modules=tuple(self.blocked_modules),
+            sensitive=tuple(self._sensitive(root)), salt=salt)
 
-        if self.footer:
-            nb.cells = [c for c in nb.cells if not c.get("metadata", {}).get(FOOTER_KEY)]
-            footer = new_markdown_cell(self._footer(run))
-            footer.metadata[FOOTER_KEY] = True
-            nb.cells.append(footer)
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        plan = self.plan(nb, resources)
+        who = f"{plan.student}/{plan.assignment}"
+        outcome = None
+        if self.result_store:
+            outcome = ResultStore(self.result_store).get(plan.key())
+            if outcome is None:
+                self.log.warning("%s: no result computed in advance; grading it here", who)
+        if outcome is None:
+            outcome = execute_plan(plan)
+        if outcome.setup_error:
+            raise RuntimeError(f"{who}: {outcome.setup_error}")
+        self.log.info("Sandbox for %s: %s, %.1f s (startup %s s); %s", who, outcome.status,
+                      outcome.seconds, outcome.startup_seconds, outcome.protections)
+        for note in outcome.notes:
+            self.log.warning("%s: %s", who, note)
+        for error in outcome.errors:
+            self.log.error("%s: %s", who, error)
+        scores = apply_outcome(nb, plan, outcome, footer=self.footer)
+        root = course_root_from(resources)
         ledger = self.ledger_dir or gradebook_guard.default_ledger_dir(root)
-        gradebook_guard.record(ledger, assignment, student, notebook, scores,
-                               protections=run.protections.summary(), status=run.status)
+        gradebook_guard.record(ledger, plan.assignment, plan.student, plan.notebook, scores,
+                               protections=outcome.protections, status=outcome.status)
         return nb, resources
 
     def _sensitive(self, root: str) -> list[str]:
@@ -355,42 +380,33 @@ class SandboxedGrading(NbGraderPreprocessor):
             paths.append(exchange)
         return [p for p in paths if p]
 
-    def _grade_cell(self, course: Course, assignment: str, gid: str | None, plan, run,
-                    variant, points: float) -> tuple[str, float]:
-        if plan is None:
-            self.log.error("Test cell %r of %s has no cnnlab question: scored 0. Fix the "
-                           "course (question keys are the test cells' grade ids).",
-                           gid, assignment)
-            return (f"{gid}: 0 / {points:g} points\n  This check is not available "
-                    "(a course configuration problem, reported to the instructor).", 0.0)
-        q, cases = plan
-        if not run.found.get(q.key, False):
-            if run.completed and hasattr(q, "missing_report"):
-                return q.missing_report().text(), 0.0
-            why = ("your notebook's grading run did not finish" if not run.completed
-                   else f"`{q.target}` is not defined when your notebook runs from top to "
-                        "bottom; define it in the answer cell")
-            return f"{q.key}: 0 / {points:g} points\n  [FAIL] {why}.", 0.0
-        try:
-            report = q.grade(run.outcomes[q.key], cases, variant)
-            text = report.text()
-            full = float(report.points) or points
-            score = float(report.score) / full * points if full else 0.0
-        except Exception:
-            self.log.exception("Grading %s raised; scored 0", q.key)
-            return (f"{q.key}: 0 / {points:g} points\n  Your answer could not be checked "
-                    "(it returned something the checks did not expect).", 0.0)
-        if not np.isfinite(score):
-            score = 0.0
-        score = min(max(score, 0.0), points)
-        return text, score
 
-    @staticmethod
-    def _footer(run: sandbox.RunResult) -> str:
-        text = run.protections.markdown()
-        if not run.completed:
-            text += f"\n\n*This notebook's grading run {run.status}.*"
-        return text
+def apply_outcome(nb: NotebookNode, plan: GradingPlan, outcome: GradingOutcome, *,
+                  footer: bool = True) -> dict[str, tuple[float, float]]:
+    """Write an outcome into the notebook: the student's cells get their outputs, each
+    test cell its report (stdout) and score (``execute_result``). Returns the scores
+    (grade_id -> (score, points)) for the gradebook guard."""
+    for i, _ in plan.cells:
+        cell = nb.cells[i]
+        rec = outcome.cells.get(i)
+        cell.outputs = _cell_outputs(sandbox.CellRecord(**rec)) if rec else []
+        cell.execution_count = None
+    scores: dict[str, tuple[float, float]] = {}
+    tests = iter(plan.tests)
+    for cell in nb.cells:
+        if not is_test_cell(cell):
+            continue
+        test = next(tests)
+        text, score = outcome.verdicts[test.grade_id]
+        cell.outputs = [_stream("stdout", text), _score_output(score)]
+        cell.execution_count = None
+        scores[test.grade_id] = (score, test.points)
+    if footer:
+        nb.cells = [c for c in nb.cells if not c.get("metadata", {}).get(FOOTER_KEY)]
+        cell = new_markdown_cell(outcome.footer)
+        cell.metadata[FOOTER_KEY] = True
+        nb.cells.append(cell)
+    return scores
 
 
 # ------------------------------------------------------------------------- feedback

@@ -36,6 +36,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("assignment", nargs="*", help="assignments (default: all submitted)")
     p.add_argument("--course", default=C.AUTOGRADER, help="course directory (default autograder/)")
     p.add_argument("--submissions", help="a submitted/ folder or a zip of one, copied in first")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes of the embedded Dask cluster (default: all cores; "
+                        "0: no workers, nbgrader's own process grades one at a time)")
+    p.add_argument("--scheduler", help="send the work to the Dask cluster at tcp://HOST:PORT")
+    p.add_argument("--force", action="store_true",
+                   help="grade every submission again, not only new or changed ones")
+    p.add_argument("--student", action="append", dest="students", metavar="ID",
+                   help="only this student (repeatable)")
+    p.add_argument("--roster", help="CSV id,first_name,last_name,email imported into the "
+                                    "gradebook first")
 
     p = sub.add_parser("build-samples", help="write the sample submissions into a course")
     p.add_argument("--course", default=DEFAULT_DEMO_DIR)
@@ -60,7 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = demo(args.workdir, assignments=args.assignment)
             return 0 if result.ok else 1
         if args.command == "grade":
-            return 0 if grade(args.course, args.assignment, args.submissions).ok else 1
+            if args.workers is not None and args.workers < 0:
+                raise C.ToolError("--workers must be 0 or more")
+            result = grade(args.course, args.assignment, args.submissions,
+                           workers=args.workers, scheduler=args.scheduler, force=args.force,
+                           students=args.students, roster=args.roster)
+            return 0 if result.ok else 1
         if args.command == "build-samples":
             with open(args.secret_file, encoding="utf-8") as fh:
                 secret = fh.read().strip()
@@ -90,7 +105,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(platform.describe())
             return 0
-    except C.ToolError as exc:
+    except KeyboardInterrupt:
+        print("interrupted: finished results are kept; run the same command again to go on",
+              file=sys.stderr)
+        return 130
+    except (C.ToolError, ConnectionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 2  # pragma: no cover

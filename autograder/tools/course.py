@@ -70,6 +70,62 @@ def db_url(course: str) -> str:
     return "sqlite:///" + os.path.join(os.path.abspath(course), "gradebook.db")
 
 
+#: Where ``ensure_in_gradebook`` lets nbgrader write the release it regenerates, so a
+#: committed ``release/`` is never overwritten.
+SCRATCH_RELEASE = os.path.join(".cnnlab", "release")
+
+
+def gradebook_assignments(course: str) -> set[str]:
+    """The assignments nbgrader's gradebook knows (none if there is no gradebook)."""
+    from nbgrader.api import Gradebook
+
+    if not os.path.exists(os.path.join(course, "gradebook.db")):
+        return set()
+    with Gradebook(db_url(course)) as gb:
+        return {a.name for a in gb.assignments if a.notebooks}
+
+
+def ensure_in_gradebook(course: str, assignments: Iterable[str], *,
+                        env: Mapping[str, str] | None = None) -> list[str]:
+    """Put each assignment's master cells into the gradebook when it lacks them.
+
+    nbgrader does that in ``generate_assignment``, which skips an assignment whose
+    release exists, as a committed ``release/`` does. So this regenerates into a scratch
+    release folder (``.cnnlab/release``) and leaves ``release/`` as it is. Returns the
+    assignments added.
+    """
+    have = gradebook_assignments(course)
+    added = []
+    for a in assignments:
+        if a in have:
+            continue
+        run_nbgrader(course, "generate_assignment", a, "--force",
+                     f"--CourseDirectory.release_directory={SCRATCH_RELEASE}", env=env)
+        if a not in gradebook_assignments(course):
+            raise ToolError(f"assignment {a!r} is still missing from the gradebook after "
+                            "`nbgrader generate_assignment`")
+        added.append(a)
+    return added
+
+
+ROSTER_COLUMNS = ("id", "first_name", "last_name", "email")
+
+
+def import_roster(course: str, path: str, *, env: Mapping[str, str] | None = None) -> int:
+    """Add or update the roster's students in the gradebook (``nbgrader db student
+    import``), so names appear in the formgrader and the exports. The CSV needs the
+    columns ``id,first_name,last_name,email``; returns the number of students."""
+    read_roster(path)  # the ids are checked first, with a clear message
+    with open(path, newline="", encoding="utf-8") as fh:
+        header = [h.strip().lower() for h in next(csv.reader(fh), [])]
+    missing = [c for c in ROSTER_COLUMNS if c not in header]
+    if missing:
+        raise ToolError(f"{path}: the roster needs the columns {','.join(ROSTER_COLUMNS)} "
+                        f"(missing: {', '.join(missing)})")
+    run_nbgrader(course, "db", "student", "import", os.path.abspath(path), env=env)
+    return len(read_roster(path))
+
+
 # --------------------------------------------------------------------- course dirs
 
 

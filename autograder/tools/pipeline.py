@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from autograder.tools import course as C
 
@@ -34,6 +35,7 @@ class PipelineResult:
     expected_problems: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # submissions that were not plain data
     seconds: dict[str, float] = field(default_factory=dict)
+    batch: Any = None  # autograder.tools.batch.BatchResult
 
     @property
     def ok(self) -> bool:
@@ -45,18 +47,6 @@ def _say(quiet: bool, *parts: object) -> None:
         print(*parts, flush=True)
 
 
-def _failed_submissions(stderr: str) -> list[str]:
-    marker = "There was an error processing assignment '"
-    out = []
-    for line in stderr.splitlines():
-        if marker in line:
-            rest = line.split(marker, 1)[1]
-            assignment, _, tail = rest.partition("'")
-            student = tail.split("'")[1] if "'" in tail else "?"
-            out.append(f"{student}/{assignment}")
-    return sorted(set(out))
-
-
 def _batches(course: str, assignments: Sequence[str]) -> list[str]:
     """One nbgrader call for all when they are all the course has (each call costs
     seconds of start-up), else one per assignment."""
@@ -66,9 +56,13 @@ def _batches(course: str, assignments: Sequence[str]) -> list[str]:
 
 def run_pipeline(course: str, assignments: Sequence[str], *, env: dict[str, str],
                  generate: bool, feedback: bool = True, export: bool = True,
-                 quiet: bool = False) -> PipelineResult:
-    """generate_assignment (when asked), autograde, check the gradebook, feedback, export."""
-    from autograder.grader import gradebook_guard, intake
+                 quiet: bool = False, workers: int | None = None,
+                 scheduler: str | None = None, force: bool = True,
+                 students: Sequence[str] | None = None) -> PipelineResult:
+    """generate_assignment (when asked), grade (:mod:`autograder.tools.batch`), check the
+    gradebook, feedback, export."""
+    from autograder.grader import gradebook_guard
+    from autograder.tools.batch import grade_class
 
     timing: dict[str, float] = {}
     assignments = list(assignments)
@@ -78,45 +72,55 @@ def run_pipeline(course: str, assignments: Sequence[str], *, env: dict[str, str]
         for a in batches:
             C.run_nbgrader(course, "generate_assignment", a, "--force", env=env)
         timing["generate_assignment"] = time.monotonic() - t
-    failures, refused = [], []
     t = time.monotonic()
-    for a in batches:
-        _say(quiet, f"autograding {'all assignments' if a == '*' else a} ...")
-        proc = C.run_nbgrader(course, "autograde", a, "--force", env=env, check=False)
-        if proc.returncode != 0:
-            failed = _failed_submissions(proc.stderr)
-            failures += failed or [f"{a}: nbgrader autograde exited {proc.returncode}"]
-            if not failed:
-                failures.append("\n".join(proc.stderr.strip().splitlines()[-15:]))
-        guard_lines = [ln for ln in proc.stderr.splitlines() if "GRADEBOOK GUARD" in ln]
-        failures += guard_lines
-        refused += [ln for ln in proc.stderr.splitlines() if ln.startswith(intake.REFUSED)]
+    batch = grade_class(course, assignments, env=env, workers=workers, scheduler=scheduler,
+                        force=force, students=students, quiet=quiet)
     timing["autograde"] = time.monotonic() - t
+    timing.update({f"autograde.{k}": v for k, v in batch.seconds.items()})
     problems = gradebook_guard.verify(C.db_url(course),
                                       gradebook_guard.default_ledger_dir(course), assignments)
     fb: list[str] = []
-    if feedback:
+    if feedback and batch.graded:
         t = time.monotonic()
-        for a in batches:
-            C.run_nbgrader(course, "generate_feedback", a, "--force", env=env)
-        fb = C.feedback_files(course)
+        for a in sorted({r.ref.assignment for r in batch.graded}):
+            students_done = sorted(r.ref.student for r in batch.graded if r.ref.assignment == a)
+            C.run_nbgrader(course, "generate_feedback", a, "--force",
+                           *_only(course, a, students_done), env=env)
         timing["generate_feedback"] = time.monotonic() - t
+    fb = C.feedback_files(course) if feedback else []
     csv_path = None
     if export:
         csv_path = os.path.join(course, "exports", "grades.csv")
         os.makedirs(os.path.dirname(csv_path), exist_ok=True)
         C.run_nbgrader(course, "export", f"--to={csv_path}", env=env)
-    students, table = C.totals(course, assignments)
-    return PipelineResult(course, assignments, students, table, csv_path, fb, failures,
-                          [str(p) for p in problems], seconds=timing, refused=refused)
+    students_all, table = C.totals(course, assignments)
+    result = PipelineResult(course, assignments, students_all, table, csv_path, fb,
+                            batch.failures, [str(p) for p in problems], seconds=timing,
+                            refused=batch.refused)
+    result.batch = batch
+    return result
+
+
+def _only(course: str, assignment: str, students: Sequence[str]) -> list[str]:
+    """nbgrader options that limit a command to ``students`` of ``assignment``."""
+    folder = os.path.join(course, "autograded")
+    others = sorted(s for s in os.listdir(folder)
+                    if s not in set(students)
+                    and os.path.isdir(os.path.join(folder, s, assignment))) if os.path.isdir(
+                        folder) else []
+    return ["--CourseDirectory.student_id_exclude=" + ",".join(others)] if others else []
 
 
 def report(result: PipelineResult, *, quiet: bool = False) -> None:
     from autograder.grader import platform, variant_check
+    from autograder.tools.batch import format_rows
 
     flags = [f for f in variant_check.read_flags(result.course)
              if f["assignment"] in result.assignments]
     _say(quiet, "")
+    if result.batch is not None and result.batch.rows:
+        _say(quiet, format_rows(result.batch.rows))
+        _say(quiet, "")
     _say(quiet, C.format_table(result.students, result.assignments, result.table,
                                flagged={(f["student"], f["assignment"]) for f in flags}))
     if flags:
@@ -141,6 +145,8 @@ def report(result: PipelineResult, *, quiet: bool = False) -> None:
         _say(quiet, "Gradebook check: every stored score is the one the grader computed.")
     for line in result.refused:
         _say(quiet, line)
+    if result.batch is not None:
+        _say(quiet, f"Log (with nbgrader's): {result.batch.log_path}")
     for f in result.failures:
         _say(quiet, "FAILED: " + f)
     for p in result.expected_problems:
@@ -196,11 +202,14 @@ def demo(workdir: str = DEFAULT_DEMO_DIR, *, source_root: str | None = None,
 
 
 def grade(course: str, assignments: Sequence[str] | None, submissions: str | None, *,
-          quiet: bool = False) -> PipelineResult:
-    """Autograde a real class in ``course`` (default: autograder/)."""
-    from nbgrader.api import Gradebook, MissingEntry
-
+          quiet: bool = False, workers: int | None = None, scheduler: str | None = None,
+          force: bool = False, students: Sequence[str] | None = None,
+          roster: str | None = None) -> PipelineResult:
+    """Autograde a real class in ``course`` (default: autograder/): what is new or
+    changed since the last run (everything with ``force``)."""
     course = os.path.abspath(course)
+    if not os.path.exists(os.path.join(course, "nbgrader_config.py")):
+        raise C.ToolError(f"{course} has no nbgrader_config.py")
     if submissions:
         imported = C.import_submissions(course, submissions)
         _say(quiet, f"Imported {len(imported)} submissions from {submissions}")
@@ -209,29 +218,26 @@ def grade(course: str, assignments: Sequence[str] | None, submissions: str | Non
     submitted = os.path.join(course, "submitted")
     if not os.path.isdir(submitted):
         raise C.ToolError(f"no submissions: {submitted} does not exist")
+    known = C.assignments_in(os.path.join(course, "source"))
+    for a in assignments or ():
+        if a not in known:
+            raise C.ToolError(f"unknown assignment {a!r}: there is no source/{a}/{a}.ipynb "
+                              f"in {course} (the course has: {', '.join(known) or 'none'})")
     present = sorted({a for s in os.listdir(submitted)
                       if os.path.isdir(os.path.join(submitted, s))
                       for a in os.listdir(os.path.join(submitted, s))})
-    assignments = list(assignments or [a for a in present
-                                       if os.path.isdir(os.path.join(course, "source", a))])
+    assignments = list(assignments or [a for a in present if a in known])
     if not assignments:
         raise C.ToolError("no assignment to grade (none of submitted/ has a source/ folder)")
     env = C.nbgrader_env()
-    if not os.path.exists(os.path.join(course, "nbgrader_config.py")):
-        raise C.ToolError(f"{course} has no nbgrader_config.py")
-    need = []
-    if os.path.exists(os.path.join(course, "gradebook.db")):
-        with Gradebook(C.db_url(course)) as gb:
-            for a in assignments:
-                try:
-                    gb.find_assignment(a)
-                except MissingEntry:
-                    need.append(a)
-    else:
-        need = list(assignments)
-    for a in need:  # the gradebook needs the master's cells; release/ is not touched twice
-        C.run_nbgrader(course, "generate_assignment", a, env=env)
-    result = run_pipeline(course, assignments, env=env, generate=False, quiet=quiet)
+    for a in C.ensure_in_gradebook(course, assignments, env=env):
+        _say(quiet, f"{a}: added to the gradebook from source/{a} (release/ left as it is)")
+    if roster:
+        n = C.import_roster(course, roster, env=env)
+        _say(quiet, f"Roster: {n} students in the gradebook")
+    result = run_pipeline(course, assignments, env=env, generate=False, quiet=quiet,
+                          workers=workers, scheduler=scheduler, force=force,
+                          students=students)
     report(result, quiet=quiet)
     return result
 

@@ -1,0 +1,307 @@
+"""Grade a class: plan here, run the sandboxes on workers, write the gradebook once.
+
+1. **Select.** Every submission of the assignments (or of ``students``) whose input key
+   (:meth:`~autograder.tools.planning.Planner.input_key`) differs from the one it was
+   last graded with; all of them with ``force``.
+2. **Plan** each notebook in this process (the only one with the secret).
+3. **Execute** the plans not already in the result store on Dask workers
+   (:mod:`autograder.tools.workers`); outcomes are stored as they arrive. With
+   ``workers=0`` nothing is sent anywhere and nbgrader's process grades each notebook.
+4. **Write.** One ``nbgrader autograde --force`` per assignment, limited to the
+   selected students, whose ``SandboxedGrading`` takes each notebook's outcome from the
+   store: the gradebook has a single writer, and scores and feedback are those of a
+   serial run. Then the gradebook check; only then is the state updated.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from autograder.tools import course as C
+from autograder.tools.planning import PlanError, Planner, SubmissionRef, find_submissions
+from autograder.tools.state import GradingState
+
+RESULTS = os.path.join(".cnnlab", "results")
+LOGS = os.path.join(".cnnlab", "logs")
+
+
+@dataclass
+class Row:
+    """One submission's line of the end table."""
+
+    ref: SubmissionRef
+    status: str = "pending"    # graded, unchanged, failed
+    score: float | None = None
+    max_score: float | None = None
+    seconds: float = 0.0
+    reason: str = ""
+
+
+@dataclass
+class BatchResult:
+    rows: list[Row]
+    failures: list[str] = field(default_factory=list)
+    log_path: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def graded(self) -> list[Row]:
+        return [r for r in self.rows if r.status == "graded"]
+
+
+class Progress:
+    """A tqdm bar (done / total, rate, ETA, failures so far), or nothing when quiet."""
+
+    def __init__(self, total: int, what: str, *, quiet: bool) -> None:
+        self.failed = 0
+        self.bar = None
+        if not quiet and total:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=what, unit="nb", dynamic_ncols=True,
+                            file=sys.stderr)
+            self.bar.set_postfix(failed=0)
+
+    def step(self, *, failed: bool = False) -> None:
+        self.failed += failed
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(failed=self.failed)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class Log:
+    """``<course>/.cnnlab/logs/grade-<time>.log``: this run's lines and nbgrader's log."""
+
+    def __init__(self, course: str) -> None:
+        folder = os.path.join(course, LOGS)
+        os.makedirs(folder, exist_ok=True)
+        self.path = os.path.join(folder, time.strftime("grade-%Y%m%d-%H%M%S.log"))
+        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+
+    def write(self, text: str) -> None:
+        self._fh.write(text if text.endswith("\n") else text + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+_ERROR_LINE = re.compile(r"\[\w+App \| (ERROR|CRITICAL)\] (.*)")
+_PROCESSING = "There was an error processing assignment"
+
+
+def _nbgrader_failures(lines: Sequence[str]) -> dict[str, str]:
+    """student -> the real cause, from nbgrader's log of one autograde call: the last
+    error it logged for that student before 'There was an error processing ...'."""
+    out: dict[str, str] = {}
+    cause = ""
+    for line in lines:
+        m = _ERROR_LINE.search(line)
+        if m is None:
+            tail = line.strip()
+            if re.match(r"^[A-Za-z_.]+(Error|Exception|Mismatch): ", tail):
+                cause = tail  # the last line of a traceback
+            continue
+        text = m.group(2).strip()
+        if _PROCESSING in text:
+            found = re.findall(r"'([^']*)'", text)
+            student = found[-1] if found else "?"
+            out[student] = cause or text
+            cause = ""
+        elif text and not text.startswith("Traceback"):
+            cause = text
+    return out
+
+
+def _autograde(course: str, assignment: str, *, env: Mapping[str, str], store: str | None,
+               exclude: Sequence[str], log: Log, progress: Progress) -> tuple[int, list[str]]:
+    """One streaming ``nbgrader autograde`` (log lines into ``log``, one bar step per
+    notebook); returns its exit code and its log lines."""
+    args = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--force"]
+    if store:
+        args.append(f"--SandboxedGrading.result_store={store}")
+    if exclude:
+        args.append("--CourseDirectory.student_id_exclude=" + ",".join(exclude))
+    log.write(f"$ {' '.join(args)}")
+    lines: list[str] = []
+    proc = subprocess.Popen(args, cwd=course, env=dict(env), text=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        log.write(line)
+        lines.append(line.rstrip("\n"))
+        if "| INFO] Autograding " in line:
+            progress.step()
+    return proc.wait(), lines
+
+
+def _store_results(client_factory, plans, store, rows: dict, log: Log, quiet: bool,
+                   failures: list[str]) -> None:
+    from autograder.tools.workers import run_plans
+
+    progress = Progress(len(plans), "grading", quiet=quiet)
+
+    def on_result(plan, outcome, error) -> None:
+        row = rows[SubmissionRef(plan.student, plan.assignment)]
+        reason = error or (outcome.setup_error if outcome else "")
+        if outcome is not None:
+            row.seconds += outcome.seconds
+        if reason:
+            row.status, row.reason = "failed", reason
+            failures.append(f"{row.ref}: {reason}")
+            log.write(f"FAILED {row.ref}: {reason}")
+        progress.step(failed=bool(reason))
+
+    try:
+        with client_factory() as client:
+            run_plans(client, plans, store, on_result=on_result)
+    finally:
+        progress.close()
+
+
+def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, str],
+                workers: int | None = None, scheduler: str | None = None,
+                force: bool = False, students: Sequence[str] | None = None,
+                quiet: bool = False) -> BatchResult:
+    """Grade what is new or changed in ``course`` (see the module docstring)."""
+    from autograder.grader import gradebook_guard
+    from autograder.grader.plan import ResultStore
+    from autograder.tools.workers import dask_client
+
+    course = os.path.abspath(course)
+    log = Log(course)
+    timing: dict[str, float] = {}
+    failures: list[str] = []
+    try:
+        t = time.monotonic()
+        planner = Planner(course)
+        state = GradingState(course)
+        refs = find_submissions(course, assignments, students)
+        rows = {r: Row(r) for r in refs}
+        keys = {r: planner.input_key(r) for r in refs}
+        todo = [r for r in refs if force or not state.unchanged(str(r), keys[r])]
+        for r in refs:
+            if r not in todo:
+                entry = state.entries[str(r)]
+                row = rows[r]
+                row.status, row.score, row.max_score = "unchanged", entry.score, entry.max_score
+                row.seconds = entry.seconds
+        plans = []
+        unmatched: dict[tuple[str, str], int] = {}
+        for r in todo:
+            try:
+                got = planner.plan(r)
+            except PlanError as exc:
+                rows[r].status, rows[r].reason = "failed", str(exc)
+                failures.append(str(exc))
+                continue
+            plans += got
+            for p in got:
+                for gid in p.unmatched:
+                    unmatched[(p.assignment, gid)] = unmatched.get((p.assignment, gid), 0) + 1
+        for (assignment, gid), n in sorted(unmatched.items()):
+            failures.append(f"{assignment}: test cell {gid!r} has no cnnlab question (scored 0 "
+                            f"in {n} submissions; question keys are the test cells' grade ids)")
+        timing["plan"] = time.monotonic() - t
+        log.write(f"{len(refs)} submissions, {len(todo)} to grade, {len(plans)} notebooks")
+
+        store_dir = os.path.join(course, RESULTS)
+        store = ResultStore(store_dir)
+        t = time.monotonic()
+        if workers != 0:
+            pending = [p for p in plans if p.key() not in store]
+            if pending:
+                _store_results(lambda: dask_client(workers, scheduler), pending, store, rows,
+                               log, quiet, failures)
+        timing["execute"] = time.monotonic() - t
+
+        t = time.monotonic()
+        ready = [r for r in todo if rows[r].status == "pending"]
+        by_assignment: dict[str, list[SubmissionRef]] = {}
+        for r in ready:
+            by_assignment.setdefault(r.assignment, []).append(r)
+        everyone = {a: sorted({r.student for r in find_submissions(course, [a])})
+                    for a in by_assignment}
+        progress = Progress(sum(len(planner.notebooks(a)) * len(v)
+                                for a, v in by_assignment.items()),
+                            "gradebook" if workers != 0 else "grading", quiet=quiet)
+        try:
+            for assignment, chosen in sorted(by_assignment.items()):
+                names = {r.student for r in chosen}
+                code, lines = _autograde(
+                    course, assignment, env=env, store=store_dir if workers != 0 else None,
+                    exclude=[s for s in everyone[assignment] if s not in names], log=log,
+                    progress=progress)
+                broken = _nbgrader_failures(lines)
+                guard = [ln.split("GRADEBOOK GUARD: ", 1)[1] for ln in lines
+                         if "GRADEBOOK GUARD: " in ln]
+                failures += [f"gradebook check: {g}" for g in guard]
+                if code != 0 and not broken:
+                    cause = next((m.group(2) for ln in lines
+                                  if (m := _ERROR_LINE.search(ln))), f"exit {code}")
+                    failures.append(f"{assignment}: nbgrader autograde failed: {cause}")
+                    broken = dict.fromkeys(names, cause)
+                problems = gradebook_guard.verify(C.db_url(course),
+                                                  gradebook_guard.default_ledger_dir(course),
+                                                  [assignment], names)
+                bad = {p.student for p in problems}
+                failures += [f"gradebook check: {p}" for p in problems]
+                totals = _totals(course, assignment, names)
+                for r in chosen:
+                    row = rows[r]
+                    if r.student in broken or r.student in bad:
+                        row.status = "failed"
+                        row.reason = broken.get(r.student, "the gradebook check failed")
+                        if r.student in broken:
+                            failures.append(f"{r}: {row.reason}")
+                        state.forget(str(r))
+                        continue
+                    row.status = "graded"
+                    row.score, row.max_score = totals.get(r.student, (0.0, 0.0))
+                    state.record(str(r), keys[r], row.score, row.max_score, row.seconds)
+                state.save()
+        finally:
+            progress.close()
+        timing["gradebook"] = time.monotonic() - t
+        for line in failures:
+            log.write("FAILED: " + line)
+        return BatchResult(sorted(rows.values(), key=lambda r: r.ref), failures, log.path,
+                           timing)
+    finally:
+        log.close()
+
+
+def _totals(course: str, assignment: str, students) -> dict[str, tuple[float, float]]:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    out = {}
+    with Gradebook(C.db_url(course)) as gb:
+        for student in students:
+            try:
+                s = gb.find_submission(assignment, student)
+            except MissingEntry:
+                continue
+            out[student] = (float(s.score), float(s.max_score))
+    return out
+
+
+def format_rows(rows: Sequence[Row]) -> str:
+    """The end table: one line per submission (status, score, seconds, reason)."""
+    width = max([10] + [len(str(r.ref)) for r in rows])
+    lines = [f"{'submission'.ljust(width)}  {'status':9}  {'score':>11}  {'seconds':>7}",
+             "-" * (width + 34)]
+    for r in rows:
+        score = f"{r.score:g}/{r.max_score:g}" if r.score is not None else "-"
+        line = f"{str(r.ref).ljust(width)}  {r.status:9}  {score:>11}  {r.seconds:7.1f}"
+        lines.append(line + (f"  {r.reason}" if r.reason else ""))
+    return "\n".join(lines)

@@ -1,0 +1,148 @@
+"""The coordinator's side of a grading run: which submissions, their keys, their plans.
+
+``python -m autograder.tools grade`` plans every notebook here, in the one process
+that holds the course secret and the gradebook. It sanitizes the notebook with the
+course's own ``Autograde.sanitize_preprocessors`` (as nbgrader will) and asks the
+course's :class:`~autograder.grader.preprocessor.SandboxedGrading` for its plan: the
+same plan nbgrader's process computes later, so the key of a worker's result matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from autograder.tools import course as C
+
+
+class PlanError(RuntimeError):
+    """A submission that cannot be planned; the message is one line."""
+
+
+@dataclass(frozen=True, order=True)
+class SubmissionRef:
+    """One student's submission of one assignment, in ``<course>/submitted/``."""
+
+    student: str
+    assignment: str
+
+    def __str__(self) -> str:
+        return f"{self.student}/{self.assignment}"
+
+    def folder(self, course: str) -> str:
+        return os.path.join(course, "submitted", self.student, self.assignment)
+
+
+def find_submissions(course: str, assignments: Sequence[str],
+                     students: Iterable[str] | None = None) -> list[SubmissionRef]:
+    """The submissions of ``assignments`` (of ``students``, default all) under
+    ``submitted/``, sorted."""
+    root = os.path.join(course, "submitted")
+    only = set(students) if students else None
+    found = []
+    for student in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        if only is not None and student not in only:
+            continue
+        for assignment in assignments:
+            if os.path.isdir(os.path.join(root, student, assignment)):
+                found.append(SubmissionRef(student, assignment))
+    return found
+
+
+def _hash_tree(digest, folder: str) -> None:
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            digest.update(os.path.relpath(path, folder).encode() + b"\0")
+            if os.path.islink(path):
+                digest.update(b"link:" + os.readlink(path).encode())
+                continue
+            with open(path, "rb") as fh:
+                digest.update(hashlib.sha256(fh.read()).digest())
+
+
+class Planner:
+    """Plans the notebooks of submissions with the course's own configuration."""
+
+    def __init__(self, course: str) -> None:
+        from nbgrader.api import Gradebook
+        from traitlets.config.loader import PyFileConfigLoader
+        from traitlets.utils.importstring import import_item
+
+        from autograder.grader.plan import code_fingerprint, secret_fingerprint
+        from autograder.grader.preprocessor import Course, SandboxedGrading
+
+        self.course = os.path.abspath(course)
+        self.config = PyFileConfigLoader("nbgrader_config.py", path=self.course).load_config()
+        self.db_url = C.db_url(self.course)
+        names = self.config.Autograde.sanitize_preprocessors
+        self.sanitizers = [(import_item(n) if isinstance(n, str) else n)(config=self.config)
+                           for n in names]
+        self.grader = SandboxedGrading(config=self.config)
+        grading = Course(self.grader.course_module, self.grader.plain_path)
+        self.secret = grading.secret(self.course)
+        self._gradebook = Gradebook
+        self._notebooks: dict[str, list[str]] = {}
+        self.salt = secret_fingerprint(self.secret) + code_fingerprint(
+            [os.path.dirname(grading.module.__file__), grading.plain_path,
+             os.path.dirname(os.path.abspath(C.MAIN_CONFIG)) + "/grader"])
+        with open(os.path.join(self.course, "nbgrader_config.py"), "rb") as fh:
+            self.salt += hashlib.sha256(fh.read()).hexdigest()[:16]
+
+    def notebooks(self, assignment: str) -> list[str]:
+        """The assignment's notebooks in the gradebook (empty: not in the gradebook)."""
+        from nbgrader.api import MissingEntry
+
+        if assignment not in self._notebooks:
+            with self._gradebook(self.db_url) as gb:
+                try:
+                    self._notebooks[assignment] = sorted(
+                        nb.name for nb in gb.find_assignment(assignment).notebooks)
+                except MissingEntry:
+                    self._notebooks[assignment] = []
+        return self._notebooks[assignment]
+
+    def input_key(self, ref: SubmissionRef) -> str:
+        """Hash of the submission's files, its assignment's master and the grading
+        code, secret and configuration: equal keys, equal grades."""
+        digest = hashlib.sha256(self.salt.encode() + str(ref).encode())
+        _hash_tree(digest, ref.folder(self.course))
+        digest.update(b"\0source\0")
+        _hash_tree(digest, os.path.join(self.course, "source", ref.assignment))
+        return digest.hexdigest()
+
+    def plan(self, ref: SubmissionRef) -> list:
+        """The plans of the submission's notebooks (one per gradebook notebook present)."""
+        import nbformat
+
+        names = self.notebooks(ref.assignment)
+        if not names:
+            raise PlanError(f"{ref}: assignment {ref.assignment!r} is not in the gradebook")
+        folder = ref.folder(self.course)
+        source = os.path.join(self.course, "source", ref.assignment)
+        plans = []
+        for name in names:
+            path = os.path.join(folder, name + ".ipynb")
+            if not os.path.isfile(path):
+                continue  # nbgrader scores a missing notebook 0 itself
+            try:
+                nb = nbformat.read(path, as_version=4)
+            except Exception as exc:
+                raise PlanError(f"{ref}: {name}.ipynb is not a readable notebook "
+                                f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+                                ) from None
+            resources = {"nbgrader": {"student": ref.student, "assignment": ref.assignment,
+                                      "notebook": name, "db_url": self.db_url},
+                         "metadata": {"path": folder}}
+            try:
+                for pre in self.sanitizers:
+                    nb, resources = pre(nb, resources)
+                plans.append(self.grader.plan(nb, resources, files_dirs=[folder, source]))
+            except Exception as exc:
+                first = (str(exc).strip().splitlines() or [""])[0][:300]
+                raise PlanError(f"{ref}: {name}.ipynb could not be prepared for grading "
+                                f"({type(exc).__name__}: {first})") from None
+        return plans

@@ -1,0 +1,58 @@
+"""What the last runs graded: ``<course>/.cnnlab/grading-state.json``.
+
+One entry per submission (``student/assignment``) with the input key it was graded
+with (see :meth:`autograder.tools.planning.Planner.input_key`), its score and time.
+An entry is written only after nbgrader has stored that submission's grades and the
+gradebook check passed, and the file is replaced atomically: an interrupted run
+leaves the previous state, so the next run grades again whatever was not finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+
+STATE_FILE = os.path.join(".cnnlab", "grading-state.json")
+
+
+@dataclass
+class Entry:
+    input_key: str
+    score: float
+    max_score: float
+    seconds: float
+    graded_at: float
+
+
+class GradingState:
+    def __init__(self, course: str) -> None:
+        self.path = os.path.join(course, STATE_FILE)
+        self.entries: dict[str, Entry] = {}
+        try:
+            with open(self.path, encoding="utf-8") as fh:
+                raw = json.load(fh).get("submissions", {})
+            self.entries = {k: Entry(**v) for k, v in raw.items()}
+        except (OSError, ValueError, TypeError):
+            self.entries = {}
+
+    def unchanged(self, name: str, input_key: str) -> bool:
+        entry = self.entries.get(name)
+        return entry is not None and entry.input_key == input_key
+
+    def record(self, name: str, input_key: str, score: float, max_score: float,
+               seconds: float) -> None:
+        self.entries[name] = Entry(input_key, score, max_score, seconds, time.time())
+
+    def forget(self, name: str) -> None:
+        self.entries.pop(name, None)
+
+    def save(self) -> None:
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(self.path), suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"submissions": {k: asdict(v) for k, v in sorted(self.entries.items())}},
+                      fh, indent=1)
+        os.replace(tmp, self.path)
