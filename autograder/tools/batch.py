@@ -134,15 +134,15 @@ def _autograde(course: str, assignment: str, *, env: Mapping[str, str], store: s
         args.append("--CourseDirectory.student_id_exclude=" + ",".join(exclude))
     log.write(f"$ {' '.join(args)}")
     lines: list[str] = []
-    proc = subprocess.Popen(args, cwd=course, env=dict(env), text=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        log.write(line)
-        lines.append(line.rstrip("\n"))
-        if "| INFO] Autograding " in line:
-            progress.step()
-    return proc.wait(), lines
+    with subprocess.Popen(args, cwd=course, env=dict(env), text=True,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            log.write(line)
+            lines.append(line.rstrip("\n"))
+            if "| INFO] Autograding " in line:
+                progress.step()
+    return proc.returncode, lines
 
 
 def _store_results(client_factory, plans, store, rows: dict, log: Log, quiet: bool,
@@ -220,6 +220,8 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
         t = time.monotonic()
         if workers != 0:
             pending = [p for p in plans if p.key() not in store]
+            log.write(f"{len(pending)} notebooks to run on workers "
+                      f"({len(plans) - len(pending)} already computed)")
             if pending:
                 _store_results(lambda: dask_client(workers, scheduler), pending, store, rows,
                                log, quiet, failures)

@@ -1,0 +1,262 @@
+"""A class graded on Dask workers gets exactly what one serial nbgrader run gives.
+
+One small class (the fixture assignment's samples, and copies of them under new ids)
+is graded three times in separate course directories: serially by nbgrader's own
+process (``--workers 0``), on an embedded local cluster of two workers, and through
+a real ``dask scheduler`` with two ``dask worker`` processes, one of which is killed
+mid-batch. Scores, the autograded notebooks, the feedback and the gradebook check
+must agree. Then the incremental runs: nothing new, one changed submission,
+``--student``, ``--force``, and a run killed half way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+FIXTURE = os.path.join(HERE, "fixtures", "grading_course")
+for _path in (REPO, FIXTURE):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from autograder.tools import course as C  # noqa: E402
+from autograder.tools import pipeline  # noqa: E402
+from autograder.tools.batch import RESULTS  # noqa: E402
+
+pytestmark = [pytest.mark.grading, pytest.mark.slow]
+ASSIGNMENT = "fixture_ps"
+SECRET = "parallel-secret"
+COPIES = {"correct": ["correct2", "correct3"], "raises": ["raises2"], "loops": ["loops2"]}
+SETTINGS = {"SandboxedGrading.case_timeout": 1.0, "SandboxedGrading.question_timeout": 2.0}
+
+
+def make_class(course: str) -> list[str]:
+    """The fixture course with its samples and copies of them: returns the students."""
+    C.make_course(course, {ASSIGNMENT: os.path.join(FIXTURE, "source", ASSIGNMENT)},
+                  course_module="fixture_questions", extra_sys_path=[FIXTURE],
+                  settings=SETTINGS)
+    with open(os.path.join(course, "course_secret"), "w") as fh:
+        fh.write(SECRET + "\n")
+    env = C.nbgrader_env()
+    C.run_nbgrader(course, "generate_assignment", ASSIGNMENT, "--force", env=env)
+    built = C.build_samples(course, os.path.join(FIXTURE, "samples"), [ASSIGNMENT],
+                            secret=SECRET, course_module="fixture_questions")
+    submitted = os.path.join(course, "submitted")
+    for original, copies in COPIES.items():
+        for new in copies:
+            shutil.copytree(os.path.join(submitted, original),
+                            os.path.join(submitted, new))
+    return sorted(built[ASSIGNMENT] + [n for ns in COPIES.values() for n in ns])
+
+
+def env_for_workers() -> dict[str, str]:
+    env = C.nbgrader_env()
+    env["PYTHONPATH"] = os.pathsep.join([REPO, FIXTURE, env.get("PYTHONPATH", "")])
+    env.pop("CNNLAB_COURSE_SECRET", None)
+    env.pop("CNNLAB_COURSE_SECRET_FILE", None)
+    return env
+
+
+def grade_cli(course: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "autograder.tools", "grade", "--course",
+                           course, *args], env=env_for_workers(), cwd=course,
+                          capture_output=True, text=True, timeout=600)
+    if check:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def autograded(course: str) -> dict[str, dict]:
+    """Every autograded notebook, without nbformat's random cell ids."""
+    out = {}
+    root = os.path.join(course, "autograded")
+    for student in sorted(os.listdir(root)):
+        path = os.path.join(root, student, ASSIGNMENT, ASSIGNMENT + ".ipynb")
+        with open(path) as fh:
+            nb = json.load(fh)
+        for cell in nb["cells"]:
+            cell.pop("id", None)
+        out[student] = nb
+    return out
+
+
+def feedback(course: str) -> dict[str, str]:
+    out = {}
+    for path in C.feedback_files(course):
+        with open(path) as fh:
+            out[os.path.relpath(path, course)] = fh.read()
+    return out
+
+
+def log_of(stdout: str) -> str:
+    """The run's log file, named at the end of its output."""
+    with open(stdout.split("Log (with nbgrader's): ")[1].split()[0]) as fh:
+        return fh.read()
+
+
+def rows(stdout: str) -> dict[str, str]:
+    """submission -> status, from the end table of ``grade``."""
+    out = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].endswith("/" + ASSIGNMENT):
+            out[parts[0].split("/")[0]] = parts[1]
+    return out
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    course = str(tmp_path_factory.mktemp("serial") / "course")
+    students = make_class(course)
+    proc = grade_cli(course, "--workers", "0")
+    return course, students, proc
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory):
+    course = str(tmp_path_factory.mktemp("local") / "course")
+    make_class(course)
+    return course, grade_cli(course, "--workers", "2")
+
+
+def test_serial_run_grades_every_submission(serial):
+    course, students, proc = serial
+    assert set(rows(proc.stdout)) == set(students)
+    assert set(rows(proc.stdout).values()) == {"graded"}
+    scores = C.scores(course, [ASSIGNMENT])
+    assert scores[("correct", ASSIGNMENT, "fixture_ps-double")] == 2.0
+    assert scores[("correct2", ASSIGNMENT, "fixture_ps-double")] == 2.0
+    assert scores[("blank", ASSIGNMENT, "fixture_ps-double")] == 0.0
+
+
+def test_local_cluster_gives_the_serial_result(serial, local):
+    course, proc = local
+    assert "Gradebook check: every stored score" in proc.stdout
+    assert C.scores(course, [ASSIGNMENT]) == C.scores(serial[0], [ASSIGNMENT])
+    assert autograded(course) == autograded(serial[0])
+    assert feedback(course) == feedback(serial[0])
+    # every notebook was graded by a worker: nbgrader's process found each result
+    log = log_of(proc.stdout)
+    assert "no result computed in advance" not in log
+    assert log.count("| INFO] Autograding ") == len(serial[1])
+
+
+def test_nothing_new_grades_nothing(local):
+    course, _ = local
+    proc = grade_cli(course, "--workers", "2")
+    assert set(rows(proc.stdout).values()) == {"unchanged"}
+    assert "grading" not in proc.stderr  # no progress bar: nothing was sent to workers
+
+
+def test_a_changed_submission_is_graded_again_alone(serial, local):
+    course, _ = local
+    src = os.path.join(course, "submitted", "blank", ASSIGNMENT, ASSIGNMENT + ".ipynb")
+    good = os.path.join(course, "submitted", "correct", ASSIGNMENT, ASSIGNMENT + ".ipynb")
+    shutil.copyfile(good, src)
+    proc = grade_cli(course, "--workers", "1")
+    status = rows(proc.stdout)
+    assert status.pop("blank") == "graded"
+    assert set(status.values()) == {"unchanged"}
+    assert C.scores(course, [ASSIGNMENT])[("blank", ASSIGNMENT, "fixture_ps-double")] == 2.0
+
+
+def test_student_and_force(local):
+    course, _ = local
+    proc = grade_cli(course, "--workers", "1", "--student", "raises", "--force")
+    assert rows(proc.stdout) == {"raises": "graded"}
+    proc = grade_cli(course, "--workers", "1", "--force")
+    assert set(rows(proc.stdout).values()) == {"graded"}
+
+
+def _start(args: list[str], env, log) -> subprocess.Popen:
+    return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+
+def _stored(course: str) -> int:
+    folder = os.path.join(course, RESULTS)
+    return sum(len([f for f in files if f.endswith(".json")])
+               for _, _, files in os.walk(folder))
+
+
+def _wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_a_dask_cluster_with_a_worker_killed_mid_batch(serial, tmp_path):
+    """A real ``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1."""
+    dask = os.path.join(os.path.dirname(sys.executable), "dask")
+    if not os.path.exists(dask):
+        pytest.skip("the dask command is not installed")
+    course = str(tmp_path / "course")
+    make_class(course)
+    env = env_for_workers()
+    sched_file = str(tmp_path / "scheduler.json")
+    log = open(tmp_path / "cluster.log", "w")  # noqa: SIM115 - closed below
+    procs = [_start([dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
+                     "--no-dashboard", "--scheduler-file", sched_file], env, log)]
+    try:
+        _wait_for(lambda: os.path.exists(sched_file), 60, "the scheduler")
+        with open(sched_file) as fh:
+            address = json.load(fh)["address"]
+        for _ in range(2):
+            procs.append(_start([dask, "worker", address, "--nthreads", "1",
+                                 "--no-dashboard", "--host", "127.0.0.1"], env, log))
+        grading = subprocess.Popen(
+            [sys.executable, "-m", "autograder.tools", "grade", "--course", course,
+             "--scheduler", address], env=env, cwd=course, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        _wait_for(lambda: _stored(course) >= 1 or grading.poll() is not None, 300,
+                  "the first result")
+        assert grading.poll() is None, grading.communicate()
+        _stop(procs[1])  # one worker dies with work in hand; the other takes it over
+        out, err = grading.communicate(timeout=600)
+        assert grading.returncode == 0, out[-3000:] + err[-3000:]
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+        log.close()
+    assert set(rows(out).values()) == {"graded"}
+    assert C.scores(course, [ASSIGNMENT]) == C.scores(serial[0], [ASSIGNMENT])
+    assert autograded(course) == autograded(serial[0])
+
+
+def test_a_killed_run_resumes_without_redoing_finished_work(serial, tmp_path):
+    course = str(tmp_path / "course")
+    make_class(course)
+    run = subprocess.Popen([sys.executable, "-m", "autograder.tools", "grade", "--course",
+                            course, "--workers", "1"], env=env_for_workers(), cwd=course,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    try:
+        _wait_for(lambda: _stored(course) >= 2 or run.poll() is not None, 300,
+                  "two results")
+        assert run.poll() is None, "the run ended before it could be killed"
+    finally:
+        _stop(run)
+    kept = _stored(course)
+    proc = grade_cli(course, "--workers", "1")
+    assert set(rows(proc.stdout).values()) == {"graded"}
+    log = log_of(proc.stdout)
+    assert f"{kept} already computed" in log
+    assert C.scores(course, [ASSIGNMENT]) == C.scores(serial[0], [ASSIGNMENT])
+    assert autograded(course) == autograded(serial[0])
