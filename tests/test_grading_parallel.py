@@ -29,7 +29,6 @@ for _path in (REPO, FIXTURE):
         sys.path.insert(0, _path)
 
 from autograder.tools import course as C  # noqa: E402
-from autograder.tools import pipeline  # noqa: E402
 from autograder.tools.batch import RESULTS  # noqa: E402
 
 pytestmark = [pytest.mark.grading, pytest.mark.slow]
@@ -260,3 +259,30 @@ def test_a_killed_run_resumes_without_redoing_finished_work(serial, tmp_path):
     assert f"{kept} already computed" in log
     assert C.scores(course, [ASSIGNMENT]) == C.scores(serial[0], [ASSIGNMENT])
     assert autograded(course) == autograded(serial[0])
+
+
+def test_canvas_export_has_one_row_per_student(serial, tmp_path):
+    import csv
+
+    from autograder.tools.export import CANVAS_COLUMNS, POINTS_ROW
+
+    course, students, _ = serial
+    path = str(tmp_path / "canvas.csv")
+    subprocess.run([sys.executable, "-m", "autograder.tools", "export", "--course", course,
+                    "--to", path, "--per-question"], env=env_for_workers(), check=True,
+                   capture_output=True)
+    with open(path, newline="") as fh:
+        table = list(csv.reader(fh))
+    header, points, body = table[0], table[1], table[2:]
+    assert tuple(header[:5]) == CANVAS_COLUMNS
+    assert header[5:] == [ASSIGNMENT, f"{ASSIGNMENT}: fixture_ps-answer",
+                          f"{ASSIGNMENT}: fixture_ps-double"]
+    assert points[0] == POINTS_ROW
+    assert points[5:] == ["3", "1", "2"]
+    assert sorted(r[2] for r in body) == students
+    scores = C.scores(course, [ASSIGNMENT])
+    _, table_totals = C.totals(course, [ASSIGNMENT])
+    for row in body:
+        sid = row[2]
+        assert float(row[5]) == table_totals[(sid, ASSIGNMENT)][0]
+        assert float(row[7]) == scores[(sid, ASSIGNMENT, "fixture_ps-double")]

@@ -1,8 +1,11 @@
 """``python -m autograder.tools <command>``: the instructor's grading commands.
 
 demo            grade the sample class end to end with real nbgrader (make grade-demo)
-grade           autograde a real class: ``submitted/`` (or a zip of it) -> gradebook,
-                gradebook check, feedback HTML, CSV export, grade table
+grade           autograde a real class on every core (or a Dask cluster): what is new
+                in ``submitted/`` (or a zip of it) -> gradebook, gradebook check,
+                feedback HTML, CSV exports, grade table
+export          one row per student, one column per assignment (Canvas's import CSV)
+roster          import id,first_name,last_name,email into the gradebook
 build-samples   write autograder/samples as submitted notebooks into a course directory
 personalize     one release notebook per student (roster CSV), with their own numbers
 init-secret     create autograder/course_secret (git-ignored; never give it to students)
@@ -47,6 +50,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--roster", help="CSV id,first_name,last_name,email imported into the "
                                     "gradebook first")
 
+    p = sub.add_parser("export", help="wide CSV for an LMS (Canvas's gradebook import)")
+    p.add_argument("assignment", nargs="*", help="assignments (default: all in the gradebook)")
+    p.add_argument("--course", default=C.AUTOGRADER)
+    p.add_argument("--to", help="default <course>/exports/canvas.csv")
+    p.add_argument("--per-question", action="store_true",
+                   help="a column per question after each assignment's total")
+    p.add_argument("--section", default="", help="the Section column's value")
+
+    p = sub.add_parser("roster", help="import a roster CSV (id,first_name,last_name,email) "
+                                      "into the gradebook")
+    p.add_argument("csv")
+    p.add_argument("--course", default=C.AUTOGRADER)
+
     p = sub.add_parser("build-samples", help="write the sample submissions into a course")
     p.add_argument("--course", default=DEFAULT_DEMO_DIR)
     p.add_argument("--secret-file", default=C.DEMO_SECRET)
@@ -76,6 +92,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                            workers=args.workers, scheduler=args.scheduler, force=args.force,
                            students=args.students, roster=args.roster)
             return 0 if result.ok else 1
+        if args.command == "export":
+            from autograder.tools.export import write_canvas_csv
+
+            out = args.to or os.path.join(args.course, "exports", "canvas.csv")
+            print(write_canvas_csv(args.course, out, args.assignment,
+                                   per_question=args.per_question, section=args.section))
+            return 0
+        if args.command == "roster":
+            n = C.import_roster(os.path.abspath(args.course), args.csv)
+            print(f"{n} students in the gradebook of {args.course}")
+            return 0
         if args.command == "build-samples":
             with open(args.secret_file, encoding="utf-8") as fh:
                 secret = fh.read().strip()

@@ -97,7 +97,7 @@ class Log:
 
 
 _ERROR_LINE = re.compile(r"\[\w+App \| (ERROR|CRITICAL)\] (.*)")
-_PROCESSING = "There was an error processing assignment"
+_PROCESSING = "There was an error processing assignment '"
 
 
 def _nbgrader_failures(lines: Sequence[str]) -> dict[str, str]:
@@ -118,7 +118,7 @@ def _nbgrader_failures(lines: Sequence[str]) -> dict[str, str]:
             student = found[-1] if found else "?"
             out[student] = cause or text
             cause = ""
-        elif text and not text.startswith("Traceback"):
+        elif text and not text.startswith(("Traceback", _PROCESSING[:-2])):
             cause = text
     return out
 
@@ -184,7 +184,7 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
     failures: list[str] = []
     try:
         t = time.monotonic()
-        planner = Planner(course)
+        planner = Planner(course, env)
         state = GradingState(course)
         refs = find_submissions(course, assignments, students)
         rows = {r: Row(r) for r in refs}

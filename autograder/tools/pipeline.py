@@ -93,6 +93,9 @@ def run_pipeline(course: str, assignments: Sequence[str], *, env: dict[str, str]
         csv_path = os.path.join(course, "exports", "grades.csv")
         os.makedirs(os.path.dirname(csv_path), exist_ok=True)
         C.run_nbgrader(course, "export", f"--to={csv_path}", env=env)
+        from autograder.tools.export import write_canvas_csv
+
+        write_canvas_csv(course, os.path.join(course, "exports", "canvas.csv"))
     students_all, table = C.totals(course, assignments)
     result = PipelineResult(course, assignments, students_all, table, csv_path, fb,
                             batch.failures, [str(p) for p in problems], seconds=timing,
@@ -132,7 +135,9 @@ def report(result: PipelineResult, *, quiet: bool = False) -> None:
     _say(quiet, "Sandbox:", platform.describe())
     _say(quiet, f"Gradebook:       {C.db_url(result.course)}")
     if result.csv_path:
-        _say(quiet, f"CSV export:      {result.csv_path}")
+        _say(quiet, f"CSV export:      {result.csv_path} (nbgrader's), "
+                    f"{os.path.join(os.path.dirname(result.csv_path), 'canvas.csv')} "
+                    "(one row per student, Canvas's import columns)")
     if result.feedback:
         _say(quiet, f"Feedback HTML:   {os.path.join(result.course, 'feedback')}"
                     f"/<student>/<assignment>/ ({len(result.feedback)} files)")

@@ -9,9 +9,10 @@ same plan nbgrader's process computes later, so the key of a worker's result mat
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from autograder.tools import course as C
@@ -64,10 +65,39 @@ def _hash_tree(digest, folder: str) -> None:
                 digest.update(hashlib.sha256(fh.read()).digest())
 
 
-class Planner:
-    """Plans the notebooks of submissions with the course's own configuration."""
+SECRET_VARIABLES = ("CNNLAB_COURSE_SECRET", "CNNLAB_COURSE_SECRET_FILE")
 
-    def __init__(self, course: str) -> None:
+
+@contextlib.contextmanager
+def _secret_from(env: Mapping[str, str] | None) -> Iterator[None]:
+    """Read the course secret as nbgrader's process will: from ``env``'s variables."""
+    if env is None:
+        yield
+        return
+    saved = {k: os.environ.get(k) for k in SECRET_VARIABLES}
+    try:
+        for k in SECRET_VARIABLES:
+            if env.get(k):
+                os.environ[k] = env[k]
+            else:
+                os.environ.pop(k, None)
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class Planner:
+    """Plans the notebooks of submissions with the course's own configuration.
+
+    ``env`` is the environment nbgrader's process gets (the secret's variables are
+    read from it); default this process's.
+    """
+
+    def __init__(self, course: str, env: Mapping[str, str] | None = None) -> None:
         from nbgrader.api import Gradebook
         from traitlets.config.loader import PyFileConfigLoader
         from traitlets.utils.importstring import import_item
@@ -82,13 +112,15 @@ class Planner:
         self.sanitizers = [(import_item(n) if isinstance(n, str) else n)(config=self.config)
                            for n in names]
         self.grader = SandboxedGrading(config=self.config)
+        self.env = env
         grading = Course(self.grader.course_module, self.grader.plain_path)
-        self.secret = grading.secret(self.course)
+        with _secret_from(env):
+            self.secret = grading.secret(self.course)
         self._gradebook = Gradebook
         self._notebooks: dict[str, list[str]] = {}
         self.salt = secret_fingerprint(self.secret) + code_fingerprint(
             [os.path.dirname(grading.module.__file__), grading.plain_path,
-             os.path.dirname(os.path.abspath(C.MAIN_CONFIG)) + "/grader"])
+             os.path.join(C.AUTOGRADER, "grader")])
         with open(os.path.join(self.course, "nbgrader_config.py"), "rb") as fh:
             self.salt += hashlib.sha256(fh.read()).hexdigest()[:16]
 
@@ -96,6 +128,8 @@ class Planner:
         """The assignment's notebooks in the gradebook (empty: not in the gradebook)."""
         from nbgrader.api import MissingEntry
 
+        if not os.path.exists(os.path.join(self.course, "gradebook.db")):
+            return []
         if assignment not in self._notebooks:
             with self._gradebook(self.db_url) as gb:
                 try:
@@ -140,7 +174,8 @@ class Planner:
             try:
                 for pre in self.sanitizers:
                     nb, resources = pre(nb, resources)
-                plans.append(self.grader.plan(nb, resources, files_dirs=[folder, source]))
+                with _secret_from(self.env):
+                    plans.append(self.grader.plan(nb, resources, files_dirs=[folder, source]))
             except Exception as exc:
                 first = (str(exc).strip().splitlines() or [""])[0][:300]
                 raise PlanError(f"{ref}: {name}.ipynb could not be prepared for grading "

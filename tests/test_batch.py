@@ -1,0 +1,156 @@
+"""Honest errors of ``grade``: each failure is one line naming its cause, costs only its
+own submission, and makes the run fail."""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+
+import nbformat
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURE = os.path.join(HERE, "fixtures", "grading_course")
+for _path in (os.path.dirname(HERE), FIXTURE):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from autograder.grader import plan as P  # noqa: E402
+from autograder.grader import sandbox  # noqa: E402
+from autograder.tools import course as C  # noqa: E402
+from autograder.tools import pipeline  # noqa: E402
+from autograder.tools.batch import _nbgrader_failures, grade_class  # noqa: E402
+
+ASSIGNMENT = "fixture_ps"
+SECRET = "batch-secret"
+
+
+def _course(tmp_path, *, extra_test_cell: bool = False, generate: bool = True) -> str:
+    course = str(tmp_path / "course")
+    source = str(tmp_path / "source")
+    master = os.path.join(FIXTURE, "source", ASSIGNMENT, ASSIGNMENT + ".ipynb")
+    os.makedirs(os.path.join(source, ASSIGNMENT))
+    nb = nbformat.read(master, as_version=4)
+    if extra_test_cell:
+        cell = nbformat.v4.new_code_cell("# a test cell the course forgot to declare")
+        cell.metadata["nbgrader"] = {"grade": True, "grade_id": "fixture_ps-undeclared",
+                                     "locked": True, "points": 1, "schema_version": 3,
+                                     "solution": False}
+        nb.cells.append(cell)
+    nbformat.write(nb, os.path.join(source, ASSIGNMENT, ASSIGNMENT + ".ipynb"))
+    C.make_course(course, {ASSIGNMENT: os.path.join(source, ASSIGNMENT)},
+                  course_module="fixture_questions", extra_sys_path=[FIXTURE],
+                  settings={"SandboxedGrading.case_timeout": 1.0})
+    with open(os.path.join(course, "course_secret"), "w") as fh:
+        fh.write(SECRET)
+    if generate:
+        C.ensure_in_gradebook(course, [ASSIGNMENT])
+    return course
+
+
+def _submit(course: str, student: str, text: str | None = None) -> None:
+    folder = os.path.join(course, "submitted", student, ASSIGNMENT)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, ASSIGNMENT + ".ipynb")
+    if text is None:
+        nb = nbformat.read(os.path.join(course, C.SCRATCH_RELEASE, ASSIGNMENT,
+                                        ASSIGNMENT + ".ipynb"), as_version=4)
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") == "double_answer":
+                cell.source = "def double(x):\n    return 2 * x"
+        nbformat.write(nb, path)
+    else:
+        with open(path, "w") as fh:
+            fh.write(text)
+
+
+@pytest.fixture(autouse=True)
+def _no_env_secret(monkeypatch):
+    monkeypatch.delenv("CNNLAB_COURSE_SECRET", raising=False)
+    monkeypatch.delenv("CNNLAB_COURSE_SECRET_FILE", raising=False)
+
+
+def test_unknown_assignment(tmp_path):
+    course = _course(tmp_path, generate=False)
+    _submit(course, "alice", "{}")
+    with pytest.raises(C.ToolError, match=r"unknown assignment 'ps9'.*the course has: "
+                                          "fixture_ps"):
+        pipeline.grade(course, ["ps9"], None, quiet=True)
+
+
+def test_assignment_missing_from_the_gradebook(tmp_path):
+    course = _course(tmp_path, generate=False)
+    _submit(course, "alice", "{}")
+    result = grade_class(course, [ASSIGNMENT], env=C.nbgrader_env(), workers=0, quiet=True)
+    assert result.failures == [f"alice/{ASSIGNMENT}: assignment 'fixture_ps' is not in the "
+                               "gradebook"]
+    assert [r.status for r in result.rows] == ["failed"]
+
+
+def test_the_first_run_puts_the_assignment_into_the_gradebook(tmp_path):
+    course = _course(tmp_path, generate=False)
+    os.makedirs(os.path.join(course, "release", ASSIGNMENT))
+    with open(os.path.join(course, "release", ASSIGNMENT, "committed.txt"), "w") as fh:
+        fh.write("a committed release is left alone")
+    assert C.ensure_in_gradebook(course, [ASSIGNMENT]) == [ASSIGNMENT]
+    assert ASSIGNMENT in C.gradebook_assignments(course)
+    assert os.listdir(os.path.join(course, "release", ASSIGNMENT)) == ["committed.txt"]
+    assert C.ensure_in_gradebook(course, [ASSIGNMENT]) == []
+
+
+@pytest.mark.grading
+@pytest.mark.slow
+def test_course_problems_and_corrupt_notebooks_are_named_and_fail_the_run(tmp_path):
+    course = _course(tmp_path, extra_test_cell=True)
+    _submit(course, "alice")
+    _submit(course, "bob", "this is not a notebook {")
+    result = pipeline.grade(course, None, None, workers=0, quiet=True)
+    assert not result.ok
+    assert (f"{ASSIGNMENT}: test cell 'fixture_ps-undeclared' has no cnnlab question "
+            "(scored 0 in 1 submissions; question keys are the test cells' grade ids)"
+            ) in result.failures
+    assert any(f.startswith(f"bob/{ASSIGNMENT}: {ASSIGNMENT}.ipynb is not a readable "
+                            "notebook") for f in result.failures), result.failures
+    status = {r.ref.student: r.status for r in result.batch.rows}
+    assert status == {"alice": "graded", "bob": "failed"}
+    assert result.table[("alice", ASSIGNMENT)] == (2.0, 4.0)
+
+
+def test_a_sandbox_that_cannot_start_is_one_line(monkeypatch):
+    def broken(*args, **kwargs):
+        raise sandbox.SandboxSetupError("user namespace: Operation not permitted")
+
+    monkeypatch.setattr(sandbox, "run_submission", broken)
+    plan = P.GradingPlan("a", "s", "nb", "fixture_questions", "", ((0, "x = 1"),), (), (),
+                         {}, (), sandbox.Limits(), "auto", ())
+    course = types.SimpleNamespace(plain_path="plain.py", plain=None)
+    outcome = P.execute_plan(plan, course=course)
+    assert outcome.setup_error == ("the sandbox could not start: user namespace: "
+                                   "Operation not permitted")
+
+
+def test_nbgrader_failures_name_the_real_cause():
+    lines = ["[AutogradeApp | INFO] Autograding x",
+             "[AutogradeApp | ERROR] There was an error processing assignment: /c/s/a",
+             "[AutogradeApp | ERROR] Traceback (most recent call last):",
+             '  File "x.py", line 1, in <module>',
+             "RuntimeError: s/a: the sandbox could not start: no user namespaces",
+             "",
+             "[AutogradeApp | ERROR] There was an error processing assignment 'a' for "
+             "student 's'"]
+    assert _nbgrader_failures(lines) == {
+        "s": "RuntimeError: s/a: the sandbox could not start: no user namespaces"}
+
+
+def test_result_store_round_trip(tmp_path):
+    store = P.ResultStore(str(tmp_path))
+    outcome = P.GradingOutcome({3: {"index": 3, "stdout": "hi"}}, {"q": ("text", 1.5)},
+                               "completed", "footer", "summary", 0.5)
+    store.put("ab" * 32, outcome)
+    assert "ab" * 32 in store
+    assert store.get("ab" * 32) == outcome
+    assert store.get("cd" * 32) is None
+    assert store.get("../x") is None
+    with pytest.raises(ValueError, match="not a plan key"):
+        store.put("../x", outcome)
