@@ -54,8 +54,7 @@ def _submit(course: str, student: str, text: str | None = None) -> None:
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, ASSIGNMENT + ".ipynb")
     if text is None:
-        nb = nbformat.read(os.path.join(course, C.SCRATCH_RELEASE, ASSIGNMENT,
-                                        ASSIGNMENT + ".ipynb"), as_version=4)
+        nb = nbformat.read(C.release_path(course, ASSIGNMENT), as_version=4)
         for cell in nb.cells:
             if cell.metadata.get("nbgrader", {}).get("grade_id") == "double_answer":
                 cell.source = "def double(x):\n    return 2 * x"
@@ -110,10 +109,12 @@ def test_course_problems_and_corrupt_notebooks_are_named_and_fail_the_run(tmp_pa
     assert (f"{ASSIGNMENT}: test cell 'fixture_ps-undeclared' has no cnnlab question "
             "(scored 0 in 1 submissions; question keys are the test cells' grade ids)"
             ) in result.failures
-    assert any(f.startswith(f"bob/{ASSIGNMENT}: {ASSIGNMENT}.ipynb is not a readable "
-                            "notebook") for f in result.failures), result.failures
-    status = {r.ref.student: r.status for r in result.batch.rows}
-    assert status == {"alice": "graded", "bob": "failed"}
+    # the intake turns the corrupt notebook away: bob gets 0 and a notice, alice her score
+    assert [ln.split(": your")[0] for ln in result.refused] == [
+        f"SUBMISSION REFUSED: bob/{ASSIGNMENT}"]
+    assert "not valid JSON" in result.refused[0]
+    status = {r.ref.student: (r.status, r.score) for r in result.batch.rows}
+    assert status == {"alice": ("graded", 2.0), "bob": ("graded", 0.0)}
     assert result.table[("alice", ASSIGNMENT)] == (2.0, 4.0)
 
 

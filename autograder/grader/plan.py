@@ -167,29 +167,25 @@ def read_files(folders: Sequence[str | None], *, ignore: Sequence[str] = IGNORED
                max_bytes: int = 64 * 2**20, max_files: int = 2000) -> tuple:
     """A submission's own files as ``(relative path, bytes)``, sorted; a later folder's
     file replaces an earlier one's (nbgrader copies the master's files over the
-    student's). Notebooks, links and nbgrader's ignored names are left out; beyond
-    ``max_files`` files or ``max_bytes`` in all, the rest is left out too."""
+    student's). Only regular files, as the intake checks them (never a link, FIFO or
+    device); notebooks and nbgrader's ignored names are left out; beyond ``max_files``
+    files or ``max_bytes`` in all, the rest is left out too."""
+    from . import intake
+
     found: dict[str, str] = {}
     for folder in folders:
-        if not folder or not os.path.isdir(folder):
+        if not folder or not os.path.isdir(folder) or os.path.islink(folder):
             continue
-        for dirpath, dirnames, filenames in os.walk(folder):
-            dirnames[:] = sorted(d for d in dirnames
-                                 if not os.path.islink(os.path.join(dirpath, d)))
-            for name in filenames:
-                path = os.path.join(dirpath, name)
-                rel = os.path.relpath(path, folder)
-                if os.path.islink(path) or _ignored(rel, ignore):
-                    continue
-                found[rel] = path
+        for rel, _size in intake.scan(folder).files:
+            if not _ignored(rel, ignore):
+                found[rel] = os.path.join(folder, rel)
     out, total = [], 0
     for rel in sorted(found)[:max_files]:
-        size = os.path.getsize(found[rel])
-        if total + size > max_bytes:
+        data = intake.open_data(found[rel], max_bytes - total)
+        if data is None:
             continue
-        total += size
-        with open(found[rel], "rb") as fh:
-            out.append((rel, fh.read()))
+        total += len(data)
+        out.append((rel, data))
     return tuple(out)
 
 

@@ -47,6 +47,7 @@ class Row:
 class BatchResult:
     rows: list[Row]
     failures: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # intake's lines (not plain data)
     log_path: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -174,7 +175,7 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
                 force: bool = False, students: Sequence[str] | None = None,
                 quiet: bool = False) -> BatchResult:
     """Grade what is new or changed in ``course`` (see the module docstring)."""
-    from autograder.grader import gradebook_guard
+    from autograder.grader import gradebook_guard, intake
     from autograder.grader.plan import ResultStore
     from autograder.tools.workers import dask_client
 
@@ -182,6 +183,7 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
     log = Log(course)
     timing: dict[str, float] = {}
     failures: list[str] = []
+    refused: list[str] = []
     try:
         t = time.monotonic()
         planner = Planner(course, env)
@@ -245,6 +247,8 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
                     exclude=[s for s in everyone[assignment] if s not in names], log=log,
                     progress=progress)
                 broken = _nbgrader_failures(lines)
+                turned_away = [ln for ln in lines if ln.startswith(intake.REFUSED)]
+                refused += turned_away
                 guard = [ln.split("GRADEBOOK GUARD: ", 1)[1] for ln in lines
                          if "GRADEBOOK GUARD: " in ln]
                 failures += [f"gradebook check: {g}" for g in guard]
@@ -270,6 +274,10 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
                         continue
                     row.status = "graded"
                     row.score, row.max_score = totals.get(r.student, (0.0, 0.0))
+                    if any(f" {r}: " in ln for ln in turned_away):
+                        # intake moved the submission aside and left a notice notebook
+                        row.reason = "refused: not plain data (see the notice)"
+                        keys[r] = planner.input_key(r)
                     state.record(str(r), keys[r], row.score, row.max_score, row.seconds)
                 state.save()
         finally:
@@ -277,8 +285,8 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
         timing["gradebook"] = time.monotonic() - t
         for line in failures:
             log.write("FAILED: " + line)
-        return BatchResult(sorted(rows.values(), key=lambda r: r.ref), failures, log.path,
-                           timing)
+        return BatchResult(sorted(rows.values(), key=lambda r: r.ref), failures, refused,
+                           log.path, timing)
     finally:
         log.close()
 

@@ -90,8 +90,9 @@ def ensure_in_gradebook(course: str, assignments: Iterable[str], *,
     """Put each assignment's master cells into the gradebook when it lacks them.
 
     nbgrader does that in ``generate_assignment``, which skips an assignment whose
-    release exists, as a committed ``release/`` does. So this regenerates into a scratch
-    release folder (``.cnnlab/release``) and leaves ``release/`` as it is. Returns the
+    release exists, as a committed ``release/`` does. So an existing release is left as
+    it is and nbgrader writes its new copy into a scratch folder (``.cnnlab/release``);
+    without one, the release is written to ``release/`` as usual. Returns the
     assignments added.
     """
     have = gradebook_assignments(course)
@@ -99,8 +100,10 @@ def ensure_in_gradebook(course: str, assignments: Iterable[str], *,
     for a in assignments:
         if a in have:
             continue
-        run_nbgrader(course, "generate_assignment", a, "--force",
-                     f"--CourseDirectory.release_directory={SCRATCH_RELEASE}", env=env)
+        args = ["generate_assignment", a, "--force"]
+        if os.path.exists(os.path.join(course, "release", a)):
+            args.append(f"--CourseDirectory.release_directory={SCRATCH_RELEASE}")
+        run_nbgrader(course, *args, env=env)
         if a not in gradebook_assignments(course):
             raise ToolError(f"assignment {a!r} is still missing from the gradebook after "
                             "`nbgrader generate_assignment`")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -53,16 +54,23 @@ def find_submissions(course: str, assignments: Sequence[str],
 
 
 def _hash_tree(digest, folder: str) -> None:
+    """Names, kinds and contents of a folder's entries; never follows a link or opens
+    anything but a regular file (a FIFO would block)."""
+    from autograder.grader import intake
+
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames.sort()
-        for name in sorted(filenames):
+        for name in sorted(filenames + [d for d in dirnames
+                                        if os.path.islink(os.path.join(dirpath, d))]):
             path = os.path.join(dirpath, name)
-            digest.update(os.path.relpath(path, folder).encode() + b"\0")
-            if os.path.islink(path):
-                digest.update(b"link:" + os.readlink(path).encode())
-                continue
-            with open(path, "rb") as fh:
-                digest.update(hashlib.sha256(fh.read()).digest())
+            st = os.lstat(path)
+            digest.update(f"{os.path.relpath(path, folder)}\0{st.st_mode:o}\0".encode())
+            if stat.S_ISLNK(st.st_mode):
+                digest.update(os.readlink(path).encode())
+            elif stat.S_ISREG(st.st_mode):
+                data = intake.open_data(path, 1 << 30)
+                digest.update(hashlib.sha256(data).digest() if data is not None
+                              else f"{st.st_size}:{st.st_mtime_ns}:{st.st_nlink}".encode())
 
 
 SECRET_VARIABLES = ("CNNLAB_COURSE_SECRET", "CNNLAB_COURSE_SECRET_FILE")
@@ -152,10 +160,14 @@ class Planner:
         """The plans of the submission's notebooks (one per gradebook notebook present)."""
         import nbformat
 
+        from autograder.grader import intake
+
         names = self.notebooks(ref.assignment)
         if not names:
             raise PlanError(f"{ref}: assignment {ref.assignment!r} is not in the gradebook")
         folder = ref.folder(self.course)
+        if intake.check_submission(folder):
+            return []  # nbgrader's intake hook refuses it and grades its notice notebook
         source = os.path.join(self.course, "source", ref.assignment)
         plans = []
         for name in names:
@@ -163,7 +175,10 @@ class Planner:
             if not os.path.isfile(path):
                 continue  # nbgrader scores a missing notebook 0 itself
             try:
-                nb = nbformat.read(path, as_version=4)
+                data = intake.open_data(path, intake.IntakeLimits().notebook_bytes)
+                if data is None:
+                    raise ValueError("not a regular file within the size limit")
+                nb = nbformat.reads(data.decode("utf-8"), as_version=4)
             except Exception as exc:
                 raise PlanError(f"{ref}: {name}.ipynb is not a readable notebook "
                                 f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
