@@ -4,6 +4,7 @@ demo            grade the sample class end to end with real nbgrader (make grade
 grade           autograde a real class on every core (or a Dask cluster): what is new
                 in ``submitted/`` (or a zip of it) -> gradebook, gradebook check,
                 feedback HTML, CSV exports, grade table
+prepare         put assignments into the gradebook (release/ is left as it is)
 export          one row per student, one column per assignment (Canvas's import CSV)
 roster          import id,first_name,last_name,email into the gradebook
 build-samples   write autograder/samples as submitted notebooks into a course directory
@@ -50,6 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--roster", help="CSV id,first_name,last_name,email imported into the "
                                     "gradebook first")
 
+    p = sub.add_parser("prepare", help="put assignments into the gradebook (release/ is "
+                                       "left as it is)")
+    p.add_argument("assignment", nargs="+")
+    p.add_argument("--course", default=C.AUTOGRADER)
+
     p = sub.add_parser("export", help="wide CSV for an LMS (Canvas's gradebook import)")
     p.add_argument("assignment", nargs="*", help="assignments (default: all in the gradebook)")
     p.add_argument("--course", default=C.AUTOGRADER)
@@ -92,6 +98,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                            workers=args.workers, scheduler=args.scheduler, force=args.force,
                            students=args.students, roster=args.roster)
             return 0 if result.ok else 1
+        if args.command == "prepare":
+            course = os.path.abspath(args.course)
+            known = C.assignments_in(os.path.join(course, "source"))
+            unknown = [a for a in args.assignment if a not in known]
+            if unknown:
+                raise C.ToolError(f"unknown assignment {unknown[0]!r} (the course has: "
+                                  f"{', '.join(known) or 'none'})")
+            added = C.ensure_in_gradebook(course, args.assignment)
+            for a in args.assignment:
+                print(f"{a}: {'added to' if a in added else 'already in'} the gradebook")
+            return 0
         if args.command == "export":
             from autograder.tools.export import write_canvas_csv
 
