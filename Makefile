@@ -10,9 +10,9 @@ STAMP  := $(VENV)/.cnnlab-installed
 PYTEST_ARGS ?=
 
 # Headless runs draw with Agg; `make lab` keeps Jupyter's inline backend.
-test test-fast bench grade-demo: export MPLBACKEND := Agg
+test test-fast bench bench-grading grade-demo grade: export MPLBACKEND := Agg
 
-.PHONY: help venv test test-fast lab lab-instructor bench lint grade-demo browser-deps hub-deps grade course course-check clean
+.PHONY: help venv test test-fast lab lab-instructor bench bench-grading lint grade-demo browser-deps hub-deps grade course course-check clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -73,7 +73,10 @@ lint: $(STAMP)  ## ruff
 grade-demo: $(STAMP)  ## Grade the sample class end to end with real nbgrader
 	$(PY) -m autograder.tools demo
 
-grade: $(STAMP)  ## Autograde autograder/submitted (ARGS="ps2_conv --submissions x.zip")
+bench-grading: $(STAMP)  ## Time grading a synthetic class (1 worker, all cores, Dask); into benchmarks/RESULTS.md
+	$(PY) benchmarks/grading.py $(ARGS)
+
+grade: $(STAMP)  ## Grade what is new in autograder/submitted on every core (ARGS="ps2_conv --submissions x.zip")
 	$(PY) -m autograder.tools grade $(ARGS)
 
 course: $(STAMP)  ## Regenerate autograder/release and solutions/ from autograder/source with nbgrader

@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -109,6 +110,7 @@ class GradingOutcome:
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)   # grading problems for the log
     setup_error: str | None = None         # the sandbox could not start: no grades
+    cpu_seconds: float | None = None       # CPU of the sandbox's processes (a measurement)
 
     @property
     def completed(self) -> bool:
@@ -217,7 +219,7 @@ def execute_plan(plan: GradingPlan, *, course=None) -> GradingOutcome:
     """Run the plan's sandbox, then grade each test cell. Runs in any process that has
     the course package; never raises because of what the student's code did."""
     course = course or _course(plan.course_module, plan.plain_path)
-    start = time.monotonic()
+    start, cpu = time.monotonic(), _children_cpu()
     with tempfile.TemporaryDirectory(prefix="cnnlab-files-") as files_dir:
         _write_files(plan.files, files_dir)
         try:
@@ -234,13 +236,20 @@ def execute_plan(plan: GradingPlan, *, course=None) -> GradingOutcome:
         cells={i: dataclasses.asdict(rec) for i, rec in run.cells.items()}, verdicts={},
         status=run.status, footer=_footer(run), protections=run.protections.summary(),
         seconds=time.monotonic() - start, startup_seconds=run.startup_seconds,
-        notes=list(run.notes))
+        notes=list(run.notes), cpu_seconds=_children_cpu() - cpu)
     for test in plan.tests:
         text, score, error = grade_test(course, plan, test, run)
         outcome.verdicts[test.grade_id] = (text, score)
         if error:
             outcome.errors.append(error)
     return outcome
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's ended child processes (the sandbox's, once it is
+    over: a worker runs one sandbox at a time)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _footer(run: sandbox.RunResult) -> str:
@@ -306,12 +315,13 @@ class ResultStore:
     def __contains__(self, key: str) -> bool:
         return os.path.isfile(self._path(key))
 
-    def put(self, key: str, outcome: GradingOutcome) -> str:
+    def put(self, key: str, outcome: GradingOutcome, about: Mapping | None = None) -> str:
+        """Store ``outcome``; ``about`` (whose notebook it is) is kept beside it."""
         path = self._path(key)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(outcome.to_json(), fh)
+            json.dump({**dict(about or {}), **outcome.to_json()}, fh)
         os.replace(tmp, path)
         return path
 

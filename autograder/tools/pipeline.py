@@ -151,6 +151,9 @@ def report(result: PipelineResult, *, quiet: bool = False) -> None:
     for line in result.refused:
         _say(quiet, line)
     if result.batch is not None:
+        phases = {**result.batch.seconds,
+                  "feedback": result.seconds.get("generate_feedback", 0.0)}
+        _say(quiet, "Seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in phases.items()))
         _say(quiet, f"Log (with nbgrader's): {result.batch.log_path}")
     for f in result.failures:
         _say(quiet, "FAILED: " + f)

@@ -70,7 +70,9 @@ def run_plans(client, plans: Sequence[GradingPlan], store: ResultStore, *,
                 continue
             outcome = future.result()
             if not outcome.setup_error:
-                store.put(plan.key(), outcome)
+                store.put(plan.key(), outcome, about={"assignment": plan.assignment,
+                                                      "student": plan.student,
+                                                      "notebook": plan.notebook})
             on_result(plan, outcome, None)
             future.release()
     finally:

@@ -1,0 +1,311 @@
+"""Time the grading of a synthetic class: ``make bench-grading``.
+
+The class: ``--students`` ids (default 50) x the course's four assignments, each
+submission one of the assignment's sample answers (``autograder/samples``, in turn)
+written into that student's own personalized notebook. The samples that loop forever
+are left out: they cost exactly their time limits (see the issue's figures), which
+says nothing about the grader's speed.
+
+Runs, each on a fresh copy of the class, as an instructor would
+(``python -m autograder.tools grade``, feedback and exports included):
+
+1. ``--workers 1``: one worker process;
+2. ``--workers <cores>``: the embedded cluster on every core;
+3. ``--scheduler``: a ``dask scheduler`` and two ``dask worker`` processes started
+   here as separate programs;
+4. the same command again with nothing new;
+5. plain nbgrader (its ``Execute`` preprocessor, one kernel per notebook, no sandbox)
+   on the first ``--reference`` students' submissions: the reference point.
+
+CPU time is that of the whole process tree of each run (``wait4``), so it includes
+nbgrader, the Dask workers and every sandbox. Each sandboxed run also reports its own
+CPU (the worker measures its sandbox's process tree) and its start-up time. Results
+are printed and written into ``benchmarks/RESULTS.md`` as the section between the
+``grading-benchmark`` markers (replaced on each run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, REPO)
+
+from autograder.tools import course as C  # noqa: E402
+from autograder.tools.batch import RESULTS  # noqa: E402
+
+BEGIN, END = "<!-- grading-benchmark:begin -->", "<!-- grading-benchmark:end -->"
+TARGET_SPEEDUP, TARGET_CPU, TARGET_RERUN = 1.8, 1.0, 10.0
+
+
+@dataclasses.dataclass
+class Run:
+    name: str
+    wall: float
+    cpu: float
+    submissions: int
+    phases: dict
+    outcomes: list = dataclasses.field(default_factory=list)
+    exit_code: int = 0
+
+
+def build_class(course: str, students: int) -> dict[str, int]:
+    """The synthetic class in ``course``: returns submissions per assignment."""
+    source = os.path.join(C.AUTOGRADER, "source")
+    assignments = C.assignments_in(source)
+    C.make_course(course, {a: os.path.join(source, a) for a in assignments})
+    with open(C.DEMO_SECRET) as fh:
+        secret = fh.read().strip()
+    with open(os.path.join(course, "course_secret"), "w") as fh:
+        fh.write(secret)
+    env = C.nbgrader_env()
+    C.run_nbgrader(course, "generate_assignment", "*", "--force", env=env)
+    api = C.course_api()
+    counts = {}
+    for a in assignments:
+        samples = [s for s in C.load_samples(C.SAMPLES, a) if "loop" not in s.student]
+        for i in range(students):
+            sub = dataclasses.replace(samples[i % len(samples)], student=f"s{i:03d}")
+            C.write_submission(course, a, sub, variant=api.variant(a, sub.student, secret))
+        counts[a] = students
+    return counts
+
+
+def _timed(args: list[str], *, cwd: str, env: dict) -> tuple[float, float, int, str]:
+    """Wall and CPU seconds (whole process tree), exit code and stdout of a command."""
+    with tempfile.TemporaryFile(mode="w+") as out:
+        start = time.monotonic()
+        proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=out,
+                                stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.monotonic() - start
+        out.seek(0)
+        return wall, usage.ru_utime + usage.ru_stime, proc.returncode, out.read()
+
+
+def _phases(stdout: str) -> dict:
+    match = re.search(r"Seconds: (.*)", stdout)
+    if not match:
+        return {}
+    return {k: float(v) for k, v in re.findall(r"(\w[\w.]*) ([\d.]+)", match.group(1))}
+
+
+def _outcomes(course: str) -> list[dict]:
+    out = []
+    for dirpath, _, files in os.walk(os.path.join(course, RESULTS)):
+        for name in files:
+            with open(os.path.join(dirpath, name)) as fh:
+                out.append(json.load(fh))
+    return out
+
+
+def grade(template: str, work: str, name: str, extra: list[str], env: dict,
+          n: int, *, fresh: bool = True) -> Run:
+    course = os.path.join(work, name)
+    if fresh:
+        shutil.rmtree(course, ignore_errors=True)
+        shutil.copytree(template, course, symlinks=True)
+        with open(os.path.join(course, "nbgrader_config.py")) as fh:
+            config = fh.read().replace(template, course)
+        with open(os.path.join(course, "nbgrader_config.py"), "w") as fh:
+            fh.write(config)
+    wall, cpu, code, stdout = _timed(
+        [sys.executable, "-m", "autograder.tools", "grade", "--course", course, *extra],
+        cwd=course, env=env)
+    print(f"{name}: {wall:.1f} s wall, {cpu:.1f} s CPU, exit {code}", flush=True)
+    return Run(name, wall, cpu, n, _phases(stdout), _outcomes(course), code)
+
+
+def with_dask_workers(template: str, work: str, env: dict, n: int) -> Run:
+    dask = os.path.join(os.path.dirname(sys.executable), "dask")
+    sched_file = os.path.join(work, "scheduler.json")
+    if os.path.exists(sched_file):
+        os.remove(sched_file)
+    log = open(os.path.join(work, "dask.log"), "w")  # noqa: SIM115 - closed below
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
+                               "--no-dashboard", "--scheduler-file", sched_file],
+                              env=env, stdout=log, stderr=subprocess.STDOUT)]
+    while not os.path.exists(sched_file):
+        time.sleep(0.2)
+    time.sleep(0.5)
+    with open(sched_file) as fh:
+        address = json.load(fh)["address"]
+    procs += [subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-dashboard",
+                                "--host", "127.0.0.1"], env=env, stdout=log,
+                               stderr=subprocess.STDOUT) for _ in range(2)]
+    time.sleep(3)
+    run = grade(template, work, "dask-2-workers", ["--scheduler", address], env, n)
+    cpu = 0.0
+    for proc in reversed(procs):
+        proc.send_signal(signal.SIGTERM)
+        _, _, usage = os.wait4(proc.pid, 0)
+        cpu += usage.ru_utime + usage.ru_stime
+    log.close()
+    run.cpu += cpu  # the workers' (and their sandboxes') CPU
+    return run
+
+
+def reference(template: str, work: str, env: dict, students: int) -> Run:
+    """Plain nbgrader: Execute preprocessor, no sandbox, the same notebooks."""
+    course = os.path.join(work, "plain-nbgrader")
+    shutil.rmtree(course, ignore_errors=True)
+    os.makedirs(course)
+    shutil.copytree(os.path.join(template, "source"), os.path.join(course, "source"))
+    for i in range(students):
+        sid = f"s{i:03d}"
+        shutil.copytree(os.path.join(template, "submitted", sid),
+                        os.path.join(course, "submitted", sid))
+    with open(os.path.join(course, "nbgrader_config.py"), "w") as fh:
+        fh.write(f"c = get_config()  # noqa: F821\nc.CourseDirectory.root = {course!r}\n")
+    C.run_nbgrader(course, "generate_assignment", "*", "--force", env=env)
+    wall, cpu, code, _ = _timed([sys.executable, "-m", "nbgrader", "autograde", "*",
+                                 "--force"], cwd=course, env=env)
+    n = students * len(C.assignments_in(os.path.join(course, "source")))
+    print(f"plain nbgrader: {wall:.1f} s wall, {cpu:.1f} s CPU for {n}", flush=True)
+    return Run("plain nbgrader (Execute, no sandbox)", wall, cpu, n, {}, [], code)
+
+
+def _median(values) -> float:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else float("nan")
+
+
+def report(runs: dict[str, Run], rerun: Run, cores: int, load: tuple, class_size: int,
+           students: int) -> list[str]:
+    one, many, dask, ref = (runs["1-worker"], runs["all-cores"], runs["dask-2-workers"],
+                            runs["reference"])
+    lines = [BEGIN, "## Grading a class (`make bench-grading`)", ""]
+    lines += [f"Machine: {platform.machine()}, {os.cpu_count()} logical CPUs "
+              f"({cores} usable), Linux {platform.release()}, Python "
+              f"{platform.python_version()}. Load average at the start "
+              f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1/5/15 min; the machine is "
+              "shared, so wall-clock figures carry the neighbours' load). Run "
+              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", ""]
+    lines += [f"Class: {students} students x 4 assignments = {class_size} submissions "
+              "(the samples except the looping ones, each in its student's own "
+              "notebook). Every run is `python -m autograder.tools grade` on a fresh copy, "
+              "feedback and exports included; CPU is the whole process tree's.", ""]
+    lines += ["| run | wall (s) | wall / submission (s) | CPU (s) | CPU / submission (s) "
+              "| exit |", "|---|---:|---:|---:|---:|---:|"]
+    for run in (one, many, dask, ref):
+        lines.append(f"| {run.name} | {run.wall:.1f} | {run.wall / run.submissions:.2f} | "
+                     f"{run.cpu:.1f} | {run.cpu / run.submissions:.2f} | {run.exit_code} |")
+    lines.append(f"| re-run, nothing new | {rerun.wall:.1f} | | {rerun.cpu:.1f} | | "
+                 f"{rerun.exit_code} |")
+    lines.append("")
+    lines += ["Per assignment (1 worker; each sandboxed run's own figures, medians):", "",
+              "| assignment | submissions | sandbox wall (s) | sandbox CPU (s) "
+              "| start-up (s) |", "|---|---:|---:|---:|---:|"]
+    by_a: dict[str, list[dict]] = {}
+    for o in one.outcomes:
+        by_a.setdefault(o.get("assignment", "?"), []).append(o)
+    for a, outs in sorted(by_a.items()):
+        lines.append(f"| {a} | {len(outs)} | {_median(o['seconds'] for o in outs):.2f} | "
+                     f"{_median(o.get('cpu_seconds') for o in outs):.2f} | "
+                     f"{_median(o.get('startup_seconds') for o in outs):.2f} |")
+    sandbox_cpu = [o.get("cpu_seconds") for o in one.outcomes]
+    overhead = (one.cpu - sum(v for v in sandbox_cpu if v)) / one.submissions
+    per_sub = [v + overhead for v in sandbox_cpu if v is not None]
+    med = _median(per_sub)
+    speedup = one.wall / many.wall
+    dask_speedup = one.wall / dask.wall
+    ph = one.phases
+    lines += ["", "Where a submission's time goes (1 worker, per submission):", ""]
+    lines += [f"- sandbox start-up (interpreter, imports, namespaces, until the first "
+              f"cell): median {_median(o.get('startup_seconds') for o in one.outcomes):.2f}"
+              " s wall;",
+              f"- the whole sandboxed run (start-up + the student's code + the questions): "
+              f"median {_median(o['seconds'] for o in one.outcomes):.2f} s wall, "
+              f"{_median(sandbox_cpu):.2f} s CPU;",
+              f"- planning in the coordinator: {ph.get('plan', 0) / one.submissions:.3f} s;",
+              f"- nbgrader writing the gradebook (one `autograde` per assignment, results "
+              f"taken from the store): {ph.get('gradebook', 0) / one.submissions:.2f} s "
+              "wall;",
+              f"- feedback and exports: {ph.get('feedback', 0) / one.submissions:.2f} s;",
+              f"- everything outside the sandboxes (worker processes, nbgrader, planning, "
+              f"feedback), spread over the submissions: {overhead:.2f} s CPU.", ""]
+    projection = many.wall / many.submissions * 2000 / 3600
+    lines += ["Targets:", "",
+              f"- speed-up on every core over 1 worker: {speedup:.2f}x (target "
+              f">= {TARGET_SPEEDUP}x on 2 cores: "
+              f"{'met' if speedup >= TARGET_SPEEDUP else 'not met'}); "
+              f"2 Dask worker processes: {dask_speedup:.2f}x;",
+              f"- median CPU per submission (its sandbox + its share of the rest): "
+              f"{med:.2f} s (target <= {TARGET_CPU} s: "
+              f"{'met' if med <= TARGET_CPU else 'not met'}); plain nbgrader: "
+              f"{ref.cpu / ref.submissions:.2f} s;",
+              f"- re-run with nothing new: {rerun.wall:.1f} s (target < {TARGET_RERUN} s: "
+              f"{'met' if rerun.wall < TARGET_RERUN else 'not met'}).", "",
+              f"Projection to 500 students x 4 assignments on this machine, every core: "
+              f"{projection:.2f} h ({many.wall / many.submissions:.2f} s per submission); "
+              "on k such machines as Dask workers, about that divided by k (the "
+              "gradebook pass stays on one machine: "
+              f"{ph.get('gradebook', 0) / one.submissions * 2000 / 60:.0f} min for 2000).",
+              "", END]
+    return lines
+
+
+def write_results(lines: list[str], path: str) -> None:
+    text = "# Benchmark results\n"
+    if os.path.exists(path):
+        with open(path) as fh:
+            text = fh.read()
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + "\n".join(lines) + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n"
+    with open(path, "w") as fh:
+        fh.write(text)
+
+
+def main() -> int:
+    from autograder.tools.workers import default_workers
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=50)
+    parser.add_argument("--reference", type=int, default=5,
+                        help="students graded by plain nbgrader (default 5)")
+    parser.add_argument("--work", default=os.path.join(C.AUTOGRADER, ".scratch", "bench"))
+    parser.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
+    args = parser.parse_args()
+    load = os.getloadavg()
+    cores = default_workers()
+    shutil.rmtree(args.work, ignore_errors=True)
+    template = os.path.join(args.work, "template")
+    counts = build_class(template, args.students)
+    n = sum(counts.values())
+    print(f"class: {n} submissions; load {load}", flush=True)
+    env = C.nbgrader_env()
+    env["PYTHONPATH"] = REPO
+    env.pop("CNNLAB_COURSE_SECRET", None)
+    env.pop("CNNLAB_COURSE_SECRET_FILE", None)
+    runs = {"1-worker": grade(template, args.work, "1-worker", ["--workers", "1"], env, n)}
+    runs["all-cores"] = grade(template, args.work, "all-cores", ["--workers", str(cores)],
+                              env, n)
+    runs["dask-2-workers"] = with_dask_workers(template, args.work, env, n)
+    rerun = grade(template, args.work, "dask-2-workers", [], env, n, fresh=False)
+    rerun.name = "re-run, nothing new"
+    runs["reference"] = reference(template, args.work, env, args.reference)
+    lines = report(runs, rerun, cores, load, n, args.students)
+    print("\n".join(lines))
+    write_results(lines, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
