@@ -26,26 +26,32 @@ ASSIGNMENT = "fixture_ps"
 SECRET = "batch-secret"
 
 
-def _course(tmp_path, *, extra_test_cell: bool = False, generate: bool = True) -> str:
+PARTIAL = """from fixture_questions import *  # noqa: F403
+import fixture_questions as _fq
+
+
+def question(key):
+    if key.endswith("answer"):
+        raise KeyError(key)  # a question the released notebook still has a test cell for
+    return _fq.question(key)
+"""
+
+
+def _course(tmp_path, *, drop_a_question: bool = False, generate: bool = True) -> str:
     course = str(tmp_path / "course")
-    source = str(tmp_path / "source")
-    master = os.path.join(FIXTURE, "source", ASSIGNMENT, ASSIGNMENT + ".ipynb")
-    os.makedirs(os.path.join(source, ASSIGNMENT))
-    nb = nbformat.read(master, as_version=4)
-    if extra_test_cell:
-        cell = nbformat.v4.new_code_cell("# a test cell the course forgot to declare")
-        cell.metadata["nbgrader"] = {"grade": True, "grade_id": "fixture_ps-undeclared",
-                                     "locked": True, "points": 1, "schema_version": 3,
-                                     "solution": False}
-        nb.cells.append(cell)
-    nbformat.write(nb, os.path.join(source, ASSIGNMENT, ASSIGNMENT + ".ipynb"))
-    C.make_course(course, {ASSIGNMENT: os.path.join(source, ASSIGNMENT)},
+    C.make_course(course, {ASSIGNMENT: os.path.join(FIXTURE, "source", ASSIGNMENT)},
                   course_module="fixture_questions", extra_sys_path=[FIXTURE],
                   settings={"SandboxedGrading.case_timeout": 1.0})
     with open(os.path.join(course, "course_secret"), "w") as fh:
         fh.write(SECRET)
     if generate:
         C.ensure_in_gradebook(course, [ASSIGNMENT])
+    if drop_a_question:  # the registry changed after the release
+        (tmp_path / "partial").mkdir()
+        (tmp_path / "partial" / "fixture_partial.py").write_text(PARTIAL)
+        C.write_config(course, course_module="fixture_partial",
+                       extra_sys_path=[FIXTURE, str(tmp_path / "partial")],
+                       settings={"SandboxedGrading.case_timeout": 1.0})
     return course
 
 
@@ -101,12 +107,12 @@ def test_the_first_run_puts_the_assignment_into_the_gradebook(tmp_path):
 @pytest.mark.grading
 @pytest.mark.slow
 def test_course_problems_and_corrupt_notebooks_are_named_and_fail_the_run(tmp_path):
-    course = _course(tmp_path, extra_test_cell=True)
+    course = _course(tmp_path, drop_a_question=True)
     _submit(course, "alice")
     _submit(course, "bob", "this is not a notebook {")
     result = pipeline.grade(course, None, None, workers=0, quiet=True)
     assert not result.ok
-    assert (f"{ASSIGNMENT}: test cell 'fixture_ps-undeclared' has no cnnlab question "
+    assert (f"{ASSIGNMENT}: test cell 'fixture_ps-answer' has no cnnlab question "
             "(scored 0 in 1 submissions; question keys are the test cells' grade ids)"
             ) in result.failures
     # the intake turns the corrupt notebook away: bob gets 0 and a notice, alice her score
@@ -115,7 +121,7 @@ def test_course_problems_and_corrupt_notebooks_are_named_and_fail_the_run(tmp_pa
     assert "not valid JSON" in result.refused[0]
     status = {r.ref.student: (r.status, r.score) for r in result.batch.rows}
     assert status == {"alice": ("graded", 2.0), "bob": ("graded", 0.0)}
-    assert result.table[("alice", ASSIGNMENT)] == (2.0, 4.0)
+    assert result.table[("alice", ASSIGNMENT)] == (2.0, 3.0)
 
 
 def test_a_sandbox_that_cannot_start_is_one_line(monkeypatch):
