@@ -21,6 +21,7 @@ c.CourseDirectory.root = HERE
 
 _NB = "nbgrader.preprocessors."
 _OURS = "autograder.grader.preprocessor."
+_OURS_HTML = "autograder.grader.html_safety."
 _OURS_VARIANT = "autograder.grader.variant_check."
 
 # Before nbgrader copies or reads a submission's files: only regular files within
@@ -70,6 +71,7 @@ c.Autograde.autograde_preprocessors = [
     _NB + "SaveAutoGrades",
     _NB + "AssignLatePenalties",
     _NB + "CheckCellMetadata",
+    _OURS_HTML + "SanitizeStudentHTML",  # what the formgrader and feedback render is safe
 ]
 # After each submission: the gradebook must hold what the grader computed.
 c.Autograde.post_convert_hook = "autograder.grader.gradebook_guard.post_convert_hook"
@@ -80,5 +82,8 @@ c.GenerateFeedback.preprocessors = [
     _NB + "GetGrades",
     _OURS + "HideTestSources",
     _NB + "ClearMarkScheme",  # the TAs' rubrics of written answers stay with the TAs
+    _OURS_HTML + "SanitizeStudentHTML",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# Feedback HTML: rendered markdown sanitized too, nbconvert's sanitize_html on.
+c.GenerateFeedback.exporter_class = _OURS_HTML + "SafeHTMLExporter"

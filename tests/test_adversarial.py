@@ -15,7 +15,6 @@ import os
 import secrets
 import socket
 import sqlite3
-import stat
 import sys
 import threading
 import time
@@ -27,6 +26,8 @@ FIXTURE = os.path.join(HERE, "fixtures", "grading_course")
 for _path in (os.path.dirname(HERE), FIXTURE):  # the autograder package, the test registry
     if _path not in sys.path:
         sys.path.insert(0, _path)
+
+import adversarial_helpers as H  # noqa: E402
 
 from autograder import adversarial  # noqa: E402
 from autograder.grader import gradebook_guard, platform  # noqa: E402
@@ -192,9 +193,11 @@ def batch(tmp_path_factory):
             attack.plant(os.path.dirname(path), context)
 
     start = time.monotonic()
-    autograde, autograde_rss = _nbgrader_measured(course, "autograde", env, grader_key)
+    autograde, autograde_rss = H.nbgrader_measured(course, "autograde", ASSIGNMENT, env,
+                                                   grader_key)
     autograde_seconds = time.monotonic() - start
-    feedback, feedback_rss = _nbgrader_measured(course, "generate_feedback", env, grader_key)
+    feedback, feedback_rss = H.nbgrader_measured(course, "generate_feedback", ASSIGNMENT, env,
+                                                         grader_key)
     time.sleep(0.5)
     survivors = _survivors(token)
     listener.close()
@@ -219,98 +222,12 @@ def batch(tmp_path_factory):
                                         gradebook_guard.default_ledger_dir(course)),
         "sentinels": contents, "received": list(listener.received), "survivors": survivors,
         "integrity": integrity, "env_marker": env_marker,
-        "leaks": _leaks(course, [secret, env_marker, grader_key, *HIDDEN_MARKERS,
+        "leaks": H.leaks(course, [secret, env_marker, grader_key, *HIDDEN_MARKERS,
                                  "SQLite format 3"]),
-        "keys_left": _nobody_keys("cnnlab-adv-key"),
-        "disk": _disk_bytes(course), "rss": {"autograde": autograde_rss,
+        "keys_left": H.nobody_keys("cnnlab-adv-key"),
+        "disk": H.disk_bytes(course), "rss": {"autograde": autograde_rss,
                                              "generate_feedback": feedback_rss},
     }
-
-
-_MEASURED = """import atexit, ctypes, os, resource, runpy, sys
-atexit.register(lambda: sys.stderr.write(
-    "\\nPEAK-RSS-KIB %d\\n" % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
-libc = ctypes.CDLL(None, use_errno=True)
-numbers = {"x86_64": (248, 250), "aarch64": (217, 219)}.get(os.uname().machine)
-if numbers:  # a session keyring of the grading user's own, holding a key
-    libc.syscall(numbers[1], 1, b"cnnlab-grader-session", 0, 0, 0)
-    key = sys.argv[1].encode()
-    libc.syscall(numbers[0], b"user", b"cnnlab-grader-key", key, len(key), -3)
-sys.argv = ["nbgrader", *sys.argv[2:]]
-runpy.run_module("nbgrader", run_name="__main__")
-"""
-
-
-def _nbgrader_measured(course, command, env, grader_key):
-    """Run ``nbgrader <command>`` with a key in the grader's session keyring; return
-    (process, its own peak RSS in bytes)."""
-    import subprocess
-
-    proc = subprocess.run([sys.executable, "-c", _MEASURED, grader_key, command, ASSIGNMENT,
-                           "--force"],
-                          cwd=course, env=env, text=True, capture_output=True, check=False)
-    peaks = [int(ln.split()[1]) for ln in proc.stderr.splitlines()
-             if ln.startswith("PEAK-RSS-KIB ")]
-    return proc, (peaks[-1] * 1024 if peaks else None)
-
-
-_KEY_SEARCH = """import ctypes, os, sys
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-keyctl = {"x86_64": 250, "aarch64": 219}[os.uname().machine]
-for ring in (-4, -5):  # uid 65534's user and user-session keyrings
-    found = libc.syscall(keyctl, 10, ring, b"user", sys.argv[1].encode(), 0)  # SEARCH
-    print("found" if found >= 0 else os.strerror(ctypes.get_errno()))
-"""
-
-
-def _nobody_keys(description):
-    """Whether a key ``description`` is in uid 65534's keyrings (as seen by that uid
-    outside any sandbox), or why that cannot be checked here."""
-    import subprocess
-
-    python = "/usr/bin/python3"  # one that uid 65534 can run (the venv's may be private)
-    if (os.uname().machine not in ("x86_64", "aarch64") or os.geteuid() != 0
-            or not os.path.exists(python)):
-        return "not checked (needs root on x86_64 or aarch64 and /usr/bin/python3)"
-    proc = subprocess.run([python, "-I", "-S", "-c", _KEY_SEARCH, description],
-                          user=65534, group=65534, extra_groups=[], capture_output=True,
-                          text=True, check=False, cwd="/")
-    return proc.stdout.split() or f"not checked: {proc.stderr.strip()[-200:]}"
-
-
-def _leaks(course, markers):
-    """student -> [(file, marker)] for every course secret or marker found in any file
-    (HTML or not) under feedback/<student>, and in the files besides notebooks under
-    autograded/<student> (an autograded notebook holds the tests by design)."""
-    found: dict[str, list] = {}
-    for step in ("feedback", "autograded"):
-        base = os.path.join(course, step)
-        for dirpath, _dirs, files in os.walk(base):
-            for name in files:
-                path = os.path.join(dirpath, name)
-                if step == "autograded" and name.endswith(".ipynb"):
-                    continue
-                if not stat.S_ISREG(os.lstat(path).st_mode):
-                    found.setdefault("?", []).append((path, "not a regular file"))
-                    continue
-                with open(path, "rb") as fh:
-                    data = fh.read()
-                student = os.path.relpath(path, base).split(os.sep)[0]
-                for marker in markers:
-                    if marker.encode() in data:
-                        found.setdefault(student, []).append((os.path.relpath(path, course),
-                                                              marker))
-    return found
-
-
-def _disk_bytes(course):
-    """Apparent bytes of what grading wrote (autograded/, feedback/), links not followed."""
-    total = 0
-    for step in ("autograded", "feedback"):
-        for dirpath, _dirs, files in os.walk(os.path.join(course, step)):
-            total += sum(os.lstat(os.path.join(dirpath, f)).st_size for f in files)
-    return total
 
 
 def _score(batch, student, key):
@@ -437,3 +354,41 @@ def test_feedback_reveals_no_hidden_tests(batch, attack):
         assert marker not in text
     assert "Test cell fixture_ps-double" in text  # the one-line header that replaced it
 
+
+
+@pytest.mark.browser
+def test_no_student_script_runs_in_feedback_or_formgrader_view(batch, tmp_path):
+    """The a40 submission's feedback, and its autograded notebook rendered as plain
+    nbconvert HTML (what the formgrader shows a TA), opened in a real browser. A
+    control page (the same hostile cells rendered without sanitizing) proves the check
+    sees a script that runs."""
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if H.chromium() is None:
+        pytest.skip("chromium not found (make browser-deps installs it)")
+    import nbformat
+    from nbconvert.exporters import HTMLExporter
+    from playwright.sync_api import sync_playwright
+
+    student = "adv_a40_html_in_feedback"
+    course = batch["course"]
+    feedback = os.path.join(course, "feedback", student, ASSIGNMENT, ASSIGNMENT + ".html")
+    graded = nbformat.read(os.path.join(course, "autograded", student, ASSIGNMENT,
+                                        ASSIGNMENT + ".ipynb"), as_version=4)
+    formgrader_view = tmp_path / "autograded.html"
+    formgrader_view.write_text(HTMLExporter().from_notebook_node(graded)[0])
+    from autograder.adversarial import a40_html_in_feedback as a40
+
+    hostile = nbformat.v4.new_notebook()
+    a40.MUTATE(hostile)
+    control = tmp_path / "control.html"
+    control.write_text(HTMLExporter().from_notebook_node(hostile)[0])
+    with sync_playwright() as playwright:
+        states = {name: H.page_state(playwright, tmp_path / f"profile-{name}", path)
+                  for name, path in (("control", control), ("feedback", feedback),
+                                     ("formgrader", formgrader_view))}
+    assert states["control"][0] == "PWNED" or states["control"][1] == "1"
+    for name in ("feedback", "formgrader"):
+        title, pwned, dialogs = states[name]
+        assert title != "PWNED", name
+        assert pwned is None, name
+        assert dialogs == [], name

@@ -121,12 +121,26 @@ def test_folder_named_like_a_notebook(folder):
     ('{"cells": [], "nbformat": 3}', "not a version 4 notebook"),
     (_notebook(cells=6), "more than 5 cells"),
     (_notebook(source="y" * 200), "a text of more than 100 characters"),
-    ('{"cells": [], "nbformat": 4, "k": "\\"[[[[[[[[[[[[[[\\""}', None),
+    ('{"cells": [], "nbformat": 4, "nbformat_minor": 5,'
+     ' "metadata": {"k": "\\"[[[[[[[[[[[[[[\\""}}', None),
 ])
 def test_notebook_structure(folder, text, problem):
     (folder / "ps.ipynb").write_text(text)
     got = intake.scan(str(folder), SMALL).problems
     assert got == ([f"ps.ipynb: {problem}"] if problem else [])
+
+
+def test_notebook_schema_is_checked_as_nbgrader_would_read_it(folder):
+    nb = json.loads(_notebook())
+    nb["cells"][0]["id"] = 'a"><script>'
+    (folder / "ps.ipynb").write_text(json.dumps(nb))
+    (problem,) = intake.scan(str(folder)).problems
+    assert problem.startswith("ps.ipynb: not a valid notebook (")
+    assert "at cells/0/id); open it in JupyterLab and save it again" in problem
+    nb["cells"][0]["id"] = "fine-id"
+    nb["cells"][0]["metadata"]["tags"] = ["a,b"]
+    (folder / "ps.ipynb").write_text(json.dumps(nb))
+    assert "at cells/0/metadata/tags" in intake.scan(str(folder)).problems[0]
 
 
 def test_copy_as_data_copies_only_regular_files(folder, tmp_path):

@@ -53,6 +53,7 @@ CATEGORIES = (
     "submission files",
     "decoder",
     "kernel keyrings",
+    "feedback HTML",
 )
 
 

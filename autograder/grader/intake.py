@@ -32,6 +32,7 @@ import stat
 import sys
 import time
 import unicodedata
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -267,9 +268,32 @@ def notebook_problem(path: str, limits: IntakeLimits) -> str | None:
         return "not a version 4 notebook"
     if len(nb["cells"]) > limits.cells:
         return f"more than {limits.cells} cells"
+
     for value in _strings(nb):
         if len(value) > limits.line_chars:
             return f"a text of more than {limits.line_chars} characters"
+    return _schema_problem(text)
+
+
+def _schema_problem(text: str) -> str | None:
+    """What nbformat's schema says is wrong, as nbgrader would read the notebook (after
+    nbformat's own repairs), or ``None``."""
+    try:
+        import nbformat
+    except ImportError:  # pragma: no cover - nbgrader needs nbformat
+        return None
+    try:
+        with warnings.catch_warnings():  # nbformat warns about what it repairs
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(text, as_version=4)
+            nbformat.validate(nb)
+    except nbformat.ValidationError as exc:
+        where = "/".join(str(p) for p in list(getattr(exc, "absolute_path", []))[:4])
+        return (f"not a valid notebook ({shown(exc.message[:120])}"
+                + (f" at {where}" if where else "") + "); open it in JupyterLab and save it "
+                "again")
+    except Exception as exc:  # nbformat could not read it at all
+        return f"not a readable notebook ({type(exc).__name__})"
     return None
 
 

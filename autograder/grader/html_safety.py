@@ -1,0 +1,174 @@
+"""What a student wrote never runs in the browser of whoever reads it.
+
+Feedback HTML and the formgrader show a student's notebook to the student, to TAs and
+to the instructor. Everything in it that the student controls (markdown cells, raw
+cells, attachments, outputs, cell tags and ids) is hostile HTML until made safe:
+
+* :class:`SanitizeStudentHTML` (autograde, after grading, and generate_feedback):
+  rewrites the notebook itself. Markdown and raw cells that are not the instructor's
+  (locked cells are restored from the master) go through an allowlist HTML sanitizer
+  (``bleach``, as nbconvert's own ``SanitizeHTML``): unknown tags are shown as text,
+  event handlers, ``style`` and ``javascript:`` links are dropped. Outputs keep only
+  text, PNG and JPEG; attachments only PNG and JPEG; cell tags and ids keep only
+  letters, digits, ``-`` and ``_`` (they become HTML attributes). The autograded
+  notebook the formgrader renders is therefore clean too.
+* :class:`SafeHTMLExporter` (generate_feedback's exporter): sanitizes the *rendered*
+  markdown as well (a ``[link](javascript:...)`` is only a link after rendering) and
+  turns on nbconvert's ``sanitize_html`` for outputs.
+"""
+
+from __future__ import annotations
+
+import re
+
+import bleach
+from nbconvert.exporters import HTMLExporter
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Bool, default
+
+try:
+    from jinja2 import pass_context
+except ImportError:  # pragma: no cover - Jinja2 < 3
+    from jinja2 import contextfilter as pass_context
+
+#: Tags a student's markdown may produce (what Markdown itself renders, and a few
+#: harmless ones students use).
+ALLOWED_TAGS = frozenset({
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl",
+    "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol",
+    "p", "pre", "s", "span", "strong", "sub", "summary", "sup", "table", "tbody", "td",
+    "th", "thead", "tr", "u", "ul",
+})
+ALLOWED_ATTRIBUTES = {
+    "div": ["class"],  # only STUDENT_MARKDOWN_CLASS survives (see _attribute_allowed)
+    "a": ["href", "title"],
+    "img": ["src", "alt", "title", "width", "height"],
+    "td": ["align"], "th": ["align"],
+}
+#: The instructor's rendered markdown may also carry ``class`` and ``id`` (styling,
+#: anchors); student cells never keep them (a fake "score" box, say).
+INSTRUCTOR_ATTRIBUTES = {**ALLOWED_ATTRIBUTES, "*": ["class", "id"]}
+ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
+SAFE_OUTPUT_KEYS = frozenset({"text/plain", "image/png", "image/jpeg"})
+SAFE_ATTACHMENTS = frozenset({"image/png", "image/jpeg"})
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def clean(html: str, *, instructor: bool = False) -> str:
+    """``html`` with only allowlisted tags, attributes and URL schemes; anything else
+    escaped (shown as text), comments removed."""
+    attributes = INSTRUCTOR_ATTRIBUTES if instructor else ALLOWED_ATTRIBUTES
+    return bleach.clean(html, tags=ALLOWED_TAGS, attributes=_attribute_allowed(attributes),
+                        protocols=ALLOWED_PROTOCOLS | {"data"}, strip=False,
+                        strip_comments=True)
+
+
+_DATA_IMAGE = re.compile(r"^data:image/(png|jpeg);base64,[A-Za-z0-9+/=\s]*$")
+STUDENT_MARKDOWN_CLASS = "cnnlab-student-markdown"
+
+
+def _attribute_allowed(attributes: dict):
+    def allowed(tag: str, name: str, value: str) -> bool:
+        if value.lower().lstrip().startswith("data:"):  # embedded attachments only
+            return tag == "img" and name == "src" and bool(_DATA_IMAGE.match(value))
+        if tag == "div" and name == "class" and "*" not in attributes:
+            return value == STUDENT_MARKDOWN_CLASS
+        return name in attributes.get(tag, ()) or name in attributes.get("*", ())
+    return allowed
+
+
+def render_markdown(source: str, cell=None) -> str:
+    """A student's markdown rendered once (nbconvert's renderer, attachments embedded)
+    and sanitized, as one line of HTML in a ``<div>``: Markdown passes such a block
+    through unchanged, so rendering it again (feedback, formgrader) changes nothing and
+    cannot turn text back into markup."""
+    wrapper = f'<div class="{STUDENT_MARKDOWN_CLASS}">'
+    if source.startswith(wrapper) and "\n" not in source:  # rendered before
+        return clean(source)
+    html = _exporter().markdown2html({"cell": cell or {}, "resources": {}}, source)
+    body = clean(html).strip().replace("\r", "").replace("\n", "&#10;")
+    return f"{wrapper}{body}</div>"
+
+
+_EXPORTER: list[HTMLExporter] = []
+
+
+def _exporter() -> HTMLExporter:
+    if not _EXPORTER:
+        _EXPORTER.append(HTMLExporter(embed_images=False))
+    return _EXPORTER[0]
+
+
+def safe_name(text: object, limit: int = 64) -> str:
+    """A tag or id reduced to characters that are safe in an HTML attribute."""
+    return _SAFE_NAME.sub("_", str(text))[:limit]
+
+
+def _is_locked(cell) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader")
+    return isinstance(meta, dict) and bool(meta.get("locked"))
+
+
+class SanitizeStudentHTML(NbGraderPreprocessor):
+    """Make every student-controlled part of the notebook safe to render as HTML."""
+
+    enabled = Bool(True, help="Sanitize student HTML (turn off only for trusted "
+                              "notebooks)").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        if not self.enabled:
+            return nb, resources
+        seen: set[str] = set()
+        for index, cell in enumerate(nb.cells):
+            self._clean_cell(cell)
+            cell_id = cell.get("id")
+            if cell_id is not None:
+                new = safe_name(cell_id) or f"cell-{index}"
+                if new in seen:
+                    new = f"{new}-{index}"
+                seen.add(new)
+                cell["id"] = new
+        return nb, resources
+
+    def _clean_cell(self, cell) -> None:
+        meta = cell.setdefault("metadata", {})
+        tags = meta.get("tags")
+        if tags is not None:
+            meta["tags"] = ([safe_name(t) for t in tags[:20] if safe_name(t)]
+                            if isinstance(tags, list) else [])
+        if cell.cell_type in ("markdown", "raw") and not _is_locked(cell):
+            source = cell.source if isinstance(cell.source, str) else "".join(cell.source)
+            if cell.cell_type == "markdown":
+                cell.source = render_markdown(source, cell)
+                cell.pop("attachments", None)  # embedded by render_markdown
+            else:
+                cell.source = clean(source)
+            if cell.cell_type == "raw":
+                meta.pop("raw_mimetype", None)
+                meta.pop("format", None)
+        if "attachments" in cell:
+            cell["attachments"] = {
+                safe_name(name, 200): {k: v for k, v in bundle.items() if k in SAFE_ATTACHMENTS}
+                for name, bundle in dict(cell["attachments"]).items() if isinstance(bundle, dict)}
+        if cell.cell_type == "code":
+            for output in cell.get("outputs", []):
+                if "data" in output:
+                    output["data"] = {k: v for k, v in output["data"].items()
+                                      if k in SAFE_OUTPUT_KEYS}
+                if "metadata" in output:
+                    output["metadata"] = {}
+
+
+class SafeHTMLExporter(HTMLExporter):
+    """nbconvert's HTML exporter with rendered markdown sanitized and ``sanitize_html``
+    on (outputs, raw cells). Used for feedback (``GenerateFeedback.exporter_class``)."""
+
+    @default("sanitize_html")
+    def _sanitize_html_default(self):
+        return True
+
+    @pass_context
+    def markdown2html(self, context, source):
+        cell = context.get("cell", {})
+        html = super().markdown2html(context, source)
+        return clean(html, instructor=_is_locked(cell))
