@@ -27,11 +27,10 @@ for _path in (os.path.dirname(HERE), FIXTURE):  # the autograder package, the te
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-import adversarial_helpers as H  # noqa: E402
-
 from autograder import adversarial  # noqa: E402
 from autograder.grader import gradebook_guard, platform  # noqa: E402
 from autograder.tools import course as C  # noqa: E402
+from tests import adversarial_helpers as H  # noqa: E402
 
 pytestmark = [pytest.mark.grading, pytest.mark.slow]
 ASSIGNMENT = "fixture_ps"

@@ -23,13 +23,10 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 if os.path.dirname(HERE) not in sys.path:
     sys.path.insert(0, os.path.dirname(HERE))
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
-
-import adversarial_helpers as H  # noqa: E402
 
 from autograder import adversarial  # noqa: E402
 from autograder.tools import course as C  # noqa: E402
+from tests import adversarial_helpers as H  # noqa: E402
 
 pytestmark = [pytest.mark.grading, pytest.mark.slow]
 
