@@ -33,9 +33,11 @@ pytestmark = [pytest.mark.grading, pytest.mark.slow]
 SOURCE = os.path.join(C.AUTOGRADER, "source")
 ASSIGNMENTS = C.assignments_in(SOURCE)
 ATTACKS = {a.name: a for a in adversarial.attacks()}
-USED = ("a30_links_into_the_course", "a31_notebook_is_a_link", "a33_fifo_and_stdin",
-        "a34_sparse_and_many_files", "a35_many_cells", "a37_decoder_bombs",
-        "a38_environment_secret", "a39_kernel_keyrings", "a40_html_in_feedback")
+#: One attack per class (links, special files, sizes, decoder, environment, keyrings,
+#: HTML); the fixture suite (tests/test_adversarial.py) runs every attack.
+USED = ("a30_links_into_the_course", "a33_fifo_and_stdin", "a34_sparse_and_many_files",
+        "a37_decoder_bombs", "a38_environment_secret", "a39_kernel_keyrings",
+        "a40_html_in_feedback")
 LIMITS = {"SandboxedGrading.case_timeout": 5.0, "SandboxedGrading.question_timeout": 10.0,
           "SandboxedGrading.total_timeout": 120.0}
 REFUSED_IN_ZIP = ("zipbomb", "zipdup", "ziplink")
@@ -135,7 +137,7 @@ def batch(tmp_path_factory):
             texts[(rel[0], rel[1])] = fh.read()
     return {
         "course": course, "grade": grade, "rss": (own_rss, child_rss), "feedback": texts,
-        "scores": C.scores(course, ASSIGNMENTS), "table": C.totals(course, ASSIGNMENTS)[1],
+        "scores": C.scores(course, ASSIGNMENTS),
         "leaks": H.leaks(course, [secret, env_marker, grader_key, "SQLite format 3",
                                   "BEGIN HIDDEN TESTS"]),
         "keys_left": H.nobody_keys("cnnlab-adv-key"), "disk": H.disk_bytes(course),
@@ -154,14 +156,13 @@ def test_grade_ran_to_the_end(batch):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_correct_submissions_score_full_the_archives_included(batch, assignment):
+def test_correct_submissions_score_as_correct_the_archives_included(batch, assignment):
     blank = _scores(batch, "blank", assignment)
     assert blank
-    assert set(blank.values()) == {0.0}
-    for student in ("correct", "zipok"):
-        assert set(_scores(batch, student, assignment)) == set(blank)
-        got, full = batch["table"][(student, assignment)]
-        assert got == full > 0, student
+    assert set(blank.values()) <= {0.0, None}  # None: a written answer, marked by hand
+    correct = _scores(batch, "correct", assignment)
+    assert sum(v or 0 for v in correct.values()) > 0
+    assert _scores(batch, "zipok", assignment) == correct  # imported from the archive
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -172,7 +173,7 @@ def test_no_attack_scores_over_blank(batch, name, assignment):
     got = _scores(batch, student, assignment)
     assert set(got) == set(blank), f"{student}/{assignment} not graded"
     for key, value in got.items():
-        assert value <= blank[key]
+        assert (value or 0) <= (blank[key] or 0), key
 
 
 def test_every_refusal_is_reported(batch):
