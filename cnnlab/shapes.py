@@ -429,11 +429,14 @@ def leftover_pixels(
     padding: int | Pair | PerSide | str = 0,
     dilation: int | Pair = 1,
 ) -> int | Pair:
-    """Pixels of the padded input that no window reaches (0 when the stride fits).
+    """Pixels of the padded input past the last window's end (0 when the stride fits).
 
     Notes
     -----
-    ``leftover = (n + p_before + p_after - d*(k - 1) - 1) mod s``.
+    ``leftover = (n + p_before + p_after - d*(k - 1) - 1) mod s``. These are the rows
+    (columns) at the end that no window reaches. Pixels inside the windows' span can
+    also go unread, when a dilated kernel's gaps or a stride longer than the window
+    are not filled by another window; this count leaves those out.
 
     Examples
     --------
