@@ -215,6 +215,31 @@ def test_conv_explorer_uncovered_cells_are_those_no_window_reads(padding):
                         assert not unread
 
 
+@pytest.mark.parametrize("padding", [0, 1, 3, "same"])
+def test_conv_explorer_unread_pixels_match_the_gradient_of_a_real_convolution(padding):
+    """An input pixel is unread exactly when d(sum of outputs)/d(pixel) is 0 for an
+    all-ones kernel, computed by cnnlab.naive's loops (padding given per side)."""
+    from cnnlab import naive
+
+    for n in range(3, 10):
+        for kernel in range(1, 5):
+            for stride in range(1, 5):
+                for dilation in range(1, 4):
+                    state = conv_explorer_state(n, kernel, stride, padding, dilation)
+                    if state.output is None:
+                        continue
+                    x = np.zeros((1, 1, n, n))
+                    out, cache = naive.conv2d_forward(
+                        x, np.ones((1, 1, kernel, kernel)), stride=stride,
+                        padding=state.pads, dilation=dilation)
+                    dx = naive.conv2d_backward(np.ones_like(out), cache)[0][0, 0]
+                    unread_rows = int((dx.sum(axis=1) == 0).sum())
+                    assert out.shape[2:] == state.output
+                    assert state.unread_input == (unread_rows, unread_rows)
+                    used = "every input pixel is used" in state.headline
+                    assert used == (unread_rows == 0 and not state.fits)
+
+
 def test_conv_explorer_kernel_too_large_keeps_working():
     explorer = ConvExplorer(4, 3)
     explorer.controls["kernel"].value = 7
