@@ -158,7 +158,11 @@ def test_conv_explorer_leftover_that_is_padding_says_so():
 
 
 def test_conv_explorer_marks_pixels_the_taps_step_over():
-    # The notebook's "input 7, kernel 3, stride 3; then padding 1; then dilation 2":
+    # The notebook's "input 7, kernel 3, stride 3; then padding 1; then dilation 2".
+    assert conv_explorer_state(7, 3, stride=3).headline.endswith("1 pixel left over per axis")
+    assert conv_explorer_state(7, 3, stride=3, padding=1).headline == (
+        "Output 3 x 3 - fits exactly")
+    # Then dilation 2:
     # padded rows 0..8, windows at rows 0 and 3 read 0, 2, 4 and 3, 5, 7. Row 8 is the
     # leftover padding; rows 1 and 6 (input pixels 0 and 5) lie between taps.
     state = conv_explorer_state(7, 3, stride=3, padding=1, dilation=2)
