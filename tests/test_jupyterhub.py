@@ -495,16 +495,26 @@ def test_validate_uses_the_same_numbers_as_the_grader(hub_class, semester):
     assert 'check("ps1_shapes_params-output_size", output_size' in semester["validate"][wrong]
 
 
+def _autograded_points() -> float:
+    """The points of the master's test cells (written answers are marked by hand)."""
+    import nbformat
+
+    nb = nbformat.read(ROOT / "autograder" / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+                       as_version=4)
+    return float(sum(c.metadata["nbgrader"]["points"] for c in nb.cells
+                     if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
+                     and not c.metadata["nbgrader"].get("solution")))
+
+
 def test_grade_scores_each_student_on_their_own_numbers(hub_class, semester):
     _, _, people = hub_class
     correct, wrong, blank = people["students"]
     rows = {line.split()[0]: line.split()[1] for line in semester["grade"].splitlines()
             if line.split() and line.split()[0] in people["students"]}
-    got = {s: rows[s].split("/") for s in people["students"]}
-    full = got[correct][1]
-    assert got[correct] == [full, full]  # typed answers from their numbers: all right
-    assert 0 < float(got[wrong][0]) < float(full)
-    assert float(got[blank][0]) == 0.0
+    got = {s: [float(x) for x in rows[s].rstrip("!").split("/")] for s in people["students"]}
+    assert got[correct] == [_autograded_points(), got[correct][1]]  # all right; written
+    assert 0 < got[wrong][0] < got[correct][0]                     # answers wait for a TA
+    assert got[blank][0] == 0.0
     assert "FLAGGED" not in semester["grade"]
 
 
