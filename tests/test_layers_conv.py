@@ -292,39 +292,48 @@ def test_channel_last_kernel_covers_every_block(monkeypatch, C, F, W, stride, di
     w = rng.standard_normal((F, C, 3, 2)).astype(dtype)
     b = rng.standard_normal(F).astype(dtype)
     params = {"stride": stride, "padding": padding, "dilation": dilation}
-    out, cache = conv2d_forward(x, w, b, **params)
+    with dispatch.force(conv_forward="blocked"):
+        out, cache = conv2d_forward(x, w, b, **params)
     expected, naive_cache = naive.conv2d_forward(
         x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), **params
     )
     tolerance = 1e-12 if dtype == np.float64 else 1e-4
     np.testing.assert_allclose(out, expected, rtol=tolerance, atol=tolerance)
     # With stride 1, dx is itself a convolution with 8 or more channels and filters,
-    # so the backward pass runs the same kernel.
+    # so the backward pass runs the same kernel (forced here: with AVX-512 the wide-grid
+    # kernel is the default below 24 filters).
     dout = rng.standard_normal(out.shape).astype(dtype)
-    grads = conv2d_backward(dout, cache)
+    with dispatch.force(conv_forward="blocked"):
+        grads = conv2d_backward(dout, cache)
     expected_grads = naive.conv2d_backward(dout.astype(np.float64), naive_cache)
     for name, got, want in zip(("dx", "dw", "db"), grads, expected_grads, strict=True):
         np.testing.assert_allclose(got, want, rtol=tolerance, atol=10 * tolerance, err_msg=name)
 
 
-def test_channel_last_kernel_is_used_from_eight_channels_and_filters(monkeypatch):
+def test_channel_last_kernel_is_used_from_enough_channels_and_filters(monkeypatch):
     # Which kernel runs is a speed choice, but the choice itself must work as
-    # documented: 8 filters in one group take the register-blocked kernel if there
-    # are 8 channels or the stride is not 1; fewer filters, or groups, take another.
+    # documented: BLOCKED_MIN_FILTERS filters in one group (8 with AVX, 24 with
+    # AVX-512) take the register-blocked kernel if there are 8 channels or the stride
+    # is not 1; fewer filters, or groups, take another.
     from cnnlab.kernels import blocked
+    from cnnlab.kernels.simd import VECTOR_BYTES
     from cnnlab.layers import dispatch
 
+    assert dispatch.BLOCKED_MIN_CHANNELS == 8
+    assert (24 if VECTOR_BYTES == 64 else 8) == dispatch.BLOCKED_MIN_FILTERS
+    F = dispatch.BLOCKED_MIN_FILTERS
     calls = []
     monkeypatch.setattr(blocked, "conv_rows", lambda *args: calls.append(args[-3:]))
     rng = np.random.default_rng(0)
-    conv2d_forward(rng.standard_normal((1, 8, 5, 5)), rng.standard_normal((8, 8, 3, 3)))
-    conv2d_forward(rng.standard_normal((1, 7, 5, 5)), rng.standard_normal((8, 7, 3, 3)))
+    conv2d_forward(rng.standard_normal((1, 8, 5, 5)), rng.standard_normal((F, 8, 3, 3)))
+    conv2d_forward(rng.standard_normal((1, 7, 5, 5)), rng.standard_normal((F, 7, 3, 3)))
     conv2d_forward(
-        rng.standard_normal((1, 8, 5, 5)), rng.standard_normal((8, 4, 3, 3)), groups=2
+        rng.standard_normal((1, 8, 5, 5)), rng.standard_normal((F, 4, 3, 3)), groups=2
     )
-    conv2d_forward(rng.standard_normal((1, 8, 5, 5)), rng.standard_normal((7, 8, 3, 3)))
-    conv2d_forward(rng.standard_normal((1, 9, 5, 5)), rng.standard_normal((17, 9, 3, 3)))
-    conv2d_forward(rng.standard_normal((1, 3, 9, 9)), rng.standard_normal((8, 3, 3, 3)), stride=2)
-    conv2d_forward(rng.standard_normal((1, 3, 9, 9)), rng.standard_normal((7, 3, 3, 3)), stride=2)
+    conv2d_forward(rng.standard_normal((1, 8, 5, 5)), rng.standard_normal((F - 1, 8, 3, 3)))
+    conv2d_forward(rng.standard_normal((1, 9, 5, 5)), rng.standard_normal((F + 9, 9, 3, 3)))
+    conv2d_forward(rng.standard_normal((1, 3, 9, 9)), rng.standard_normal((F, 3, 3, 3)), stride=2)
+    conv2d_forward(
+        rng.standard_normal((1, 3, 9, 9)), rng.standard_normal((F - 1, 3, 3, 3)), stride=2
+    )
     assert len(calls) == 3
-    assert (dispatch.BLOCKED_MIN_CHANNELS, dispatch.BLOCKED_MIN_FILTERS) == (8, 8)

@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from cnnlab.kernels.simd import VECTOR_BYTES
+
 __all__ = [
     "BLOCKED_MIN_CHANNELS",
     "BLOCKED_MIN_FILTERS",
@@ -69,8 +71,11 @@ PARALLEL_MIN_MACS = 1 << 24
 BLOCKED_MIN_CHANNELS = 8
 
 #: The channel-last kernel computes filters two vectors at a time (16 float32 with AVX,
-#: 32 with AVX-512); with fewer than 8 filters most of that work would be thrown away.
-BLOCKED_MIN_FILTERS = 8
+#: 32 with AVX-512); with fewer filters much of that work is thrown away and the
+#: wide-grid kernel is faster: with AVX below 8 filters, with AVX-512 below 24 (one
+#: thread, float32: 8->8 on 16x16 took 0.10 ms there against 0.24 ms here, 16->16 on
+#: 32x32 0.67 against 0.90 ms, 32->24 on 16x16 0.33 against 0.36 ms).
+BLOCKED_MIN_FILTERS = 24 if VECTOR_BYTES == 64 else 8
 
 #: Size of the im2col buffer that the batch streams through (bytes). Smaller chunks
 #: stay in cache (on one core, 1-2 MB chunks ran about a third faster than 8 MB ones);
