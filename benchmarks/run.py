@@ -668,44 +668,40 @@ NOTES = """## Reading these numbers
   move by 2-10x from run to run when the load average is above 1, for PyTorch as much
   as for cnnlab, and any multi-threaded code suffers most. Pass B (one thread each, CPU
   time) is the stable comparison; see the load averages above before trusting pass A.
+- The peak is measured, not quoted: a register-bound loop of fused multiply-adds on
+  cnnlab's own vectors (512-bit where the CPU has AVX-512) and NumPy's sgemm, best of
+  three; the fraction of peak of a row is its GFLOP/s over the larger of the two, for
+  that pass's thread count.
 - Convolution, forward. Every kernel keeps its running sums in CPU registers, as
-  PyTorch's oneDNN kernels do (`cnnlab/kernels/simd.py` gives Numba a 256-bit vector
-  type for that). 16->32 and 64->64 run on a channel-last copy of the input, a block of
-  4 output pixels x 16 filters at a time (`kernels/blocked.py`), and so does AlexNet
-  conv1 (stride 4), where it is about 1.8x faster than im2col + BLAS. The 3->16 layer
-  (stride 1, three channels) runs on the wide grid of the padded input, a tile of 4
-  filters x 16 positions at a time (`kernels/direct.py`). Before this, the loops
-  loaded and stored a sum for every multiply-add and ran at about half of PyTorch's
-  speed.
-- Convolution, backward. With stride 1 (one group), `dx` is itself a stride-1
-  convolution of `dout` (flipped filters, filters and channels swapped) and runs on
-  the same forward kernels; `dw` is summed by its own register-blocked kernel over a
-  channel-last copy (`kernels/weight_grad.py`). No BLAS call is left in these cases,
-  which matters on two cores: Numba's threads and BLAS's threads spinning while they
-  wait for each other made a mixed backward pass up to ten times slower. Other strides
-  (AlexNet conv1) use im2col, two BLAS products and col2im.
-- Warm-up. Every block of runs starts with 0.3 s of untimed calls. With a single
-  warm-up call, as in earlier versions of this script, PyTorch's first timed calls of
-  each block were still slow (its thread pool and allocator settling), which made
-  PyTorch look several times slower on small convolutions than it is in a training
-  loop.
+  PyTorch's oneDNN kernels do (`cnnlab/kernels/simd.py` gives Numba a vector type, one
+  AVX-512 register where the CPU has them, else one AVX register). Layers with 24 or
+  more filters (8 with AVX) run on a channel-last copy of the input, a block of 4
+  output pixels x 2 vectors of filters at a time (`kernels/blocked.py`); each block of
+  filters' weights is one contiguous run, and rows go in tiles so that a block's
+  weights are loaded once per tile rather than once per row (which had made 512->512
+  on 7x7 four times slower). Few channels at stride 1, fewer filters and groups run on
+  the wide grid of the padded input (`kernels/direct.py`).
+- Convolution, backward. With stride 1, `dx` is itself a stride-1 convolution of `dout`
+  (flipped filters, filters and channels swapped within each group) on the same
+  forward kernels, for any number of groups; `dw` is summed by its own register-blocked
+  kernel (`kernels/weight_grad.py`) for one group and by one batched product per tap
+  for groups (a dot product per channel for depthwise layers). Strided grouped and
+  depthwise layers compute `dx` as one stride-1 convolution per stride phase. Strided
+  one-group layers still use im2col, two BLAS products and col2im.
+- Warm-up. Every block of runs starts with 0.3 s of untimed calls, so that neither
+  library's first calls after a change of sizes (thread pools, allocator) count.
 - Pooling. cnnlab's kernels loop over the taps of the window and, for each tap, over
   every window of a channel plane at once (wide rows, the plane split into stride
   phases), which the compiler turns into vector instructions; the planes are shared
-  out among the threads. Max pooling writes the winners' indices as int32. The
-  backward passes are bound by memory, and by fresh memory at that: NumPy maps new
-  pages for every large array, and the kernel of the operating system zeroes each
-  page on first touch. Here, filling a new 51 MB array took 9.7 ms against 4.6 ms for
-  one already touched (one thread), so writing `dx` of the max-pool 2x2 stride 2 case
-  costs about 3 ms whatever the code. PyTorch's time for the same case moved between 5
-  and 35 ms from run to run (in a separate script its allocations paid the same price
-  and it took 22 ms); when it is quick, that case stays near 0.6x.
-- Start-up. Of the warm start, about a fifth is Numba loading SciPy's BLAS bindings
-  (a check it runs when its first function loads; SciPy is installed for
-  scikit-learn), the rest is importing Numba and NumPy and loading the cached kernels.
-- Naive loops: `cnnlab.naive` is Python loops over output positions, so the gap is
-  largest for pooling (one Python iteration per window) and smallest for the
-  many-channel convolution (each iteration does a 576-term dot product in NumPy).
+  out among the threads. The backward passes are bound by memory, and by fresh memory
+  at that: NumPy maps new pages for every large array, and the operating system zeroes
+  each page on first touch.
+- Whole networks: the forward pass is in evaluation mode (running statistics), the
+  training step is forward, softmax cross-entropy, backward and one SGD update with
+  momentum, on the same weights in both libraries (`benchmarks/torch_twin.py`).
+- Naive loops: `cnnlab.naive` is Python loops over output positions, timed on one image
+  where that image takes less than 1e8 multiply-adds, so the gap is largest for pooling
+  (one Python iteration per window) and smallest for many-channel convolutions.
 """
 
 

@@ -1,7 +1,8 @@
 """2-D convolution (cross-correlation, as in every deep-learning library), fast path.
 
 :func:`conv2d_forward` validates its arrays, then picks a kernel by the layer's shape
-(:func:`_forward`): with 8 or more filters in one group, the channel-last kernel that
+(:func:`_forward`, thresholds in :mod:`cnnlab.layers.dispatch`): with enough filters
+in one group (8 with AVX, 24 with AVX-512), the channel-last kernel that
 keeps its sums in registers (:mod:`cnnlab.kernels.blocked`), unless the stride is 1
 and there are fewer than 8 channels; then, for stride 1, the wide-grid kernel
 (:mod:`cnnlab.kernels.direct`); otherwise im2col and one BLAS product per chunk of
@@ -126,8 +127,9 @@ def conv2d_forward(
 
     ``H_out = floor((H + top + bottom - dh*(KH - 1) - 1)/sh) + 1`` (likewise W_out).
     The kernels keep their running sums in registers, a block of outputs at a time:
-    on a channel-last copy of the input with 8 or more filters in one group (and 8 or
-    more channels if the stride is 1, :mod:`cnnlab.kernels.blocked`), on the wide grid
+    on a channel-last copy of the input with enough filters in one group
+    (``dispatch.BLOCKED_MIN_FILTERS``; and 8 or more channels if the stride is 1,
+    :mod:`cnnlab.kernels.blocked`), on the wide grid
     of the padded input for the other stride-1 layers (:mod:`cnnlab.kernels.direct`);
     the rest as ``w.reshape(F, -1) @ im2col(xp)`` per group, a few images at a time
     (:mod:`cnnlab.kernels.conv`).
