@@ -494,7 +494,7 @@ def cold_start() -> dict[str, float]:
         "x = np.ones((2, 3, 16, 16), np.float32); w = np.ones((4, 3, 3, 3), np.float32); "
         "out, cache = cnnlab.conv2d_forward(x, w, None, padding=1); "
         "done = time.time(); t1 = time.perf_counter(); from cnnlab import warmup; "
-        "t2 = warmup(); print(done, t1 - t0, t2)"
+        "t2 = warmup(progress=False); print(done, t1 - t0, t2)"
     )
     python = [sys.executable, "-c", code]
 

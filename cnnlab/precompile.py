@@ -123,6 +123,7 @@ def compile_times(
     list of CompileTime
         One per path and dtype, in the order of :data:`cnnlab.layers.dispatch.PATHS`.
     """
+    from cnnlab.layers import dispatch
     from cnnlab.layers.dispatch import LAZY, PATHS
 
     for dtype in dtypes:
@@ -147,7 +148,8 @@ def compile_times(
             line = f"  [{done:2d}/{len(work)}] {elapsed:4.0f} s  {path.label}, {dtype}"
             print(f"\r{line:<72}", end="", file=stream, flush=True)
         began = time.perf_counter()
-        _run_path(path, dtype)
+        with dispatch.silent_compiles():
+            _run_path(path, dtype)
         times.append(CompileTime(path.label, dtype, time.perf_counter() - began))
     if progress:
         total = time.perf_counter() - start

@@ -308,6 +308,17 @@ PATHS: tuple[Path, ...] = (*_conv_paths(), *_pool_paths())
 LAZY = ((True, "float64"),)
 
 _announced: set[tuple[int, str]] = set()
+_quiet: list[bool] = []  # non-empty inside silent_compiles()
+
+
+@contextlib.contextmanager
+def silent_compiles() -> Iterator[None]:
+    """No :func:`announce_compile` lines inside the block (the warm-up shows its own)."""
+    _quiet.append(True)
+    try:
+        yield
+    finally:
+        _quiet.pop()
 
 
 def announce_compile(kernel: Any, dtype: Any) -> None:
@@ -318,7 +329,7 @@ def announce_compile(kernel: Any, dtype: Any) -> None:
     """
     name = np.dtype(dtype).name
     key = (id(kernel), name)
-    if key in _announced:
+    if key in _announced or _quiet:
         return
     _announced.add(key)
     if any(name in str(signature) for signature in getattr(kernel, "signatures", [])):
