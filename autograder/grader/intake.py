@@ -268,7 +268,6 @@ def notebook_problem(path: str, limits: IntakeLimits) -> str | None:
         return "not a version 4 notebook"
     if len(nb["cells"]) > limits.cells:
         return f"more than {limits.cells} cells"
-
     for value in _strings(nb):
         if len(value) > limits.line_chars:
             return f"a text of more than {limits.line_chars} characters"
