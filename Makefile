@@ -37,8 +37,9 @@ venv: $(STAMP)  ## Create .venv and install cnnlab with its test extras
 browser-deps:  ## Install Debian's chromium for the browser test (root only; skipped otherwise)
 	@sh scripts/ensure-chromium.sh
 
-hub-deps:  ## Install configurable-http-proxy (npm) for the JupyterHub test (root only; skipped otherwise)
+hub-deps: $(STAMP)  ## configurable-http-proxy (npm) and a Python other users can run, for the JupyterHub test (root only)
 	@sh scripts/ensure-proxy.sh
+	@sh scripts/ensure-class-venv.sh $(PY)
 
 test: $(STAMP) browser-deps hub-deps  ## Lint, then run the whole test suite
 	$(BIN)/ruff check .

@@ -81,27 +81,17 @@ def _class_venv_bin() -> Path:
     This environment's own when others can reach its interpreter. Otherwise (an
     interpreter under ``/root``, as pyenv installs it) ``.venv-class/``: cnnlab with its
     ``hub`` extra installed into Debian's ``/usr/bin/python3``, as a deployment does
-    (docs/instructors.md). It is built once per ``pyproject.toml`` and kept (git-ignored).
+    (docs/instructors.md), by ``scripts/ensure-class-venv.sh`` (``make hub-deps``).
     """
-    import hashlib
-
     here = Path(sys.executable)
     if _others_can_reach(here) and _others_can_reach(Path(sys.prefix)):
         return here.parent
-    system = Path("/usr/bin/python3")
-    if not system.exists():
-        pytest.skip(f"{here.resolve()} cannot be run by other users and there is no {system} "
-                    "for the class's servers")
-    stamp = CLASS_VENV / ".cnnlab-installed"
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if not stamp.exists() or stamp.read_text() != wanted:
-        _step(f"building {CLASS_VENV.name}/ with {system} (once per pyproject.toml)")
-        shutil.rmtree(CLASS_VENV, ignore_errors=True)
-        subprocess.run([str(system), "-m", "venv", str(CLASS_VENV)], check=True)
-        pip = subprocess.run([str(CLASS_VENV / "bin" / "pip"), "install", "--quiet", "-e",
-                              f"{ROOT}[hub]"], capture_output=True, text=True)
-        assert pip.returncode == 0, pip.stderr[-3000:]
-        stamp.write_text(wanted)
+    _step(f"{CLASS_VENV.name}/ (scripts/ensure-class-venv.sh; built once per pyproject.toml)")
+    subprocess.run(["sh", str(ROOT / "scripts" / "ensure-class-venv.sh"), sys.executable],
+                   check=True)
+    if not (CLASS_VENV / ".cnnlab-installed").exists():
+        pytest.skip(f"{here.resolve()} cannot be run by other users and "
+                    f"{CLASS_VENV.name}/ could not be built (scripts/ensure-class-venv.sh)")
     return CLASS_VENV / "bin"
 
 
