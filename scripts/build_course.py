@@ -41,15 +41,18 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: the repository's packages
+    sys.path.insert(0, str(ROOT))
+
+from autograder.tools import authoring  # noqa: E402
+
 COURSE = ROOT / "autograder"
 SOURCE = COURSE / "source"
 RELEASE = COURSE / "release"
 SOLUTIONS = ROOT / "solutions"
-ASSIGNMENTS = (
-    "ps1_shapes_params",
-    "ps2_conv",
-    "ps3_pooling",
-    "ps4_receptive_saliency_transfer",
+#: Every assignment of the course: the folders of autograder/source.
+ASSIGNMENTS = tuple(
+    sorted(p.name for p in SOURCE.iterdir() if (p / f"{p.name}.ipynb").is_file())
 )
 #: nbgrader metadata keys that depend on the build, not on the master notebook.
 VOLATILE_KEYS = ("checksum", "cell_type")
@@ -166,83 +169,9 @@ def _problems_solution(path: Path) -> list[str]:
     return problems
 
 
-POINTS_TAG = "cnnlab-points"
-
-
-def _written(nb) -> list[tuple[str, float]]:
-    """``(grade_id, points)`` of the written answers of a notebook, marked by hand.
-
-    A written answer is an nbgrader *task* cell (the question, and the TA's rubric
-    between ``BEGIN MARK SCHEME`` and ``END MARK SCHEME``, which release removes and
-    the Formgrader shows) followed by a plain cell the student writes in.
-    """
-    found = []
-    for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade") and meta.get("task") and cell.cell_type == "markdown":
-            found.append((meta["grade_id"], float(meta["points"])))
-    return found
-
-
-def points_markdown(assignment: str, nb) -> str:
-    """The points table at the top of an assignment.
-
-    Autograded questions come from the question registry; written answers, graded by
-    hand, from their cells' nbgrader metadata (where a TA's rubric sits too).
-    """
-    from cnnlab.grading import questions_for
-
-    questions = questions_for(assignment)
-    written = _written(nb)
-    total = sum(q.points for q in questions) + sum(points for _, points in written)
-    intro = (
-        f"**Points.** This problem set is worth **{total:g} points**. Each test cell "
-        "grades one question and prints how its score adds up"
-    )
-    intro += "; written answers are marked by hand." if written else "."
-    rows = [intro, "", "| question | what is graded | points |", "| --- | --- | ---: |"]
-    rows += [f"| `{q.key.partition('-')[2]}` | {q.title} | {q.points:g} |" for q in questions]
-    rows += [f"| `{gid}` | written answer, marked by hand | {pts:g} |" for gid, pts in written]
-    rows.append(f"| | **total** | **{total:g}** |")
-    return "\n".join(rows)
-
-
 def sync_master(assignment: str, *, write: bool) -> list[str]:
-    """Write the registry's points into the master notebook (grade cells, points table).
-
-    The points of a question are declared once, with the question; this copies them
-    into the test cells' nbgrader metadata and into the table under the title. With
-    ``write=False`` nothing changes and the differences are returned as problems.
-    """
-    import nbformat
-
-    from cnnlab.grading import question
-
-    path = SOURCE / assignment / f"{assignment}.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    problems = []
-    for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade") and cell.cell_type == "code":
-            points = question(meta["grade_id"]).points
-            if meta.get("points") != points:
-                problems.append(f"{path.name}: {meta['grade_id']} has {meta.get('points')} points")
-                meta["points"] = points
-    table = points_markdown(assignment, nb)
-    tagged = [c for c in nb.cells if POINTS_TAG in c.get("metadata", {}).get("tags", [])]
-    if not tagged:
-        problems.append(f"{path.name}: no points table")
-        title = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown")
-        cell = nbformat.v4.new_markdown_cell(table)
-        cell.metadata["tags"] = [POINTS_TAG]
-        cell.id = POINTS_TAG
-        nb.cells.insert(title + 1, cell)
-    elif tagged[0].source != table:
-        problems.append(f"{path.name}: the points table is stale")
-        tagged[0].source = table
-    if write and problems:
-        nbformat.write(nb, path)
-    return problems
+    """Write the registry's points into the master notebook (test cells, points table)."""
+    return authoring.sync_points(SOURCE, assignment, write=write)
 
 
 def build(assignments: list[str], out_release: Path, out_solutions: Path) -> list[str]:
@@ -272,7 +201,7 @@ def build(assignments: list[str], out_release: Path, out_solutions: Path) -> lis
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("assignments", nargs="*", help="default: all four")
+    parser.add_argument("assignments", nargs="*", help="default: all of autograder/source")
     parser.add_argument(
         "--check", action="store_true", help="compare with the committed copies, change nothing"
     )

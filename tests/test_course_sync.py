@@ -233,7 +233,7 @@ def test_points_are_written_from_the_registry(assignment):
     nb = nbformat.read(_source(assignment), as_version=4)
     table = next(c for c in nb.cells if "cnnlab-points" in c.metadata.get("tags", []))
     total = sum(q.points for q in questions_for(assignment))
-    total += sum(points for _, points in BUILD._written(nb))
+    total += sum(points for _, points in BUILD.authoring.written_answers(nb))
     assert f"worth **{total:g} points**" in table.source
     for q in questions_for(assignment):
         assert f"| `{q.key.partition('-')[2]}` | {q.title} | {q.points:g} |" in table.source
@@ -243,7 +243,7 @@ def test_points_are_written_from_the_registry(assignment):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_each_assignment_has_a_written_answer_with_a_rubric(assignment):
     nb = nbformat.read(_source(assignment), as_version=4)
-    written = BUILD._written(nb)
+    written = BUILD.authoring.written_answers(nb)
     assert written, "no written answer"
     for gid, points in written:
         index = next(i for i, c in enumerate(nb.cells) if _nbgrader(c).get("grade_id") == gid)

@@ -15,12 +15,15 @@ it accepts is exactly what grading can grade.
 from __future__ import annotations
 
 import importlib
+import os
 
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
+
+from autograder.grader.preprocessor import course_root_from
 
 __all__ = ["CourseConfigurationError", "RequireQuestions", "ungradable_cells"]
 
@@ -35,9 +38,17 @@ def _is_test_cell(cell: NotebookNode) -> bool:
     return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
 
 
-def ungradable_cells(nb: NotebookNode, assignment: str, module: str = DEFAULT_MODULE):
-    """``(grade_id, reason)`` of every test cell of ``nb`` with no question to grade it."""
+def ungradable_cells(
+    nb: NotebookNode, assignment: str, module: str = DEFAULT_MODULE, source: str | None = None
+):
+    """``(grade_id, reason)`` of every test cell of ``nb`` with no question to grade it.
+
+    ``source`` is the course's ``source/`` folder, where added assignments declare
+    their questions.
+    """
     registry = importlib.import_module(module)
+    if source and hasattr(registry, "add_course_source"):
+        registry.add_course_source(source)
     problems = []
     for cell in nb.cells:
         if not _is_test_cell(cell):
@@ -73,7 +84,8 @@ class RequireQuestions(NbGraderPreprocessor):
         self, nb: NotebookNode, resources: ResourcesDict
     ) -> tuple[NotebookNode, ResourcesDict]:
         assignment = resources.get("nbgrader", {}).get("assignment", "")
-        problems = ungradable_cells(nb, assignment, self._module())
+        source = os.path.join(course_root_from(resources), "source")
+        problems = ungradable_cells(nb, assignment, self._module(), source)
         if problems:
             listed = "; ".join(f"{gid!r} ({why})" for gid, why in problems)
             raise CourseConfigurationError(

@@ -111,8 +111,12 @@ def case_seed(secret: str | bytes | None, assignment: str, student: str) -> int:
 class Course:
     """The course-content side, as DESIGN.md describes it (``cnnlab.grading`` by default)."""
 
-    def __init__(self, module: str = "cnnlab.grading", plain_path: str = "") -> None:
+    def __init__(self, module: str = "cnnlab.grading", plain_path: str = "",
+                 course_root: str | None = None) -> None:
         self.module = importlib.import_module(module)
+        adder = getattr(self.module, "add_course_source", None)
+        if course_root and adder is not None:  # assignments the course added (authoring.md)
+            adder(os.path.join(course_root, "source"))
         if hasattr(self.module, "variant_for"):
             self.variants = self.module
         else:
@@ -297,7 +301,7 @@ class SandboxedGrading(NbGraderPreprocessor):
         nbg = resources["nbgrader"]
         assignment, student, notebook = nbg["assignment"], nbg["student"], nbg["notebook"]
         root = course_root_from(resources)
-        course = Course(self.course_module, self.plain_path)
+        course = Course(self.course_module, self.plain_path, root)
         secret = course.secret(root)
         if secret is None and self.require_secret:
             raise RuntimeError(

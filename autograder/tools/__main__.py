@@ -11,6 +11,9 @@ build-samples   write autograder/samples as submitted notebooks into a course di
 personalize     one release notebook per student (roster CSV), with their own numbers
 init-secret     create autograder/course_secret (git-ignored; never give it to students)
 protections     which sandbox protections this machine gives
+new-assignment  start an assignment from the template (docs/authoring.md)
+add-question    add a question to an assignment (its declaration and its cells)
+sync-points     write the questions' points into the notebook (make course does too)
 
 Every command runs real nbgrader with this Python's bin/ first on PATH.
 """
@@ -24,6 +27,32 @@ from collections.abc import Sequence
 
 from autograder.tools import course as C
 from autograder.tools.pipeline import DEFAULT_DEMO_DIR, demo, grade, init_secret
+
+
+def _authoring(args: argparse.Namespace) -> int:
+    from autograder.tools import authoring
+
+    try:
+        _author(authoring, args)
+    except (ValueError, KeyError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _author(authoring, args: argparse.Namespace) -> None:
+    if args.command == "new-assignment":
+        folder = authoring.new_assignment(args.source, args.assignment)
+        print(f"created {folder}: edit {args.assignment}_questions.py and the notebook "
+              "(docs/authoring.md)")
+    elif args.command == "add-question":
+        authoring.add_question(args.source, args.assignment, args.name, target=args.target,
+                               points=args.points)
+        print(f"added {args.assignment}-{args.name}: write its reference and cases in "
+              f"{args.assignment}_questions.py and its solution in the notebook")
+    else:
+        for change in authoring.sync_points(args.source, args.assignment):
+            print("updated:", change)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,8 +115,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     sub.add_parser("protections", help="which sandbox protections this machine gives")
 
+    source_default = os.path.join(C.AUTOGRADER, "source")
+    p = sub.add_parser("new-assignment", help="start an assignment from the template")
+    p.add_argument("assignment")
+    p.add_argument("--source", default=source_default, help="default autograder/source")
+    p = sub.add_parser("add-question", help="add a question to an assignment")
+    p.add_argument("assignment")
+    p.add_argument("name", help="the question's name: its key is <assignment>-<name>")
+    p.add_argument("--target", required=True, help="the function the student writes")
+    p.add_argument("--points", type=float, default=1.0)
+    p.add_argument("--source", default=source_default, help="default autograder/source")
+    p = sub.add_parser("sync-points", help="write the questions' points into the notebook")
+    p.add_argument("assignment")
+    p.add_argument("--source", default=source_default, help="default autograder/source")
+
     args = parser.parse_args(argv)
     try:
+        if args.command in ("new-assignment", "add-question", "sync-points"):
+            return _authoring(args)
         if args.command == "demo":
             result = demo(args.workdir, assignments=args.assignment)
             return 0 if result.ok else 1

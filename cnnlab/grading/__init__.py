@@ -10,6 +10,7 @@ which runs the same cases in the student's own kernel and prints the same report
 Modules
 -------
 questions   Case, Check, Verdict, Report, Question and the registry
+build       the builder: function_question, value_question, Mistake
 plain       the plain-data type check and wire format (stdlib + NumPy only)
 variants    per-student numbers from the student id (public), hidden-case seeds
 check       the in-kernel ``check``
@@ -35,6 +36,7 @@ from cnnlab.grading.questions import (
     Question,
     Report,
     Verdict,
+    add_course_source,
     question,
     questions_for,
 )
@@ -47,6 +49,7 @@ __all__ = [
     "Question",
     "Report",
     "Verdict",
+    "add_course_source",
     "check",
     "hidden_case_seed",
     "plain",

@@ -21,7 +21,7 @@ import numpy as np
 from cnnlab.grading import diagnose
 from cnnlab.grading import reference as ref
 from cnnlab.grading.compare import array_check, sequence_of
-from cnnlab.grading.questions import Case, Check, Question, register
+from cnnlab.grading.questions import Case, Check, Question
 from cnnlab.grading.variants import Draw, VariantSpec, register_variant
 
 ASSIGNMENT = "ps2_conv"
@@ -274,4 +274,5 @@ NUMERICAL_GRADIENT = Question(
     title="numerical_gradient",
 )
 
-register(CONV_FORWARD, CONV_BACKWARD, NUMERICAL_GRADIENT)
+#: The questions, in notebook order (the registry reads this; importing registers nothing).
+QUESTIONS = (CONV_FORWARD, CONV_BACKWARD, NUMERICAL_GRADIENT)

@@ -22,7 +22,7 @@ import numpy as np
 from cnnlab import receptive
 from cnnlab.grading import diagnose, tinycnn
 from cnnlab.grading.compare import array_check, as_number, number_check, sequence_of
-from cnnlab.grading.questions import Case, Check, Question, register
+from cnnlab.grading.questions import Case, Check, Question
 from cnnlab.grading.variants import Draw, VariantSpec, register_variant
 
 ASSIGNMENT = "ps4_receptive_saliency_transfer"
@@ -466,7 +466,8 @@ LR_SCALES = Question(
     title="learning-rate scales for fine-tuning",
 )
 
-register(
+#: The questions, in notebook order (the registry reads this; importing registers nothing).
+QUESTIONS = (
     RECEPTIVE_FIELD,
     INPUT_REGION,
     RF_VGG,

@@ -18,11 +18,16 @@ partial credit.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import importlib.util
 import math
+import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -51,6 +56,12 @@ _MODULES = {
     "ps3_pooling": "cnnlab.grading.ps3",
     "ps4_receptive_saliency_transfer": "cnnlab.grading.ps4",
 }
+#: An assignment's or a question's name: what nbgrader allows in a grade_id, minus "-".
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+#: The file that declares an assignment added to the course (``QUESTIONS``), in
+#: ``source/<assignment>/``: released with the notebook, so a student's own checks find
+#: it next to the notebook, and found by the grader in the course's ``source/``.
+COURSE_MODULE = "{assignment}_questions"
 #: Most failing cases listed one by one in a report; the rest are counted.
 MAX_LISTED = 6
 
@@ -265,7 +276,7 @@ class Question:
         title: str = "",
     ) -> None:
         assignment, sep, name = key.partition("-")
-        if not sep or not name or assignment not in ASSIGNMENTS:
+        if not sep or not _NAME.match(name) or not _NAME.match(assignment):
             raise ValueError(f"question key {key!r} is not '<assignment>-<name>'")
         if kind not in ("function", "value"):
             raise ValueError(f"kind must be 'function' or 'value', not {kind!r}")
@@ -504,23 +515,81 @@ def _outcome_problem(outcome: Outcome, target: str, kind: str) -> str | None:
 # --- registry --------------------------------------------------------------------------
 
 _REGISTRY: dict[str, Question] = {}
+_LOADED: set[str] = set()
 
 
 def register(*questions: Question) -> None:
-    """Add questions to the registry (assignment modules call this on import)."""
+    """Add questions to the registry (an assignment module's ``QUESTIONS`` go here)."""
     for q in questions:
         if q.key in _REGISTRY and _REGISTRY[q.key] is not q:
             raise ValueError(f"question {q.key!r} registered twice")
         _REGISTRY[q.key] = q
 
 
+_SOURCES: list[Path] = []
+
+
+def add_course_source(folder: str | Path) -> None:
+    """Also look for added assignments in ``folder/<assignment>/`` (a course's ``source/``).
+
+    The grader and ``generate_assignment`` call it with the course's ``source/``; in a
+    student's kernel the file sits next to the notebook, on ``sys.path`` already.
+    """
+    path = Path(folder).resolve()
+    if path not in _SOURCES:
+        _SOURCES.append(path)
+
+
+def _course_module(assignment: str):
+    """The module declaring an added assignment, or None."""
+    name = COURSE_MODULE.format(assignment=assignment)
+    for folder in _SOURCES:
+        path = folder / assignment / f"{name}.py"
+        if path.is_file():
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+            return module
+    if importlib.util.find_spec(name) is not None:
+        return importlib.import_module(name)
+    return None
+
+
 def load_assignment(assignment: str) -> None:
-    """Import the module that defines an assignment's questions and variant."""
-    if assignment not in _MODULES:
+    """Register an assignment's questions: its module's ``QUESTIONS``, in notebook order.
+
+    The four assignments of the course live in ``cnnlab.grading``; an assignment an
+    instructor adds lives in ``source/<assignment>/<assignment>_questions.py``
+    (docs/authoring.md). Importing a module has no effect on the registry; this call is
+    what registers, once per assignment.
+    """
+    if assignment in _LOADED:
+        return
+    if assignment in _MODULES:
+        module = importlib.import_module(_MODULES[assignment])
+    else:
+        module = _course_module(assignment) if _NAME.match(assignment) else None
+    if module is None:
         raise KeyError(
-            f"unknown assignment {assignment!r}; the assignments are {', '.join(ASSIGNMENTS)}"
+            f"unknown assignment {assignment!r}: the course's assignments are "
+            f"{', '.join(ASSIGNMENTS)}, and no {COURSE_MODULE.format(assignment=assignment)}.py "
+            "declares it (docs/authoring.md)"
         )
-    importlib.import_module(_MODULES[assignment])
+    questions = tuple(module.QUESTIONS)
+    for q in questions:
+        if q.assignment != assignment:
+            raise ValueError(f"{module.__name__}: question {q.key!r} is not of {assignment}")
+    register(*questions)
+    _LOADED.add(assignment)
+
+
+def unload_assignment(assignment: str) -> None:
+    """Forget an assignment's questions, so the next lookup reads its file again
+    (the authoring commands call it after editing a questions file)."""
+    for key in [k for k, q in _REGISTRY.items() if q.assignment == assignment]:
+        del _REGISTRY[key]
+    _LOADED.discard(assignment)
 
 
 def questions_for(assignment: str) -> list[Question]:
@@ -538,7 +607,7 @@ def question(key: str) -> Question:
     """
     assignment, _, name = key.replace(".", "-", 1).partition("-")
     canonical = f"{assignment}-{name}"
-    if assignment in _MODULES:
+    with contextlib.suppress(KeyError):
         load_assignment(assignment)
     try:
         return _REGISTRY[canonical]
