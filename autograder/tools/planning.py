@@ -121,7 +121,7 @@ class Planner:
                            for n in names]
         self.grader = SandboxedGrading(config=self.config)
         self.env = env
-        grading = Course(self.grader.course_module, self.grader.plain_path)
+        grading = Course(self.grader.course_module, self.grader.plain_path, self.course)
         with _secret_from(env):
             self.secret = grading.secret(self.course)
         self._gradebook = Gradebook

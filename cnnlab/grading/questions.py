@@ -22,6 +22,7 @@ import contextlib
 import importlib
 import importlib.util
 import math
+import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -62,6 +63,8 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 #: ``source/<assignment>/``: released with the notebook, so a student's own checks find
 #: it next to the notebook, and found by the grader in the course's ``source/``.
 COURSE_MODULE = "{assignment}_questions"
+#: Environment variable listing the course ``source/`` folders, for child processes.
+SOURCES_ENV = "CNNLAB_COURSE_SOURCES"
 #: Most failing cases listed one by one in a report; the rest are counted.
 MAX_LISTED = 6
 
@@ -538,12 +541,17 @@ def add_course_source(folder: str | Path) -> None:
     path = Path(folder).resolve()
     if path not in _SOURCES:
         _SOURCES.append(path)
+    # processes started from here (grading workers) look there too
+    known = [p for p in os.environ.get(SOURCES_ENV, "").split(os.pathsep) if p]
+    if str(path) not in known:
+        os.environ[SOURCES_ENV] = os.pathsep.join([*known, str(path)])
 
 
 def _course_module(assignment: str):
     """The module declaring an added assignment, or None."""
     name = COURSE_MODULE.format(assignment=assignment)
-    for folder in _SOURCES:
+    inherited = [Path(p) for p in os.environ.get(SOURCES_ENV, "").split(os.pathsep) if p]
+    for folder in [*_SOURCES, *inherited]:
         path = folder / assignment / f"{name}.py"
         if path.is_file():
             spec = importlib.util.spec_from_file_location(name, path)
