@@ -125,48 +125,18 @@ def cs109b_params(v: Mapping[str, int]) -> tuple[int, int, int, int]:
     )
 
 
-VGG16_CONVS = (
-    64,
-    64,
-    "M",
-    128,
-    128,
-    "M",
-    256,
-    256,
-    256,
-    "M",
-    512,
-    512,
-    512,
-    "M",
-    512,
-    512,
-    512,
-    "M",
-)
+def _vgg16_rows():
+    """VGG16's layers as cnnlab's model zoo and summary count them."""
+    from cnnlab.models.summarize import summary
+
+    table = summary("vgg16")
+    return table, {row.name: row for row in table.rows if row.depth == 0}
 
 
 def vgg16_counts() -> tuple[int, int, int, int]:
     """(first 512-filter conv params, fc6 params, total params, activation values)."""
-    side, channels = 224, 3
-    activations = channels * side * side
-    total, first512 = 0, None
-    for item in VGG16_CONVS:
-        if item == "M":
-            side = int(shapes.pool_output_size(side, 2, stride=2))
-        else:
-            layer = P.conv2d_params(channels, int(item), 3)
-            if item == 512 and first512 is None:
-                first512 = layer
-            total += layer
-            channels = int(item)
-        activations += channels * side * side
-    fc6 = P.dense_params(side * side * channels, 4096)
-    total += fc6 + P.dense_params(4096, 4096) + P.dense_params(4096, 1000)
-    activations += 4096 + 4096 + 1000
-    assert first512 is not None
-    return first512, fc6, total, activations
+    table, rows = _vgg16_rows()
+    return rows["conv4_1"].params, rows["fc6"].params, table.total_params, table.total_activations
 
 
 def separable(v: Mapping[str, int]) -> tuple[int, int, int, int]:
@@ -649,7 +619,9 @@ VGG16 = _value_question(
 
 
 def _vgg16_biases() -> int:
-    return sum(int(c) for c in VGG16_CONVS if c != "M") + 4096 + 4096 + 1000
+    """One bias per filter of each conv layer and per unit of each dense layer."""
+    _, rows = _vgg16_rows()
+    return sum(row.output_shape[0] for row in rows.values() if row.kind in ("Conv2d", "Dense"))
 
 
 def _slide_macs(v: Mapping[str, int]) -> tuple[int, int]:
