@@ -42,7 +42,10 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
             yield client
         return
     cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
-                           processes=True, dashboard_address=None,
+                           # Dask's scheduler always serves HTTP; port 0 takes a free
+                           # one, so a second cluster on the machine (another course,
+                           # a test) never clashes with the default 8787.
+                           processes=True, dashboard_address="127.0.0.1:0",
                            silence_logs=logging.ERROR)
     with cluster, Client(cluster) as client:
         yield client
