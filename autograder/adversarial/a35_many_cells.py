@@ -12,4 +12,5 @@ MARKS = ("refused",)
 def MUTATE(nb):
     import nbformat
 
-    nb.cells += [nbformat.v4.new_markdown_cell("") for _ in range(20000)]
+    # numbered ids: 20,000 random 8-digit ids collide about once in twenty notebooks
+    nb.cells += [nbformat.v4.new_markdown_cell("", id=f"empty-{i}") for i in range(20000)]
