@@ -40,6 +40,7 @@ __all__ = [
     "leftover_pixels",
     "pool_output_size",
     "resolve_padding",
+    "unread_pixels",
 ]
 
 Pair = tuple[int, int]
@@ -196,6 +197,46 @@ class _Axis:
     def leftover(self) -> int:
         """Pixels of the padded input after the last full window (0: the stride fits)."""
         return self.room % self.stride
+
+    @property
+    def leftover_input(self) -> int:
+        """Input pixels (not padding) among the :attr:`leftover` ones at the end."""
+        start = self.padded - self.leftover
+        return max(0, self.pad_before + self.n - max(start, self.pad_before))
+
+    def is_read(self, position: int) -> bool:
+        """True if some tap of some window reads ``position`` of the padded axis."""
+        s, d, out = self.stride, self.dilation, self.output
+        return any(
+            (position - a * d) % s == 0 and 0 <= (position - a * d) // s < out
+            for a in range(self.kernel)
+        )
+
+    @property
+    def unread(self) -> int:
+        """Input pixels (padding excluded) that no tap of any window reads.
+
+        Position ``p`` of the padded axis is read when ``p = i*s + a*d`` for a window
+        ``0 <= i < H_out`` and a tap ``0 <= a < k``. Away from the two ends
+        (``(k-1)*d <= p <= (H_out-1)*s``) every tap has a window there, so ``p`` is read
+        exactly when ``p mod s`` is one of the residues ``a*d mod s``: the middle is
+        counted per residue class, the ends pixel by pixel.
+        """
+        s, d, k = self.stride, self.dilation, self.kernel
+        first, last = self.pad_before, self.pad_before + self.n - 1
+        lo, hi = (k - 1) * d, (self.output - 1) * s
+        middle = (max(first, lo), min(last, hi))
+        ends = range(first, last + 1) if middle[0] > middle[1] else (
+            *range(first, middle[0]), *range(middle[1] + 1, last + 1))
+        unread = sum(1 for p in ends if not self.is_read(p))
+        if middle[0] <= middle[1]:
+            residues = {(a * d) % s for a in range(min(k, s))}
+            for r in set(range(s)) - residues:
+                # positions p = r (mod s) in [middle[0], middle[1]]
+                start = middle[0] + (r - middle[0]) % s
+                if start <= middle[1]:
+                    unread += (middle[1] - start) // s + 1
+        return unread
 
     def where(self) -> str:
         return f" ({self.label})" if self.label else ""
@@ -449,6 +490,38 @@ def leftover_pixels(
     return _shape_like(n, [axis.leftover for axis in axes])
 
 
+def unread_pixels(
+    n: int | Pair,
+    kernel: int | Pair,
+    stride: int | Pair = 1,
+    padding: int | Pair | PerSide | str = 0,
+    dilation: int | Pair = 1,
+) -> int | Pair:
+    """Input pixels per axis that no tap of any window reads (padding not counted).
+
+    Notes
+    -----
+    A pixel goes unread when it is left over at the end (:func:`leftover_pixels`), when
+    it falls between the taps of a dilated kernel and no other window's tap lands on it,
+    or when the stride is longer than the window. Position ``p`` of the padded axis is
+    read when ``p = i*s + a*d`` for some window ``0 <= i < H_out`` and tap
+    ``0 <= a < k``.
+
+    Examples
+    --------
+    >>> unread_pixels(7, 3, stride=3)          # the last pixel is left over
+    1
+    >>> unread_pixels(9, 3, stride=4, dilation=2)   # taps 0,2,4 and 4,6,8: 1, 3, 5, 7 unread
+    4
+    >>> unread_pixels(9, 3, stride=1, dilation=2)   # stride 1 fills the gaps
+    0
+    """
+    axes = _axes(n, kernel, stride, padding, dilation)
+    for axis in axes:
+        axis.require_fit()
+    return _shape_like(n, [axis.unread for axis in axes])
+
+
 def fits(
     n: int | Pair,
     kernel: int | Pair,
@@ -691,14 +764,23 @@ def _explain_axis(axis: _Axis, same: bool, scalar: bool) -> str:
         f"floor(({n} + {pad_text} - {d}*({k} - 1) - 1)/{s}) + 1 = "
         f"floor({axis.room}/{s}) + 1 = {axis.output}"
     )
+    skipped = axis.unread - axis.leftover_input
+    if skipped:
+        one = skipped == 1
+        why = {(True, False): "between the taps", (False, True): "between the windows",
+               (True, True): "between the taps and the windows"}[
+            (axis.dilation > 1, axis.stride > axis.span)]
+        gaps = (f"{skipped} input {'pixel falls' if one else 'pixels fall'} {why} and "
+                f"{'is' if one else 'are'} never read")
     if axis.leftover == 0:
-        lines[-1] += ": the windows fit exactly."
+        lines[-1] += (f": the windows fit exactly, but {gaps}." if skipped
+                      else ": the windows fit exactly.")
     else:
         pixels = "pixel is" if axis.leftover == 1 else "pixels are"
         strides = ", ".join(str(x) for x in _fitting_strides(axis, same))
         lines[-1] += (
             f": {axis.leftover} {pixels} left over at the end (stride {s} doesn't fit; "
-            f"strides that fit: {strides})."
+            f"strides that fit: {strides})" + (f"; besides, {gaps}." if skipped else ".")
         )
     return "\n".join(lines)
 

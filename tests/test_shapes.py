@@ -19,6 +19,7 @@ from cnnlab.shapes import (
     leftover_pixels,
     pool_output_size,
     resolve_padding,
+    unread_pixels,
 )
 
 # --- brute force: count window positions one by one ---------------------------------
@@ -313,3 +314,39 @@ def test_import_does_not_pull_in_numpy():
 def test_bad_input_messages(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+
+
+def _unread_by_brute_force(n, k, s, before, after, d):
+    out = (n + before + after - d * (k - 1) - 1) // s + 1
+    read = {i * s + a * d for i in range(out) for a in range(k)}
+    return sum(1 for p in range(before, before + n) if p not in read)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 5])
+@pytest.mark.parametrize("s", [1, 2, 3, 4, 7])
+def test_unread_pixels_counts_every_pixel_no_tap_reads(s, d):
+    for n in range(1, 40):
+        for k in range(1, 6):
+            for before, after in [(0, 0), (1, 1), (0, 2), (3, 1)]:
+                if n + before + after < d * (k - 1) + 1:
+                    continue
+                expected = _unread_by_brute_force(n, k, s, before, after, d)
+                got = unread_pixels((n, n), k, s, ((before, after), (before, after)), d)
+                assert got == (expected, expected), (n, k, s, before, after, d)
+
+
+def test_unread_pixels_is_exact_on_long_axes():
+    # the middle of the axis is counted per residue class: no loop over a million pixels
+    assert unread_pixels(10**6 + 1, 3, stride=4, dilation=2) == _unread_by_brute_force(
+        10**6 + 1, 3, 4, 0, 0, 2)
+
+
+def test_explanation_names_pixels_between_the_taps():
+    text = explain_conv_output_size(9, 3, stride=4, dilation=2)
+    assert "the windows fit exactly, but 4 input pixels fall between the taps" in text
+    text = explain_conv_output_size(7, 1, stride=3)
+    assert "4 input pixels fall between the windows and are never read" in text
+    assert "never read" not in explain_conv_output_size(9, 3, stride=1, dilation=2)
+    text = explain_conv_output_size(10, 3, stride=4, dilation=2)
+    assert "1 pixel is left over at the end" in text
+    assert "besides, 4 input pixels" in text

@@ -250,10 +250,8 @@ def conv_explorer_state(
     leftover_input = (max(top + n - max(reach[0], top), 0), max(left + n - max(reach[1], left), 0))
     # Rows (and, the same, columns) that some tap of some window reads.
     read = {i * stride + a * dilation for i in range(output[0]) for a in range(kernel)}
-    unread_input = (
-        sum(1 for r in range(top, top + n) if r not in read),
-        sum(1 for c in range(left, left + n) if c not in read),
-    )
+    unread = shapes.unread_pixels(n, kernel, stride, padding, dilation)
+    unread_input = (unread, unread)
     uncovered = tuple(
         (r, c)
         for r in range(padded[0])
