@@ -196,3 +196,5 @@ def test_read_secret_prefers_the_environment(tmp_path, monkeypatch):
     assert read_secret(default) == "from-named-file"
     monkeypatch.setenv("CNNLAB_COURSE_SECRET", "from-env")
     assert read_secret(default) == "from-env"
+    monkeypatch.setenv("CNNLAB_COURSE_SECRET", "  from-env\n")
+    assert read_secret(default) == "from-env"

@@ -183,6 +183,28 @@ def test_no_secret_no_grading(tmp_path, monkeypatch):
     assert scores(nb)["fixture_ps-double"] == 2.0
 
 
+@pytest.mark.parametrize("course_module", ["cnnlab.grading", "fixture_questions"])
+def test_the_secret_is_read_one_way_whatever_the_course(tmp_path, monkeypatch,
+                                                         course_module):
+    """The real course has its own ``read_secret``, the fixture course has none: both
+    read the variable, then the named file, then ``course_secret``, all stripped."""
+    from autograder.grader.preprocessor import Course
+
+    course = Course(course_module)
+    (tmp_path / "course_secret").write_text("  in-the-course\n")
+    named = tmp_path / "named"
+    named.write_text("\tin-a-file \n")
+    monkeypatch.delenv("CNNLAB_COURSE_SECRET")
+    assert course.secret(str(tmp_path)) == "in-the-course"
+    assert course.secret(str(tmp_path / "nowhere")) is None
+    monkeypatch.setenv("CNNLAB_COURSE_SECRET_FILE", str(named))
+    assert course.secret(str(tmp_path)) == "in-a-file"
+    monkeypatch.setenv("CNNLAB_COURSE_SECRET", " in-the-env\n")
+    assert course.secret(str(tmp_path)) == "in-the-env"
+    monkeypatch.setenv("CNNLAB_COURSE_SECRET", "   ")  # blank: as if unset
+    assert course.secret(str(tmp_path)) == "in-a-file"
+
+
 def test_unknown_test_cell_scores_zero_loudly(tmp_path):
     nb = notebook(CORRECT)
     cell = next(c for c in nb.cells if is_test_cell(c))

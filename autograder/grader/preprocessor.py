@@ -31,6 +31,8 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Enum, Float, Integer, List, Unicode
 
+from cnnlab.grading.variants import read_secret
+
 from . import gradebook_guard, sandbox
 from .plan import (
     GradingOutcome,
@@ -85,22 +87,6 @@ def course_root_from(resources: dict) -> str:
     return os.getcwd()
 
 
-def load_secret(course_root: str | None = None) -> str | None:
-    """The course secret: ``$CNNLAB_COURSE_SECRET``, else the file named by
-    ``$CNNLAB_COURSE_SECRET_FILE``, else ``<course root>/course_secret``."""
-    value = os.environ.get(SECRET_ENV)
-    if value:
-        return value.strip()
-    path = os.environ.get(SECRET_FILE_ENV)
-    if not path and course_root:
-        path = os.path.join(course_root, "course_secret")
-    if path and os.path.isfile(path):
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read().strip()
-        return text or None
-    return None
-
-
 def case_seed(secret: str | bytes | None, assignment: str, student: str) -> int:
     """Seed of a student's hidden cases: HMAC-SHA256(secret, "<assignment>:<student>:cases")."""
     key = secret.encode() if isinstance(secret, str) else (secret or b"")
@@ -130,9 +116,11 @@ class Course:
         self.plain = sandbox.load_plain(self.plain_path)
 
     def secret(self, course_root: str | None) -> str | None:
+        """The course secret, read by the course's ``read_secret`` if it has one, else
+        by :func:`cnnlab.grading.variants.read_secret` (``$CNNLAB_COURSE_SECRET``,
+        ``$CNNLAB_COURSE_SECRET_FILE``, ``<course root>/course_secret``; stripped)."""
         default = os.path.join(course_root, "course_secret") if course_root else None
-        reader = getattr(self.variants, "read_secret", None)
-        return reader(default) if reader is not None else load_secret(course_root)
+        return getattr(self.variants, "read_secret", read_secret)(default)
 
     def question(self, assignment: str, gid: str):
         """The question a test cell grades: by grade_id, or ``<assignment>.<grade_id>``."""
@@ -435,4 +423,4 @@ def grade_notebook(nb: NotebookNode, resources: dict, **traits: Any):
 
 
 __all__: Sequence[str] = ("Course", "HideTestSources", "RestoreCellMetadata",
-                          "SandboxedGrading", "case_seed", "grade_notebook", "load_secret")
+                          "SandboxedGrading", "case_seed", "grade_notebook")

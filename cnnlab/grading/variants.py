@@ -260,9 +260,12 @@ def read_secret(default_file: str | os.PathLike[str] | None = None) -> str | Non
     """The course secret: ``$CNNLAB_COURSE_SECRET``, else the file ``$CNNLAB_COURSE_SECRET_FILE``,
     else ``default_file``; ``None`` when none of them is set or the file is missing.
 
-    Surrounding whitespace of the file's text is ignored.
+    Surrounding whitespace is ignored wherever the secret comes from (a file's final
+    newline, a variable set from ``$(cat file)`` or pasted with a space): the same
+    secret gives the same variants and hidden cases. An empty or blank value counts
+    as unset.
     """
-    value = os.environ.get("CNNLAB_COURSE_SECRET")
+    value = os.environ.get("CNNLAB_COURSE_SECRET", "").strip()
     if value:
         return value
     name = os.environ.get("CNNLAB_COURSE_SECRET_FILE") or default_file
