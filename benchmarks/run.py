@@ -285,10 +285,9 @@ def _resnet18(shape):
 
 def bench_networks(torch, repeat: int) -> list[Row]:
     """A whole-network forward pass and a training step (forward, loss, backward, SGD)."""
-    from torch_twin import torch_twin
-
     from cnnlab.layers import softmax_cross_entropy
     from cnnlab.net import SGD
+    from cnnlab.net.torch_twin import torch_twin
 
     rows = []
     for name, factory, shape, batch in NETWORKS:
@@ -698,7 +697,7 @@ NOTES = """## Reading these numbers
   each page on first touch.
 - Whole networks: the forward pass is in evaluation mode (running statistics), the
   training step is forward, softmax cross-entropy, backward and one SGD update with
-  momentum, on the same weights in both libraries (`benchmarks/torch_twin.py`).
+  momentum, on the same weights in both libraries (`cnnlab/net/torch_twin.py`).
 - Naive loops: `cnnlab.naive` is Python loops over output positions, timed on one image
   where that image takes less than 1e8 multiply-adds, so the gap is largest for pooling
   (one Python iteration per window) and smallest for many-channel convolutions.

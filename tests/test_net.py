@@ -17,6 +17,7 @@ from cnnlab.net import (
     Dense,
     Dropout,
     Flatten,
+    Layer,
     MaxPool2d,
     ReLU,
     Sequential,
@@ -431,60 +432,17 @@ def _tiny_resnet_spec():
     )
 
 
-def _torch_twin(net):
-    """The same network in PyTorch, weights copied from ``net`` by name."""
-    import torch
-    from torch import nn
-
-    from cnnlab.net import BatchNorm2d, GlobalAvgPool2d, ResidualBlock
-
-    def convert(layer):
-        if isinstance(layer, Conv2d):
-            conv = nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel, layer.stride,
-                             layer.padding, layer.dilation, layer.groups, layer.bias is not None)
-            conv.weight.data = torch.tensor(layer.weight.value)
-            return conv
-        if isinstance(layer, BatchNorm2d):
-            bn = nn.BatchNorm2d(layer.num_features).double()
-            bn.weight.data = torch.tensor(layer.weight.value)
-            bn.bias.data = torch.tensor(layer.bias.value)
-            return bn
-        if isinstance(layer, ReLU):
-            return nn.ReLU()
-        if isinstance(layer, GlobalAvgPool2d):
-            return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        if isinstance(layer, Dense):
-            dense = nn.Linear(*layer.weight.shape[::-1])
-            dense.weight.data = torch.tensor(layer.weight.value)
-            dense.bias.data = torch.tensor(layer.bias.value)
-            return dense
-        assert isinstance(layer, ResidualBlock)
-        main = nn.Sequential(*map(convert, layer.main))
-        skip = nn.Sequential(*map(convert, layer.shortcut))
-
-        class Block(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.main, self.skip = main, skip
-
-            def forward(self, x):
-                return torch.relu(self.main(x) + self.skip(x))
-
-        return Block()
-
-    return nn.Sequential(*map(convert, net)).double()
-
-
 def test_residual_network_matches_torch_in_training_and_evaluation():
     torch = pytest.importorskip("torch", reason="PyTorch is the optional cross-check")
     from cnnlab import models
+    from cnnlab.net.torch_twin import torch_twin
 
     spec = _tiny_resnet_spec()
     net = build(spec, seed=3, dtype=np.float64)
     assert net.num_parameters() == models.summary(spec).total_params
     assert [layer.name for layer in net][:5] == ["conv1", "bn1", "relu", "layer1_0", "layer2_0"]
     assert "layer2_0.downsample_0.weight" in net.named_parameters()
-    twin = _torch_twin(net)
+    twin = torch_twin(net)
     rng = np.random.default_rng(0)
     for _ in range(3):  # training mode: batch statistics, running statistics updated
         x = rng.standard_normal((4, 3, 8, 8))
@@ -579,3 +537,29 @@ def test_identity_block_needs_matching_shapes_and_save_load_keeps_running_stats(
     assert not np.allclose(net.named_buffers()["bn1.running_mean"], 0)
     with pytest.raises(ValueError, match="num_features must equal"):
         BatchNorm2d(4)(np.zeros((2, 3, 2, 2), np.float32))
+
+
+def test_torch_twin_of_a_plain_cnn_matches_in_evaluation_and_refuses_what_it_cannot_copy():
+    torch = pytest.importorskip("torch", reason="PyTorch is the optional cross-check")
+    from cnnlab.net.torch_twin import torch_twin
+
+    model = Sequential([Conv2d(1, 4, 3, padding=1), ReLU(), MaxPool2d(2),
+                        AvgPool2d(2, padding=1), Dropout(0.5), Flatten(), Dense(4 * 3 * 3, 3)])
+    twin = torch_twin(model)
+    x = np.random.default_rng(1).standard_normal((2, 1, 8, 8)).astype(np.float32)
+    model.eval()
+    twin.eval()
+    np.testing.assert_allclose(model(x), twin(torch.tensor(x)).detach().numpy(), rtol=1e-5,
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="'same' has no fixed PyTorch twin"):
+        torch_twin(Sequential([Conv2d(1, 2, 3, padding="same")]))
+
+    class Unknown(Layer):
+        def forward(self, x):
+            return x
+
+        def output_shape(self, in_shape):
+            return in_shape
+
+    with pytest.raises(TypeError, match="no PyTorch twin for Unknown"):
+        torch_twin(Sequential([Unknown()]))
