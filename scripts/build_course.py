@@ -13,7 +13,8 @@ title (a markdown cell tagged ``cnnlab-points``). Then, for each assignment, it 
 course, runs ``nbgrader generate_assignment`` (stubs, hidden tests removed, checksums)
 and ``nbgrader generate_solution`` (solutions and hidden tests kept, the notebook
 executed) there, checks the results, and copies them to
-``autograder/release/<assignment>/`` and ``solutions/<assignment>/``. Solution notebooks
+``autograder/release/<assignment>/`` (with the questions file released beside the
+notebook) and ``solutions/<assignment>/``. Solution notebooks
 are executed without timing metadata and their stream outputs are merged per cell, so
 rebuilding unchanged sources changes no byte. The gradebook
 lives and dies in the temporary directory: nothing is written into the course root but
@@ -196,7 +197,17 @@ def build(assignments: list[str], out_release: Path, out_solutions: Path) -> lis
                 dest = dest_root / assignment / src.name
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, dest)
+            for src in released_files(release.parent):
+                shutil.copyfile(src, out_release / assignment / src.name)
     return problems
+
+
+def released_files(folder: Path) -> list[Path]:
+    """The files released beside the notebook (its questions file): what a student's
+    ``check`` needs where only the release and the installed cnnlab exist."""
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix == ".py" and p.name[0] != "."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,6 +244,16 @@ def main(argv: list[str] | None = None) -> int:
                     problems.append(f"missing {committed.relative_to(ROOT)}")
                 elif structure(fresh) != structure(committed):
                     problems.append(f"stale {committed.relative_to(ROOT)}: rerun the build")
+            fresh_files = {p.name: p for p in released_files(fresh_release / assignment)}
+            committed_files = {p.name: p for p in released_files(RELEASE / assignment)}
+            for name in sorted(set(fresh_files) | set(committed_files)):
+                where = (RELEASE / assignment / name).relative_to(ROOT)
+                if name not in committed_files:
+                    problems.append(f"missing {where}")
+                elif name not in fresh_files:
+                    problems.append(f"{where} is not in the source: rerun the build")
+                elif fresh_files[name].read_bytes() != committed_files[name].read_bytes():
+                    problems.append(f"stale {where}: rerun the build")
     for problem in problems:
         print("problem:", problem, file=sys.stderr)
     return 1 if problems else 0

@@ -50,10 +50,11 @@ def _nbgrader(cell) -> dict:
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_source_folder_holds_only_the_master_notebook(assignment):
+def test_source_folder_holds_only_the_master_notebook_and_its_questions(assignment):
     # nbgrader releases everything in source/<assignment>/ to students.
     files = sorted(p.name for p in (COURSE / "source" / assignment).iterdir())
-    assert files == [f"{assignment}.ipynb"]
+    assert set(files) <= {f"{assignment}.ipynb", f"{assignment}_questions.py", "__pycache__"}
+    assert f"{assignment}.ipynb" in files
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

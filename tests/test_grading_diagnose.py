@@ -348,90 +348,6 @@ def test_the_correct_numerical_gradient_passes():
     assert q.grade(outcomes, cases, {}).score == q.points
 
 
-# --- ps3 --------------------------------------------------------------------------------------
-
-
-def _pool_student(mode: str, **flags):
-    def forward(x, kernel, stride, padding):
-        return mistakes.pool_forward(x, kernel, stride, padding, mode=mode, **flags)
-
-    def backward(x, dout, kernel, stride, padding):
-        return mistakes.pool_backward(x, dout, kernel, stride, padding, mode=mode, **flags)
-
-    return forward, backward
-
-
-@pytest.mark.parametrize("mode", ["max", "avg"])
-def test_the_loop_pools_without_mistakes_equal_cnnlab_layers(mode):
-    forward, backward = _pool_student(mode)
-    for key, target in (
-        (f"ps3_pooling-{mode}_forward", forward),
-        (f"ps3_pooling-{mode}_backward", backward),
-    ):
-        q = question(key)
-        cases = q.visible_cases({}) + q.hidden_cases(np.random.default_rng(4), {})
-        report = q.grade([run_case(q, target, c) for c in cases], cases, {})
-        assert report.score == q.points, report.text()
-
-
-@pytest.mark.parametrize(
-    ("mistake", "flags"),
-    [
-        ("pool_overwritten", {"accumulate": False}),
-        ("last_tie", {"tie": "last"}),
-        ("all_ties", {"tie": "all"}),
-        ("pool_uncropped_dx", {"crop": False}),
-        ("pool_backward_stride_ignored", {"use_stride": False}),
-    ],
-)
-def test_max_pool_backward_mistakes(mistake, flags):
-    _diagnosed("ps3_pooling-max_backward", _pool_student("max", **flags)[1], mistake)
-
-
-@pytest.mark.parametrize(
-    ("mistake", "flags"),
-    [
-        ("avg_no_divide", {"divide": False}),
-        ("pool_overwritten", {"accumulate": False}),
-        ("avg_exclude_pad", {"include_pad": False}),
-        ("pool_uncropped_dx", {"crop": False}),
-        ("pool_backward_stride_ignored", {"use_stride": False}),
-    ],
-)
-def test_avg_pool_backward_mistakes(mistake, flags):
-    _diagnosed("ps3_pooling-avg_backward", _pool_student("avg", **flags)[1], mistake)
-
-
-def test_pool_forward_mistakes():
-    _diagnosed(
-        "ps3_pooling-max_forward", _pool_student("max", pad_value=0.0)[0], "max_zero_padding"
-    )
-    _diagnosed(
-        "ps3_pooling-max_forward", _pool_student("max", use_stride=False)[0], "pool_stride_ignored"
-    )
-    _diagnosed(
-        "ps3_pooling-avg_forward", _pool_student("avg", include_pad=False)[0], "avg_exclude_pad"
-    )
-    _diagnosed("ps3_pooling-avg_forward", _pool_student("avg", average=False)[0], "avg_sum")
-
-    def missing_last(x, kernel, stride, padding):
-        return ref.max_pool_out(x, kernel, stride, padding)[..., :-1, :-1]
-
-    _diagnosed("ps3_pooling-max_forward", missing_last, "pool_missing_last")
-
-
-def test_lecture_example_overwrite_is_diagnosed():
-    q = question("ps3_pooling-lecture_dx")
-    variant = variant_for("ps3_pooling")
-    from cnnlab.grading.ps3 import lecture_example
-
-    x, dout = lecture_example(variant)
-    wrong = mistakes.pool_backward(x[None, None], dout[None, None], 3, 1, 0, accumulate=False)
-    report = q.grade([{"value": wrong[0, 0]}], q.visible_cases(variant), variant)
-    assert report.score == 0
-    assert report.diagnoses() == [SENTENCES["pool_overwritten"]]
-
-
 # --- ps4 --------------------------------------------------------------------------------------
 
 
@@ -578,13 +494,6 @@ def test_a_dw_from_the_first_image_only():
         return dx, dw, db
 
     _diagnosed(CONV_BACKWARD, student, "dw_one_image")
-
-
-def test_a_max_pool_backward_spread_evenly_like_average_pooling():
-    def student(x, dout, kernel, stride, padding):
-        return mistakes.pool_backward(x, dout, kernel, stride, padding, mode="avg")
-
-    _diagnosed("ps3_pooling-max_backward", student, "max_spread_evenly")
 
 
 def test_a_receptive_field_as_the_sum_of_kernel_sizes():

@@ -19,7 +19,8 @@ reference   the correct answers, from cnnlab.layers
 mistakes    deliberately wrong implementations
 diagnose    misconception detectors built on them
 tinycnn     the small network of ps4, from cnnlab.layers
-ps1 .. ps4  the questions of each assignment
+ps1, ps2    the questions of two assignments; the others declare theirs in
+            autograder/source/<assignment>/<assignment>_questions.py
 
 Question keys are the test cells' nbgrader ``grade_id``: ``"<assignment>-<name>"``
 (nbgrader's schema allows no dots in a ``grade_id``).

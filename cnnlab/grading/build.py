@@ -22,8 +22,9 @@ misconception is one line where the question is declared::
 
 The reference is cnnlab's own computation (never the student's); a number is compared
 as a number, anything else as an array (lists, tuples and arrays with equal values are
-interchangeable, float32 at float32 precision). Hidden cases are labelled by
-``describe`` (features, never inputs).
+interchangeable, float32 at float32 precision), or by ``compare`` (for instance
+:func:`~cnnlab.grading.compare.pair_check`, or several sub-checks of one answer).
+Hidden cases are labelled by ``describe`` (features, never inputs).
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ from cnnlab.grading.compare import array_check, as_number, close, number_check
 from cnnlab.grading.questions import Case, Check, Question
 
 __all__ = ["Mistake", "function_question", "value_question"]
+
+#: ``compare(name, value, expected, *, reveal, diagnose)``: one Check or a list of them
+#: (the signature of :func:`~cnnlab.grading.compare.array_check` and its siblings).
+Compare = Callable[..., "Check | Sequence[Check]"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,21 @@ def _matching(value: Any, expected: Any, mistakes: Sequence[Mistake], *inputs: A
     return found
 
 
+def _checks(
+    name: str,
+    value: Any,
+    expected: Any,
+    reveal: bool,
+    diagnose,
+    integer: bool,
+    compare: Compare | None,
+) -> list[Check]:
+    if compare is not None:
+        found = compare(name, value, expected, reveal=reveal, diagnose=diagnose)
+        return [found] if isinstance(found, Check) else list(found)
+    return [_check(name, value, expected, reveal, diagnose, integer)]
+
+
 def _check(name: str, value: Any, expected: Any, reveal: bool, diagnose, integer: bool) -> Check:
     if as_number(expected) is not None and np.ndim(expected) == 0:
         return number_check(
@@ -88,12 +108,15 @@ def function_question(
     *,
     points: float,
     reference: Callable[..., Any],
-    visible: Sequence[tuple],
+    visible: Sequence[tuple] | Callable[[], Sequence[tuple]],
     hidden: Callable[[np.random.Generator], Sequence[tuple]] | None = None,
     mistakes: Sequence[Mistake] = (),
     describe: Callable[..., str] | None = None,
+    label: Callable[..., str] | None = None,
     title: str = "",
     integer: bool = True,
+    result: str = "the result",
+    compare: Compare | None = None,
 ) -> Question:
     """A question that calls the student's function ``target`` on each case.
 
@@ -107,33 +130,47 @@ def function_question(
         The question's points (``make course`` writes them into the notebook).
     reference : callable
         The correct answer for a case's arguments, computed by cnnlab.
-    visible : sequence of tuple
-        Arguments of the cases a student's own check runs (their answers may be shown).
+    visible : sequence of tuple, or callable() -> sequence of tuple
+        Arguments of the cases a student's own check runs (their answers may be shown);
+        a callable builds them when asked (arrays from a seeded generator, a network
+        that takes a moment to train).
     hidden : callable(rng) -> sequence of tuple, optional
         Arguments drawn at grading time.
     mistakes : sequence of Mistake
         The misconceptions recognised, most likely first.
     describe : callable(*args) -> str, optional
         A hidden case's label: its features, never its inputs (default: none).
+    label : callable(*args) -> str, optional
+        A visible case's label (default: the call, ``target(7, 3)``).
     integer : bool
         Numbers must be whole (counts, sizes).
+    result : str
+        What the feedback calls the answer (``"dx"``, ``"the saliency map"``).
+    compare : callable, optional
+        ``compare(result, value, expected, *, reveal, diagnose)`` returning a Check or a
+        list of them, instead of the number-or-array comparison.
     """
 
-    def label(args: tuple) -> str:
+    def visible_label(args: tuple) -> str:
+        if label is not None:
+            return label(*args)
         return f"{target}({', '.join(repr(a) for a in args)})"
+
+    def visible_cases(variant: Any) -> list[Case]:
+        arguments = visible() if callable(visible) else visible
+        return [Case(tuple(args), label=visible_label(tuple(args))) for args in arguments]
 
     def judge(value: Any, case: Case, variant: Any) -> list[Check]:
         expected = reference(*case.args)
-        return [
-            _check(
-                "the result",
-                value,
-                expected,
-                not case.hidden,
-                lambda: _matching(value, expected, mistakes, *case.args),
-                integer,
-            )
-        ]
+        return _checks(
+            result,
+            value,
+            expected,
+            not case.hidden,
+            lambda: _matching(value, expected, mistakes, *case.args),
+            integer,
+            compare,
+        )
 
     def hidden_cases(rng: np.random.Generator, variant: Any) -> list[Case]:
         assert hidden is not None
@@ -147,7 +184,7 @@ def function_question(
         target,
         "function",
         points,
-        visible=lambda variant: [Case(tuple(args), label=label(tuple(args))) for args in visible],
+        visible=visible_cases,
         hidden=hidden_cases if hidden is not None else None,
         judge=judge,
         title=title or target,
@@ -164,24 +201,33 @@ def value_question(
     title: str = "",
     integer: bool = True,
     variant_fields: tuple[str, ...] = (),
+    result: str = "",
+    compare: Compare | None = None,
+    read: Callable[[Any], Any] | None = None,
 ) -> Question:
     """A question that reads the notebook variable ``target`` (its answer is never shown).
 
-    ``reference`` and each mistake's ``compute`` take the student's variant.
+    ``reference`` and each mistake's ``compute`` take the student's variant;
+    ``variant_fields`` names the variant numbers the answer depends on. ``result`` and
+    ``compare`` are as for :func:`function_question` (``result`` defaults to the
+    variable's name); ``read``, if given, turns the student's value into the form
+    compared (say, a ``(1, 1, H, W)`` array into ``(H, W)``) before it is compared or
+    diagnosed.
     """
 
     def judge(value: Any, case: Case, variant: Any) -> list[Check]:
         expected = reference(variant)
-        return [
-            _check(
-                f"`{target}`",
-                value,
-                expected,
-                False,
-                lambda: _matching(value, expected, mistakes, variant),
-                integer,
-            )
-        ]
+        if read is not None:
+            value = read(value)
+        return _checks(
+            result or f"`{target}`",
+            value,
+            expected,
+            False,
+            lambda: _matching(value, expected, mistakes, variant),
+            integer,
+            compare,
+        )
 
     return Question(
         key,

@@ -22,6 +22,7 @@ __all__ = [
     "as_array",
     "as_number",
     "number_check",
+    "pair_check",
     "pair_text",
     "precision",
     "sequence_of",
@@ -232,6 +233,32 @@ def _array_check(
         want, got = pair_text(float(expected[index]), float(array[index]))
         problem += f" (first at index {index}: expected {want}, found {got})"
     return _failed(problem + ".", diagnose, weight)
+
+
+def pair_check(
+    name: str,
+    value: Any,
+    expected: Sequence[int],
+    *,
+    reveal: bool,
+    diagnose: Diagnose | None = None,
+    weight: float = 1.0,
+) -> Check:
+    """Compare a pair of whole numbers exactly: ``(size, jump)``, ``(start, stop)``, ...
+
+    A tuple, a list or a 1-D array of two numbers is read as a pair; ``reveal`` shows
+    the expected pair (visible cases only).
+    """
+    pair = sequence_of(value, 2)
+    if pair is None or any(as_number(v) is None for v in pair):
+        problem = f"{name} should be a pair of ints, found {_describe(value)}."
+        return Check(False, problem, None, weight, name=name)
+    got = tuple(as_number(v) for v in pair)
+    want = tuple(int(v) for v in expected)
+    if got == want:
+        return Check(True, weight=weight, name=name)
+    shown = f"expected {want}, found {got}" if reveal else f"found {got}, not right"
+    return replace(_failed(f"{name}: {shown}.", diagnose, weight), name=name)
 
 
 def sequence_of(value: Any, length: int) -> list[Any] | None:

@@ -25,8 +25,6 @@ from cnnlab.grading.questions import Case
 
 __all__ = [
     "SENTENCES",
-    "avg_pool_dx",
-    "avg_pool_out",
     "conv_db",
     "conv_dw",
     "conv_dx",
@@ -35,8 +33,6 @@ __all__ = [
     "dense_params",
     "first_match",
     "input_region",
-    "max_pool_dx",
-    "max_pool_out",
     "numerical_gradient",
     "output_size",
     "receptive_field",
@@ -205,46 +201,6 @@ SENTENCES: dict[str, str] = {
         "db has one value per filter: sum over axes 0, 2 and 3, not over filters."
     ),
     "db_mean": "db was averaged; every output the bias touched adds its full gradient (a sum).",
-    # pooling
-    "pool_missing_last": (
-        "the last row and column of windows are missing: there are (H + 2p - k)//s + 1 "
-        "window positions per axis."
-    ),
-    "pool_stride_ignored": "the stride was ignored: window (i, j) starts at (i*s, j*s).",
-    "max_zero_padding": (
-        "max pooling was padded with zeros: padding must never win a max, so pad with "
-        "-inf (PyTorch's rule); it matters where a window holds only negative values."
-    ),
-    "avg_exclude_pad": (
-        "you divided by the real pixels in the window: this course follows PyTorch's "
-        "default (count_include_pad=True) and divides by k*k, padded zeros included."
-    ),
-    "avg_sum": "each window was summed, not averaged: divide by k*k.",
-    "pool_overwritten": (
-        "gradients were overwritten (=) where pooling windows overlap: a pixel that "
-        "wins (or belongs to) several windows collects the sum of their gradients (+=)."
-    ),
-    "last_tie": (
-        "on a tie the gradient went to the last maximum: PyTorch's rule (and this "
-        "course's) sends it to the first maximum in row-major order, and only to it."
-    ),
-    "max_spread_evenly": (
-        "the gradient was spread evenly over the window, as in average pooling: in max "
-        "pooling only the maximum (the pixel forward picked) receives it."
-    ),
-    "all_ties": (
-        "on a tie every maximum got the gradient: only the first maximum in row-major "
-        "order (the one forward picked) receives it."
-    ),
-    "pool_uncropped_dx": "dx still has the padded border: crop the padding off before returning.",
-    "pool_backward_stride_ignored": (
-        "the stride was ignored in backward: the gradient of window (i, j) goes to the "
-        "window starting at (i*s, j*s)."
-    ),
-    "avg_no_divide": (
-        "the upstream gradient was not divided by k*k: each pixel contributed 1/(k*k) "
-        "of the window's average."
-    ),
     # gradient checking
     "forward_difference": (
         "that is a one-sided difference (f(x + h) - f(x))/h: use the centred "
@@ -569,98 +525,6 @@ def numerical_gradient(value: Any, case: Case, reference: Any, *, every: bool = 
         ],
         rtol=1e-6,
         atol=1e-9,
-    )
-
-
-# --- ps3 ------------------------------------------------------------------------------------
-
-
-def _pool_args(case: Case, with_dout: bool):
-    x = np.asarray(case.args[0], dtype=np.float64)
-    rest = case.args[2:] if with_dout else case.args[1:]
-    kernel, stride, padding = (int(v) for v in rest[:3])
-    dout = np.asarray(case.args[1], dtype=np.float64) if with_dout else None
-    return x, dout, kernel, stride, padding
-
-
-def max_pool_out(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
-    """``case.args = (x, kernel, stride, padding)``."""
-    x, _, k, s, p = _pool_args(case, False)
-    return first_match(
-        value,
-        reference,
-        every=every,
-        candidates=[
-            ("max_zero_padding", lambda: mistakes.pool_forward(x, k, s, p, pad_value=0.0)),
-            ("pool_missing_last", lambda: np.asarray(reference)[..., :-1, :-1]),
-            ("pool_stride_ignored", lambda: mistakes.pool_forward(x, k, s, p, use_stride=False)),
-        ],
-    )
-
-
-def avg_pool_out(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
-    """``case.args = (x, kernel, stride, padding)``."""
-    x, _, k, s, p = _pool_args(case, False)
-    return first_match(
-        value,
-        reference,
-        every=every,
-        candidates=[
-            (
-                "avg_exclude_pad",
-                lambda: mistakes.pool_forward(x, k, s, p, mode="avg", include_pad=False),
-            ),
-            ("avg_sum", lambda: mistakes.pool_forward(x, k, s, p, mode="avg", average=False)),
-            ("pool_missing_last", lambda: np.asarray(reference)[..., :-1, :-1]),
-            (
-                "pool_stride_ignored",
-                lambda: mistakes.pool_forward(x, k, s, p, mode="avg", use_stride=False),
-            ),
-        ],
-    )
-
-
-def max_pool_dx(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
-    """``case.args = (x, dout, kernel, stride, padding)``."""
-    x, dout, k, s, p = _pool_args(case, True)
-
-    def wrong(**flags: Any) -> Callable[[], np.ndarray]:
-        return lambda: mistakes.pool_backward(x, dout, k, s, p, **flags)
-
-    return first_match(
-        value,
-        reference,
-        every=every,
-        candidates=[
-            ("pool_overwritten", wrong(accumulate=False)),
-            ("last_tie", wrong(tie="last")),
-            ("all_ties", wrong(tie="all")),
-            ("max_spread_evenly", wrong(mode="avg")),
-            ("pool_uncropped_dx", wrong(crop=False)),
-            ("pool_backward_stride_ignored", wrong(use_stride=False)),
-            ("pool_overwritten", wrong(accumulate=False, tie="last")),
-        ],
-    )
-
-
-def avg_pool_dx(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
-    """``case.args = (x, dout, kernel, stride, padding)``."""
-    x, dout, k, s, p = _pool_args(case, True)
-
-    def wrong(**flags: Any) -> Callable[[], np.ndarray]:
-        return lambda: mistakes.pool_backward(x, dout, k, s, p, mode="avg", **flags)
-
-    return first_match(
-        value,
-        reference,
-        every=every,
-        candidates=[
-            ("avg_no_divide", wrong(divide=False)),
-            ("pool_overwritten", wrong(accumulate=False)),
-            ("avg_exclude_pad", wrong(include_pad=False)),
-            ("pool_uncropped_dx", wrong(crop=False)),
-            ("pool_backward_stride_ignored", wrong(use_stride=False)),
-        ],
     )
 
 

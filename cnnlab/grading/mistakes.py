@@ -3,10 +3,7 @@
 :mod:`cnnlab.grading.diagnose` recognises a misconception by recomputing the answer
 *with the mistake* and comparing it with the student's. Where a mistake can be written
 as the correct layer applied to altered inputs (a flipped kernel, a pre-padded input, a
-stride of 1), the correct layer from :mod:`cnnlab.grading.reference` is reused; the
-pooling loops below are written out because their mistakes (overwriting, the wrong
-tie) live inside the loop. With every flag at its default, :func:`pool_forward` and
-:func:`pool_backward` are correct (a test checks them against cnnlab.layers).
+stride of 1), the correct layer from :mod:`cnnlab.grading.reference` is reused.
 """
 
 from __future__ import annotations
@@ -27,8 +24,6 @@ __all__ = [
     "numerical_gradient",
     "output_size",
     "pad",
-    "pool_backward",
-    "pool_forward",
     "receptive_field",
     "same_padding",
 ]
@@ -147,114 +142,6 @@ def numerical_gradient(f, x: np.ndarray, df: np.ndarray, h: float = 1e-5, *, mis
         divisor = h if mistake == "divides_by_h" else 2 * h
         grad[index] = np.sum((plus - minus) * df) / divisor
     return grad
-
-
-# --- ps3: pooling, written as loops ------------------------------------------------------
-
-
-def _windows(H: int, W: int, kernel: int, stride: int, padding: int, use_stride: bool):
-    step = stride if use_stride else 1
-    H_out = (H + 2 * padding - kernel) // stride + 1
-    W_out = (W + 2 * padding - kernel) // stride + 1
-    for i in range(H_out):
-        for j in range(W_out):
-            yield i, j, slice(i * step, i * step + kernel), slice(j * step, j * step + kernel)
-
-
-def pool_forward(
-    x: np.ndarray,
-    kernel: int,
-    stride: int,
-    padding: int,
-    *,
-    mode: str = "max",
-    pad_value: float | None = None,
-    include_pad: bool = True,
-    average: bool = True,
-    use_stride: bool = True,
-) -> np.ndarray:
-    """Pooling forward; each flag switches on one mistake (defaults are correct)."""
-    N, C, H, W = x.shape
-    if pad_value is None:
-        pad_value = -np.inf if mode == "max" else 0.0
-    xp = np.pad(
-        np.asarray(x, dtype=np.float64),
-        ((0, 0), (0, 0), (padding, padding), (padding, padding)),
-        constant_values=pad_value,
-    )
-    real = np.pad(np.ones((H, W)), padding)
-    H_out = (H + 2 * padding - kernel) // stride + 1
-    W_out = (W + 2 * padding - kernel) // stride + 1
-    out = np.zeros((N, C, H_out, W_out))
-    for i, j, rows, cols in _windows(H, W, kernel, stride, padding, use_stride):
-        window = xp[:, :, rows, cols]
-        if mode == "max":
-            out[:, :, i, j] = window.max(axis=(2, 3))
-        else:
-            divisor = kernel * kernel if include_pad else real[rows, cols].sum()
-            total = window.sum(axis=(2, 3))
-            out[:, :, i, j] = total / divisor if average else total
-    return out
-
-
-def pool_backward(
-    x: np.ndarray,
-    dout: np.ndarray,
-    kernel: int,
-    stride: int,
-    padding: int,
-    *,
-    mode: str = "max",
-    accumulate: bool = True,
-    tie: str = "first",
-    crop: bool = True,
-    use_stride: bool = True,
-    divide: bool = True,
-    include_pad: bool = True,
-) -> np.ndarray:
-    """Pooling backward; each flag switches on one mistake (defaults are correct).
-
-    ``tie`` is ``"first"`` (PyTorch), ``"last"`` or ``"all"`` (every maximum gets the
-    gradient). ``accumulate=False`` assigns instead of adding where windows overlap.
-    """
-    N, C, H, W = x.shape
-    fill = -np.inf if mode == "max" else 0.0
-    xp = np.pad(
-        np.asarray(x, dtype=np.float64),
-        ((0, 0), (0, 0), (padding, padding), (padding, padding)),
-        constant_values=fill,
-    )
-    real = np.pad(np.ones((H, W)), padding)
-    dxp = np.zeros_like(xp)
-    for i, j, rows, cols in _windows(H, W, kernel, stride, padding, use_stride):
-        for n in range(N):
-            for c in range(C):
-                g = dout[n, c, i, j]
-                window = xp[n, c, rows, cols]
-                if mode == "max":
-                    mask = np.zeros(window.shape, dtype=bool)
-                    flat = window.ravel()
-                    hits = np.flatnonzero(flat == flat.max())
-                    if tie == "all":
-                        mask.ravel()[hits] = True
-                    else:
-                        mask.ravel()[hits[0] if tie == "first" else hits[-1]] = True
-                    contribution = np.where(mask, g, 0.0)
-                    target = dxp[n, c, rows, cols]
-                    if accumulate:
-                        target += contribution
-                    else:
-                        target[mask] = g
-                else:
-                    divisor = kernel * kernel if include_pad else real[rows, cols].sum()
-                    share = g / divisor if divide else g
-                    if accumulate:
-                        dxp[n, c, rows, cols] += share
-                    else:
-                        dxp[n, c, rows, cols] = share
-    if not crop:
-        return dxp
-    return dxp[:, :, padding : padding + H, padding : padding + W]
 
 
 # --- ps4: receptive fields, as cnnlab computes them for an altered stack --------------

@@ -54,7 +54,6 @@ ASSIGNMENTS = (
 _MODULES = {
     "ps1_shapes_params": "cnnlab.grading.ps1",
     "ps2_conv": "cnnlab.grading.ps2",
-    "ps3_pooling": "cnnlab.grading.ps3",
     "ps4_receptive_saliency_transfer": "cnnlab.grading.ps4",
 }
 #: An assignment's or a question's name: what nbgrader allows in a grade_id, minus "-".
@@ -65,6 +64,12 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 COURSE_MODULE = "{assignment}_questions"
 #: Environment variable listing the course ``source/`` folders, for child processes.
 SOURCES_ENV = "CNNLAB_COURSE_SOURCES"
+#: The course that comes with a cnnlab checkout (``autograder/source/``), searched
+#: last: the four assignments' questions files live there, beside their notebooks.
+#: An installed cnnlab has no such folder; there the grader names the course's
+#: ``source/`` (:func:`add_course_source`) and a student's kernel finds the file next
+#: to the notebook.
+CHECKOUT_SOURCE = Path(__file__).resolve().parents[2] / "autograder" / "source"
 #: Most failing cases listed one by one in a report; the rest are counted.
 MAX_LISTED = 6
 
@@ -519,6 +524,7 @@ def _outcome_problem(outcome: Outcome, target: str, kind: str) -> str | None:
 
 _REGISTRY: dict[str, Question] = {}
 _LOADED: set[str] = set()
+_LOADED_MODULES: dict[str, Any] = {}
 
 
 def register(*questions: Question) -> None:
@@ -548,29 +554,50 @@ def add_course_source(folder: str | Path) -> None:
 
 
 def _course_module(assignment: str):
-    """The module declaring an added assignment, or None."""
+    """The module declaring an assignment, or None.
+
+    Searched in order: the course folders named by :func:`add_course_source` (and
+    inherited from a parent process), a module of that name on ``sys.path`` (a
+    student's kernel, next to the released notebook), then :data:`CHECKOUT_SOURCE`.
+    """
     name = COURSE_MODULE.format(assignment=assignment)
     inherited = [Path(p) for p in os.environ.get(SOURCES_ENV, "").split(os.pathsep) if p]
     for folder in [*_SOURCES, *inherited]:
-        path = folder / assignment / f"{name}.py"
-        if path.is_file():
-            spec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            spec.loader.exec_module(module)
+        module = _exec_file(name, folder / assignment / f"{name}.py")
+        if module is not None:
             return module
     if importlib.util.find_spec(name) is not None:
         return importlib.import_module(name)
-    return None
+    return _exec_file(name, CHECKOUT_SOURCE / assignment / f"{name}.py")
+
+
+def _exec_file(name: str, path: Path):
+    if not path.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def assignment_module(assignment: str):
+    """The module that declares ``assignment`` (its questions file), loading it once.
+
+    Tests and tools read an assignment's own names from it (its mistakes, its lecture
+    example); the registry reads its ``QUESTIONS``.
+    """
+    load_assignment(assignment)
+    return _LOADED_MODULES[assignment]
 
 
 def load_assignment(assignment: str) -> None:
     """Register an assignment's questions: its module's ``QUESTIONS``, in notebook order.
 
-    The four assignments of the course live in ``cnnlab.grading``; an assignment an
-    instructor adds lives in ``source/<assignment>/<assignment>_questions.py``
-    (docs/authoring.md). Importing a module has no effect on the registry; this call is
-    what registers, once per assignment.
+    An assignment is declared in ``source/<assignment>/<assignment>_questions.py``
+    (docs/authoring.md), found as :func:`_course_module` says; those still in
+    ``cnnlab.grading`` are named by ``_MODULES``. Importing a module has no effect on
+    the registry; this call is what registers, once per assignment.
     """
     if assignment in _LOADED:
         return
@@ -590,6 +617,7 @@ def load_assignment(assignment: str) -> None:
             raise ValueError(f"{module.__name__}: question {q.key!r} is not of {assignment}")
     register(*questions)
     _LOADED.add(assignment)
+    _LOADED_MODULES[assignment] = module
 
 
 def unload_assignment(assignment: str) -> None:
@@ -598,6 +626,7 @@ def unload_assignment(assignment: str) -> None:
     for key in [k for k, q in _REGISTRY.items() if q.assignment == assignment]:
         del _REGISTRY[key]
     _LOADED.discard(assignment)
+    _LOADED_MODULES.pop(assignment, None)
 
 
 def questions_for(assignment: str) -> list[Question]:

@@ -2,8 +2,7 @@
 
 Grading never trusts the student's code for the expected value: every question asks
 these wrappers, which call cnnlab's layers with the course conventions of the
-assignments (integer kernel, stride and padding; PyTorch's rules for max-pool ties,
-``-inf`` max-pool padding and ``count_include_pad=True``).
+assignments (integer kernel, stride and padding).
 
 They use :mod:`cnnlab.naive`, the loop versions of :mod:`cnnlab.layers` (same
 signatures, same validation, same caches, and tested against the fast layers in
@@ -21,12 +20,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 __all__ = [
-    "avg_pool_dx",
-    "avg_pool_out",
     "conv_grads",
     "conv_out",
-    "max_pool_dx",
-    "max_pool_out",
     "quiet",
 ]
 
@@ -59,45 +54,3 @@ def conv_grads(x, w, b, dout, stride: int, padding: int):
 
     _, cache = quiet(conv2d_forward, _f64(x), _f64(w), _f64(b), stride=stride, padding=padding)
     return quiet(conv2d_backward, _f64(dout), cache)
-
-
-def max_pool_out(x, kernel: int, stride: int, padding: int) -> np.ndarray:
-    from cnnlab.naive import max_pool2d_forward
-
-    out, _ = quiet(max_pool2d_forward, _f64(x), kernel=kernel, stride=stride, padding=padding)
-    return out
-
-
-def max_pool_dx(x, dout, kernel: int, stride: int, padding: int) -> np.ndarray:
-    from cnnlab.naive import max_pool2d_backward, max_pool2d_forward
-
-    _, cache = quiet(max_pool2d_forward, _f64(x), kernel=kernel, stride=stride, padding=padding)
-    return quiet(max_pool2d_backward, _f64(dout), cache)
-
-
-def avg_pool_out(x, kernel: int, stride: int, padding: int, *, include_pad: bool = True):
-    from cnnlab.naive import avg_pool2d_forward
-
-    out, _ = quiet(
-        avg_pool2d_forward,
-        _f64(x),
-        kernel=kernel,
-        stride=stride,
-        padding=padding,
-        count_include_pad=include_pad,
-    )
-    return out
-
-
-def avg_pool_dx(x, dout, kernel: int, stride: int, padding: int, *, include_pad: bool = True):
-    from cnnlab.naive import avg_pool2d_backward, avg_pool2d_forward
-
-    _, cache = quiet(
-        avg_pool2d_forward,
-        _f64(x),
-        kernel=kernel,
-        stride=stride,
-        padding=padding,
-        count_include_pad=include_pad,
-    )
-    return quiet(avg_pool2d_backward, _f64(dout), cache)
