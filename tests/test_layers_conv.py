@@ -22,14 +22,16 @@ NAIVE = (naive.conv2d_forward, naive.conv2d_backward)
 PADDINGS = [0, 1, (1, 2), ((0, 1), (2, 1)), "same", "valid"]
 STRIDES = [1, 2, 3]
 DILATIONS = [1, 2]
-GROUPS = ["1", "2", "depthwise", "C9"]  # C9: enough channels for the register-blocked kernel
+# C9: enough channels for the register-blocked kernel; depthwise-x2: two filters a channel
+GROUPS = ["1", "2", "depthwise", "depthwise-x2", "C9"]
 
 
 def _case(padding, stride, dilation, groups, seed=0):
     """Tiny non-square input and kernel for one combination of the options."""
     rng = np.random.default_rng(seed)
-    C, F = {"1": (3, 2), "2": (4, 6), "depthwise": (3, 3), "C9": (9, 5)}[groups]
-    g = {"1": 1, "2": 2, "depthwise": 3, "C9": 1}[groups]
+    C, F = {"1": (3, 2), "2": (4, 6), "depthwise": (3, 3), "depthwise-x2": (3, 6),
+            "C9": (9, 5)}[groups]
+    g = {"1": 1, "2": 2, "depthwise": 3, "depthwise-x2": 3, "C9": 1}[groups]
     x = rng.standard_normal((2, C, 7, 6))
     w = rng.standard_normal((F, C // g, 3, 2))
     b = rng.standard_normal(F)

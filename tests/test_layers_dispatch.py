@@ -48,8 +48,10 @@ def test_the_table_covers_every_path_and_thread_mode():
         (3, 64, 1, (1, 1), "direct"),  # few channels, stride 1
         (3, 64, 1, (2, 2), "blocked"),  # few channels, but strided
         (64, 7, 1, (1, 1), "direct"),  # fewer than 8 filters
-        (64, 64, 64, (1, 1), "direct"),  # depthwise, stride 1
-        (64, 64, 64, (2, 2), "im2col"),  # depthwise, strided
+        (64, 64, 64, (1, 1), "depthwise"),  # depthwise, stride 1
+        (64, 128, 64, (2, 2), "depthwise"),  # depthwise, strided, two filters a channel
+        (64, 64, 4, (1, 1), "direct"),  # grouped, stride 1
+        (64, 64, 4, (2, 2), "im2col"),  # grouped, strided
     ],
 )
 def test_unforced_choice(channels, filters, groups, stride, expected):
@@ -119,4 +121,7 @@ def test_forced_paths_agree_with_naive(dtype, parallel, groups, F, geometry):
             for got, want in zip(grads, expected, strict=True):
                 np.testing.assert_allclose(got, want, rtol=tolerance, atol=10 * tolerance)
     strided = params.get("stride", 1) != 1
-    assert ran == ({"by_phases", "im2col"} if strided else {"by_convolution", "im2col"})
+    expected_paths = {"by_phases", "im2col"} if strided else {"by_convolution", "im2col"}
+    if groups == 8:  # depthwise
+        expected_paths.add("depthwise")
+    assert ran == expected_paths

@@ -11,6 +11,7 @@ conv         im2col / col2im and the reshuffles that turn convolution into one G
 direct       stride-1 convolution forward on the wide grid (few channels, groups)
 blocked      convolution forward on a channel-last copy (8 or more channels)
 weight_grad  the filters' gradient, without BLAS
+depthwise    depthwise convolution (groups == C), forward and backward, a plane at a time
 simd         the Vector type (one AVX-512 or AVX register) in which the three above keep their sums
 pool         max and average pooling, forward and backward
 

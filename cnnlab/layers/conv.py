@@ -6,9 +6,11 @@ in one group (8 with AVX, 24 with AVX-512), the channel-last kernel that
 keeps its sums in registers (:mod:`cnnlab.kernels.blocked`), unless the stride is 1
 and there are fewer than 8 channels; then, for stride 1, the wide-grid kernel
 (:mod:`cnnlab.kernels.direct`); otherwise im2col and one BLAS product per chunk of
-images. :func:`conv2d_backward` computes a stride-1, one-group layer's ``dx`` as a
-convolution of ``dout`` on the same kernels and its ``dw`` with
-:mod:`cnnlab.kernels.weight_grad`; other layers take im2col, two BLAS products and
+images; a depthwise layer (``groups == C``) has a kernel of its own at any stride
+(:mod:`cnnlab.kernels.depthwise`). :func:`conv2d_backward` computes a stride-1 layer's
+``dx`` as a convolution of ``dout`` on the same kernels and its ``dw`` with
+:mod:`cnnlab.kernels.weight_grad` (a group at a time); depthwise layers take their own
+kernel in this direction too; other layers take im2col, two BLAS products and
 ``col2im``, which *adds* the gradients of overlapping receptive fields.
 :mod:`cnnlab.layers._conv_paths` prepares each kernel's arrays. :mod:`cnnlab.naive` has
 the same layer as the four nested loops of the lecture; the two agree in the tests.
@@ -163,8 +165,14 @@ def _forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray, g: ConvGeometry) ->
     path = dispatch.conv_forward_path(
         channels=x.shape[1], filters=w.shape[0], groups=g.groups, stride=g.stride
     )
-    parallel = path != "im2col" and dispatch.conv_parallel(math.prod(g.out_shape) * w[0].size)
+    macs = math.prod(g.out_shape) * w[0].size
+    if path == "depthwise":
+        parallel = dispatch.depthwise_parallel(macs)
+    else:
+        parallel = path != "im2col" and dispatch.conv_parallel(macs)
     dispatch.record("conv2d_forward", path, parallel)
+    if path == "depthwise":
+        return paths.depthwise_forward(x, w, bias, g, parallel)
     if path == "blocked":
         return paths.blocked_forward(x, w, bias, g, parallel)
     if path == "direct":
@@ -207,10 +215,13 @@ def conv2d_backward(
     With stride 1, ``dx`` is a convolution of ``dout`` padded by
     ``dh*(KH - 1) - top`` (likewise each side) with the filters flipped and channels
     and filters swapped (within each group), run on the forward kernels, and ``dw`` is
-    summed by :mod:`cnnlab.kernels.weight_grad` (one group) or by one batched product
-    per tap (groups, depthwise included). Otherwise, with ``dout_mat`` the upstream
-    gradient laid out as (F, N*H_out*W_out), ``dw_mat = dout_mat @ cols.T`` and
-    ``dcols = w_mat.T @ dout_mat`` per group and chunk of images, and
+    summed by :mod:`cnnlab.kernels.weight_grad` (one group, or each group in turn);
+    strided layers with groups take one such convolution per stride phase for ``dx``.
+    A depthwise layer (``groups == C``) gets both ``dx`` and ``dw`` from one pass of
+    :mod:`cnnlab.kernels.depthwise` over ``dout``, at any stride. Otherwise, with
+    ``dout_mat`` the upstream gradient laid out as (F, N*H_out*W_out),
+    ``dw_mat = dout_mat @ cols.T`` and ``dcols = w_mat.T @ dout_mat`` per group and
+    chunk of images, and
     ``dx = col2im(dcols)`` cropped to the unpadded input: ``col2im`` adds (``+=``) the
     gradients of every receptive field that saw a pixel.
 
@@ -243,9 +254,13 @@ def conv2d_backward(
     padding = _input_gradient_padding(w.shape, g)
     path = dispatch.conv_backward_path(
         groups=g.groups, stride=g.stride, dilation=g.dilation,
-        by_convolution_fits=padding is not None,
+        by_convolution_fits=padding is not None, depthwise=g.groups == x.shape[1],
     )
-    if path != "im2col":
+    if path == "depthwise":
+        parallel = dispatch.depthwise_parallel(dout.size * w[0].size)
+        dispatch.record("conv2d_backward", path, parallel)
+        dx, dw = paths.depthwise_backward(x, w, dout, g, parallel)
+    elif path != "im2col":
         if path == "by_convolution":
             dx = _input_gradient_by_convolution(dout, w, padding, g, x.shape)
         else:
@@ -255,7 +270,7 @@ def conv2d_backward(
         if g.groups == 1:
             dw = paths.weight_gradient(x, dout, w.shape, g, parallel)
         else:
-            dw = paths.grouped_weight_gradient(x, dout, w.shape, g)
+            dw = paths.grouped_weight_gradient(x, dout, w.shape, g, parallel)
     else:
         dispatch.record("conv2d_backward", path, False)
         dx, dw = paths.im2col_backward(x, w, dout, g)
