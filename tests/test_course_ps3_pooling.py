@@ -9,18 +9,14 @@ point and are never diagnosed.
 from __future__ import annotations
 
 import inspect
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cnnlab.grading import question, variant_for
 from cnnlab.grading.check import run_case
-from cnnlab.grading.questions import SOURCES_ENV, assignment_module
+from cnnlab.grading.questions import assignment_module
+from tests.course_helpers import check_from_release
 
 PS3 = assignment_module("ps3_pooling")
 RNG_SEED = 11
@@ -242,32 +238,14 @@ def test_the_tie_mistakes_differ_from_cnnlabs_tie_rule():
 
 
 def test_a_students_check_works_from_the_released_files_alone(tmp_path):
-    # A JupyterHub server: the released folder and the installed cnnlab, nothing else
-    # (the checkout's autograder/source is made invisible to the registry).
-    release = Path(__file__).resolve().parents[1] / "autograder" / "release" / "ps3_pooling"
-    folder = tmp_path / "ps3_pooling"
-    shutil.copytree(release, folder)
     code = (
-        "from pathlib import Path\n"
-        "from cnnlab.grading import check, questions\n"
-        "questions.CHECKOUT_SOURCE = Path('/nonexistent')\n"
         "import numpy as np\n"
         f"{inspect.getsource(_padded)}\n{inspect.getsource(_positions)}\n"
         f"{inspect.getsource(student_backward)}\n"
         "def max_pool_dx(x, dout, kernel, stride, padding):\n"
         "    return student_backward(x, dout, kernel, stride, padding, tie='last')\n"
         "check('ps3_pooling-max_backward', max_pool_dx)\n"
-        "assert questions.assignment_module('ps3_pooling').__file__.startswith(str(Path.cwd()))\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != SOURCES_ENV}
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        env={**env, "PYTHONPATH": ""},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "ps3_pooling-max_backward (max_pool2d_backward): " in result.stdout
-    assert "Likely mistake: on a tie the gradient went to the last maximum" in result.stdout
+    printed = check_from_release("ps3_pooling", code, tmp_path)
+    assert "ps3_pooling-max_backward (max_pool2d_backward): " in printed
+    assert "Likely mistake: on a tie the gradient went to the last maximum" in printed

@@ -348,103 +348,6 @@ def test_the_correct_numerical_gradient_passes():
     assert q.grade(outcomes, cases, {}).score == q.points
 
 
-# --- ps4 --------------------------------------------------------------------------------------
-
-
-def _rf_student(mode: str):
-    def receptive_field(layers):
-        r, j = 1, 1
-        for k, s, _p, d in layers:
-            if mode == "jump_first":
-                j *= s
-            r += (k - 1) * (1 if mode == "no_dilation" else d) * (1 if mode == "no_jump" else j)
-            if mode != "jump_first":
-                j *= s
-        return r, j
-
-    return receptive_field
-
-
-@pytest.mark.parametrize(
-    ("mistake", "mode"),
-    [
-        ("rf_jump_ignored", "no_jump"),
-        ("rf_dilation_ignored", "no_dilation"),
-        ("rf_jump_updated_first", "jump_first"),
-    ],
-)
-def test_receptive_field_mistakes(mistake, mode):
-    _diagnosed("ps4_receptive_saliency_transfer-receptive_field", _rf_student(mode), mistake)
-
-
-@pytest.mark.parametrize(
-    "mistake", ["region_padding_ignored", "region_inclusive_stop", "region_padding_without_jump"]
-)
-def test_input_region_mistakes(mistake):
-    def input_region(layers, i):
-        r, j, P, plain = 1, 1, 0, 0
-        for k, s, p, d in layers:
-            r += d * (k - 1) * j
-            P += p * j
-            plain += p
-            j *= s
-        if mistake == "region_padding_ignored":
-            return i * j, i * j + r
-        if mistake == "region_inclusive_stop":
-            return i * j - P, i * j - P + r - 1
-        return i * j - plain, i * j - plain + r
-
-    _diagnosed("ps4_receptive_saliency_transfer-input_region", input_region, mistake)
-
-
-@pytest.mark.parametrize(
-    ("mistake", "kind", "reduce"),
-    [
-        ("saliency_softmax", "probability", "max_abs"),
-        ("saliency_loss", "loss", "max_abs"),
-        ("saliency_no_abs", "score", "max"),
-        ("saliency_mean_channels", "score", "mean_abs"),
-        ("saliency_sum_channels", "score", "sum_abs"),
-        ("saliency_all_classes", "all", "max_abs"),
-    ],
-)
-def test_saliency_mistakes(mistake, kind, reduce):
-    from cnnlab.grading import tinycnn
-
-    def saliency_map(params, x, target):
-        grad = tinycnn.score_gradient(params, x, target, kind=kind)
-        if reduce == "max":
-            return grad.max(axis=1)
-        magnitude = np.abs(grad)
-        return {"max_abs": magnitude.max, "mean_abs": magnitude.mean, "sum_abs": magnitude.sum}[
-            reduce
-        ](axis=1)
-
-    _diagnosed("ps4_receptive_saliency_transfer-saliency", saliency_map, mistake)
-
-
-def test_fine_tune_and_lr_scale_mistakes():
-    from cnnlab.grading.ps4 import LR_SENTENCES, TRANSFER_SENTENCES
-
-    q = question("ps4_receptive_saliency_transfer-fine_tune")
-    case = q.visible_cases({})[0]
-    source = case.data["source"]
-    untouched = q.grade([{"value": dict(source)}], [case], {})
-    assert untouched.score == pytest.approx(4 / 3, abs=1e-3)  # frozen, but nothing learnt
-    assert TRANSFER_SENTENCES["head_unchanged"] in untouched.diagnoses()
-    wrong_shape = q.grade([{"value": {"w1": source["w1"]}}], [case], {})
-    assert wrong_shape.score == 0.0
-    lr = question("ps4_receptive_saliency_transfer-lr_scales")
-    lr_case = lr.visible_cases({})
-    frozen = lr.grade([{"value": {"w1": 0.0, "b1": 0.0, "w2": 1.0, "b2": 1.0}}], lr_case, {})
-    assert frozen.score == 0.5
-    assert frozen.diagnoses() == [LR_SENTENCES["frozen"]]
-    reversed_ = lr.grade([{"value": {"w1": 3.0, "b1": 3.0, "w2": 1.0, "b2": 1.0}}], lr_case, {})
-    assert reversed_.diagnoses() == [LR_SENTENCES["reversed"]]
-    too_close = lr.grade([{"value": {"w1": 0.5, "b1": 0.5, "w2": 1, "b2": 1}}], lr_case, {})
-    assert too_close.diagnoses() == [LR_SENTENCES["ratio"]]
-
-
 def test_detectors_ignore_values_they_cannot_read():
     case = question(OUTPUT_SIZE).visible_cases({})[0]
     assert diagnose.output_size("three", case, 5) is None
@@ -494,33 +397,6 @@ def test_a_dw_from_the_first_image_only():
         return dx, dw, db
 
     _diagnosed(CONV_BACKWARD, student, "dw_one_image")
-
-
-def test_a_receptive_field_as_the_sum_of_kernel_sizes():
-    def receptive_field(layers):
-        jump = 1
-        for _k, s, _p, _d in layers:
-            jump *= s
-        return sum(k for k, _s, _p, _d in layers), jump
-
-    _diagnosed(
-        "ps4_receptive_saliency_transfer-receptive_field", receptive_field, "rf_sum_of_kernels"
-    )
-    rf_vgg = question("ps4_receptive_saliency_transfer-rf_vgg")
-    variant = variant_for(rf_vgg.assignment)
-    report = rf_vgg.grade(
-        [{"value": 3 * variant["vgg_layers"]}], rf_vgg.visible_cases(variant), variant
-    )
-    assert report.diagnoses() == [SENTENCES["rf_sum_of_kernels"]]
-
-
-def test_saliency_with_the_absolute_value_after_the_channel_max():
-    from cnnlab.grading import tinycnn
-
-    def saliency_map(params, x, target):
-        return np.abs(tinycnn.score_gradient(params, x, target, kind="score").max(axis=1))
-
-    _diagnosed("ps4_receptive_saliency_transfer-saliency", saliency_map, "saliency_abs_after_max")
 
 
 def test_one_bias_per_weight_is_named_even_on_1x1_kernels():

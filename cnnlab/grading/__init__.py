@@ -18,8 +18,7 @@ compare     sub-checks: numbers and arrays against the reference
 reference   the correct answers, from cnnlab.layers
 mistakes    deliberately wrong implementations
 diagnose    misconception detectors built on them
-tinycnn     the small network of ps4, from cnnlab.layers
-ps1, ps2    the questions of two assignments; the others declare theirs in
+ps1, ps2    the questions of two assignments; ps3 and ps4 declare theirs in
             autograder/source/<assignment>/<assignment>_questions.py
 
 Question keys are the test cells' nbgrader ``grade_id``: ``"<assignment>-<name>"``

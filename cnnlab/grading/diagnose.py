@@ -32,11 +32,8 @@ __all__ = [
     "conv_params",
     "dense_params",
     "first_match",
-    "input_region",
     "numerical_gradient",
     "output_size",
-    "receptive_field",
-    "saliency",
     "same_padding",
     "separable_params",
 ]
@@ -214,49 +211,6 @@ SENTENCES: dict[str, str] = {
     "not_restored": (
         "x[i] was not restored after nudging it, so later entries "
         "were measured at a shifted point."
-    ),
-    # receptive fields
-    "rf_jump_ignored": (
-        "each layer widens the receptive field by d*(k - 1) times the jump (the product "
-        "of the strides before it), not by d*(k - 1) alone."
-    ),
-    "rf_dilation_ignored": "dilation was ignored: a layer adds d*(k - 1) steps of the jump.",
-    "rf_sum_of_kernels": (
-        "the kernel sizes were added up: stacked windows overlap, so each layer adds "
-        "only d*(k - 1) times the jump to the 1 pixel a unit starts from."
-    ),
-    "rf_jump_updated_first": (
-        "the jump was multiplied by this layer's stride before widening the field: a "
-        "layer's own stride only affects the layers after it."
-    ),
-    "region_padding_ignored": (
-        "the padding was ignored: unit i starts at i*jump minus the effective padding "
-        "(it can start before pixel 0)."
-    ),
-    "region_inclusive_stop": "stop is exclusive (half-open, like range): start + receptive field.",
-    "region_padding_without_jump": (
-        "each layer's padding must be multiplied by the jump before that layer when "
-        "adding up the effective padding."
-    ),
-    # saliency
-    "saliency_softmax": (
-        "that is the gradient of the softmax probability: saliency uses the raw "
-        "(unnormalised) class score, before softmax."
-    ),
-    "saliency_loss": (
-        "that is the gradient of the loss: saliency differentiates the target class's "
-        "raw score alone (dscores = one-hot of the target)."
-    ),
-    "saliency_no_abs": "take the absolute value of the gradient before the max over channels.",
-    "saliency_abs_after_max": (
-        "the absolute value was taken after the max over channels: take |gradient| "
-        "first, so a large negative gradient counts as much as a large positive one."
-    ),
-    "saliency_mean_channels": "reduce the channels with the maximum of |gradient|, not the mean.",
-    "saliency_sum_channels": "reduce the channels with the maximum of |gradient|, not the sum.",
-    "saliency_all_classes": (
-        "the gradient of every class score was summed: set dscores to 1 for the target "
-        "class only and 0 elsewhere."
     ),
 }
 
@@ -525,75 +479,4 @@ def numerical_gradient(value: Any, case: Case, reference: Any, *, every: bool = 
         ],
         rtol=1e-6,
         atol=1e-9,
-    )
-
-
-# --- ps4 ------------------------------------------------------------------------------------
-
-
-def _layers(case: Case) -> list[tuple[int, int, int, int]]:
-    return [tuple(int(v) for v in layer) for layer in case.args[0]]
-
-
-def receptive_field(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
-    """``case.args = (layers,)`` with layers ``(kernel, stride, padding, dilation)``."""
-    layers = _layers(case)
-    return first_match(
-        value,
-        reference,
-        every=every,
-        candidates=[
-            (name, lambda name=name: mistakes.receptive_field(layers, mistake=name))
-            for name in (
-                "rf_jump_ignored",
-                "rf_dilation_ignored",
-                "rf_jump_updated_first",
-                "rf_sum_of_kernels",
-            )
-        ],
-    )
-
-
-def input_region(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
-    """``case.args = (layers, i)``; the answer is ``(start, stop)``, half-open."""
-    layers, i = _layers(case), int(case.args[1])
-    return first_match(
-        value,
-        reference,
-        every=every,
-        candidates=[
-            (name, lambda name=name: mistakes.input_region(layers, i, mistake=name))
-            for name in (
-                "region_padding_ignored",
-                "region_inclusive_stop",
-                "region_padding_without_jump",
-            )
-        ],
-    )
-
-
-def saliency(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
-    """``case.args = (params, x, target)``; candidates come from the tiny CNN's gradients."""
-    from cnnlab.grading import tinycnn
-
-    params, x, target = case.args
-    x = np.asarray(x, dtype=np.float64)
-    target = np.asarray(target, dtype=np.int64)
-
-    def grad(kind: str) -> np.ndarray:
-        return tinycnn.score_gradient(params, x, target, kind=kind)
-
-    return first_match(
-        value,
-        reference,
-        every=every,
-        candidates=[
-            ("saliency_softmax", lambda: np.abs(grad("probability")).max(axis=1)),
-            ("saliency_loss", lambda: np.abs(grad("loss")).max(axis=1)),
-            ("saliency_no_abs", lambda: grad("score").max(axis=1)),
-            ("saliency_abs_after_max", lambda: np.abs(grad("score").max(axis=1))),
-            ("saliency_mean_channels", lambda: np.abs(grad("score")).mean(axis=1)),
-            ("saliency_sum_channels", lambda: np.abs(grad("score")).sum(axis=1)),
-            ("saliency_all_classes", lambda: np.abs(grad("all")).max(axis=1)),
-        ],
     )

@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 
-from cnnlab import receptive
 from cnnlab.grading import reference as ref
 
 __all__ = [
@@ -20,11 +19,9 @@ __all__ = [
     "conv_dx_overwritten",
     "conv_grads_stride_ignored",
     "conv_out_stride_ignored",
-    "input_region",
     "numerical_gradient",
     "output_size",
     "pad",
-    "receptive_field",
     "same_padding",
 ]
 
@@ -142,49 +139,3 @@ def numerical_gradient(f, x: np.ndarray, df: np.ndarray, h: float = 1e-5, *, mis
         divisor = h if mistake == "divides_by_h" else 2 * h
         grad[index] = np.sum((plus - minus) * df) / divisor
     return grad
-
-
-# --- ps4: receptive fields, as cnnlab computes them for an altered stack --------------
-
-
-def receptive_field(layers, *, mistake: str) -> tuple[int, int]:
-    """``(size, jump)`` of a stack of ``(k, s, p, d)`` layers as a given mistake gives it.
-
-    Each mistake is cnnlab's own recurrence (:func:`cnnlab.receptive.receptive_field`)
-    run on the stack the mistake effectively sees.
-    """
-    layers = [tuple(int(v) for v in layer) for layer in layers]
-    _size, jump = _rf(layers)
-    if mistake == "rf_jump_ignored":  # every layer adds d*(k - 1), as if no stride before
-        return _rf([(k, 1, p, d) for k, _s, p, d in layers])[0], jump
-    if mistake == "rf_dilation_ignored":
-        return _rf([(k, s, p, 1) for k, s, p, _d in layers])
-    if mistake == "rf_jump_updated_first":  # a layer's own stride scales its own step
-        strides = [s for _k, s, _p, _d in layers]
-        shifted = [(1, strides[0], 0, 1)] + [
-            (k, s, p, d) for (k, _s, p, d), s in zip(layers, [*strides[1:], 1], strict=True)
-        ]
-        return _rf(shifted)
-    if mistake == "rf_sum_of_kernels":
-        return sum(k for k, _s, _p, _d in layers), jump
-    raise ValueError(f"unknown mistake {mistake!r}")
-
-
-def input_region(layers, i: int, *, mistake: str) -> tuple[int, int]:
-    """Half-open ``(start, stop)`` of unit ``i``'s input region under a given mistake."""
-    layers = [tuple(int(v) for v in layer) for layer in layers]
-    field = receptive.receptive_field([tuple(layer) for layer in layers])
-    size, jump, padding = field.size[0], field.jump[0], field.padding[0]
-    if mistake == "region_padding_ignored":
-        return i * jump, i * jump + size
-    if mistake == "region_inclusive_stop":
-        return i * jump - padding, i * jump - padding + size - 1
-    if mistake == "region_padding_without_jump":
-        plain = sum(p for _k, _s, p, _d in layers)
-        return i * jump - plain, i * jump - plain + size
-    raise ValueError(f"unknown mistake {mistake!r}")
-
-
-def _rf(layers) -> tuple[int, int]:
-    field = receptive.receptive_field([tuple(layer) for layer in layers])
-    return int(field.size[0]), int(field.jump[0])
