@@ -1,4 +1,6 @@
-"""Running a student's check where only a released assignment and cnnlab exist.
+"""Helpers for the tests of the course's questions files.
+
+:func:`sentence_with` finds a misconception's sentence by a phrase of it.
 
 A JupyterHub server has the released folder (notebook and questions file) and the
 installed cnnlab, not this checkout's ``autograder/source``: :func:`check_from_release`
@@ -46,3 +48,10 @@ def check_from_release(assignment: str, code: str, tmp_path: Path) -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def sentence_with(mistakes, phrase: str) -> str:
+    """The one sentence of ``mistakes`` (builder Mistakes) that contains ``phrase``."""
+    found = {m.sentence for m in mistakes if phrase in m.sentence}
+    assert len(found) == 1, (phrase, found)
+    return found.pop()

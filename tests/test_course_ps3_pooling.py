@@ -16,17 +16,10 @@ import pytest
 from cnnlab.grading import question, variant_for
 from cnnlab.grading.check import run_case
 from cnnlab.grading.questions import assignment_module
-from tests.course_helpers import check_from_release
+from tests.course_helpers import check_from_release, sentence_with
 
 PS3 = assignment_module("ps3_pooling")
 RNG_SEED = 11
-
-
-def _sentence(mistakes, phrase: str) -> str:
-    """The one sentence of ``mistakes`` that contains ``phrase``."""
-    found = {m.sentence for m in mistakes if phrase in m.sentence}
-    assert len(found) == 1, (phrase, found)
-    return found.pop()
 
 
 def _diagnoses(key: str, target, variant=None) -> list[str]:
@@ -154,12 +147,12 @@ def test_the_loops_without_mistakes_earn_every_point(mode):
 )
 def test_max_pool_backward_mistakes(phrase, flags):
     found = _diagnoses("ps3_pooling-max_backward", _student("max", **flags)[1])
-    assert _sentence(PS3.MAX_BACKWARD_MISTAKES, phrase) in found, found
+    assert sentence_with(PS3.MAX_BACKWARD_MISTAKES, phrase) in found, found
 
 
 def test_a_max_pool_backward_spread_evenly_like_average_pooling():
     found = _diagnoses("ps3_pooling-max_backward", _student("avg")[1])
-    assert _sentence(PS3.MAX_BACKWARD_MISTAKES, "spread evenly") in found, found
+    assert sentence_with(PS3.MAX_BACKWARD_MISTAKES, "spread evenly") in found, found
 
 
 @pytest.mark.parametrize(
@@ -174,7 +167,7 @@ def test_a_max_pool_backward_spread_evenly_like_average_pooling():
 )
 def test_avg_pool_backward_mistakes(phrase, flags):
     found = _diagnoses("ps3_pooling-avg_backward", _student("avg", **flags)[1])
-    assert _sentence(PS3.AVG_BACKWARD_MISTAKES, phrase) in found, found
+    assert sentence_with(PS3.AVG_BACKWARD_MISTAKES, phrase) in found, found
 
 
 @pytest.mark.parametrize(
@@ -189,7 +182,7 @@ def test_avg_pool_backward_mistakes(phrase, flags):
 def test_pool_forward_mistakes(mode, phrase, flags):
     found = _diagnoses(f"ps3_pooling-{mode}_forward", _student(mode, **flags)[0])
     mistakes = PS3.MAX_FORWARD_MISTAKES if mode == "max" else PS3.AVG_FORWARD_MISTAKES
-    assert _sentence(mistakes, phrase) in found, found
+    assert sentence_with(mistakes, phrase) in found, found
 
 
 def test_a_forward_missing_its_last_windows():
@@ -197,7 +190,7 @@ def test_a_forward_missing_its_last_windows():
         return student_forward(x, kernel, stride, padding)[..., :-1, :-1]
 
     found = _diagnoses("ps3_pooling-max_forward", missing_last)
-    assert _sentence(PS3.MAX_FORWARD_MISTAKES, "last row and column") in found, found
+    assert sentence_with(PS3.MAX_FORWARD_MISTAKES, "last row and column") in found, found
 
 
 def test_lecture_example_overwrite_is_diagnosed():
@@ -207,7 +200,7 @@ def test_lecture_example_overwrite_is_diagnosed():
     wrong = student_backward(x[None, None], dout[None, None], 3, 1, 0, accumulate=False)
     report = q.grade([{"value": wrong[0, 0]}], q.visible_cases(variant), variant)
     assert report.score == 0
-    assert report.diagnoses() == [_sentence(PS3.MAX_BACKWARD_MISTAKES, "overwritten (=)")]
+    assert report.diagnoses() == [sentence_with(PS3.MAX_BACKWARD_MISTAKES, "overwritten (=)")]
 
 
 def test_lecture_answers_may_keep_their_two_leading_axes():

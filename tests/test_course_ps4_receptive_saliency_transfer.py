@@ -15,18 +15,13 @@ import pytest
 from cnnlab.grading import question, variant_for
 from cnnlab.grading.check import run_case
 from cnnlab.grading.questions import assignment_module
-from tests.course_helpers import check_from_release
+from tests.course_helpers import check_from_release, sentence_with
 
 ASSIGNMENT = "ps4_receptive_saliency_transfer"
 PS4 = assignment_module(ASSIGNMENT)
+NETWORK = PS4.network  # the sibling module the questions file imports
 ROOT = Path(__file__).resolve().parents[1]
 RNG_SEED = 11
-
-
-def _sentence(mistakes, phrase: str) -> str:
-    found = {m.sentence for m in mistakes if phrase in m.sentence}
-    assert len(found) == 1, (phrase, found)
-    return found.pop()
 
 
 def _diagnoses(name: str, target, variant=None) -> list[str]:
@@ -77,7 +72,7 @@ def test_the_right_receptive_field_is_never_diagnosed():
 )
 def test_receptive_field_mistakes(phrase, mode):
     found = _diagnoses("receptive_field", _rf_student(mode))
-    assert _sentence(PS4.RF_MISTAKES, phrase) in found, found
+    assert sentence_with(PS4.RF_MISTAKES, phrase) in found, found
 
 
 @pytest.mark.parametrize(
@@ -103,7 +98,7 @@ def test_input_region_mistakes(mistake):
         "region_padding_without_jump": "multiplied by the jump before that layer",
     }[mistake]
     found = _diagnoses("input_region", input_region)
-    assert _sentence(PS4.REGION_MISTAKES, phrase) in found, found
+    assert sentence_with(PS4.REGION_MISTAKES, phrase) in found, found
 
 
 def test_a_receptive_field_as_the_sum_of_kernel_sizes():
@@ -113,7 +108,7 @@ def test_a_receptive_field_as_the_sum_of_kernel_sizes():
             jump *= s
         return sum(k for k, _s, _p, _d in layers), jump
 
-    sentence = _sentence(PS4.RF_MISTAKES, "kernel sizes were added up")
+    sentence = sentence_with(PS4.RF_MISTAKES, "kernel sizes were added up")
     assert sentence in _diagnoses("receptive_field", receptive_field)
     rf_vgg = question(f"{ASSIGNMENT}-rf_vgg")
     variant = variant_for(rf_vgg.assignment)
@@ -160,30 +155,36 @@ def test_the_notebooks_numpy_cnn_matches_the_graders():
     rng = np.random.default_rng(3)
     params = NOTEBOOK["init_params"](3, 5, 6, 4, 3, seed=1)
     assert all(
-        np.array_equal(params[k], v) for k, v in PS4.init_params(3, 5, 6, 4, 3, seed=1).items()
+        np.array_equal(params[k], v) for k, v in NETWORK.init_params(3, 5, 6, 4, 3, seed=1).items()
     )
     params["b1"] = rng.normal(size=4)
     x = rng.normal(size=(2, 3, 5, 6))
     scores, cache = NOTEBOOK["tiny_cnn_forward"](params, x)
-    model = PS4.tiny_cnn(params)
+    model = NETWORK.tiny_cnn(params)
     np.testing.assert_allclose(scores, model.forward(x), rtol=1e-12, atol=1e-12)
     target = np.array([2, 0])
     np.testing.assert_allclose(
         _notebook_gradient("score")(params, x, target),
-        PS4._score_gradient(params, x, target),
+        NETWORK.input_gradient(params, x, lambda s: NETWORK.one_hot(s, target)),
+        rtol=1e-10,
+        atol=1e-12,
+    )
+    np.testing.assert_allclose(
+        np.abs(_notebook_gradient("score")(params, x, target)).max(axis=1),
+        NETWORK.saliency_reference(params, x, target),
         rtol=1e-10,
         atol=1e-12,
     )
     dx, grads = NOTEBOOK["tiny_cnn_backward"](rng.normal(size=scores.shape), cache)
     assert dx.shape == x.shape
-    assert set(grads) == set(PS4.PARAM_NAMES)
+    assert set(grads) == set(NETWORK.PARAM_NAMES)
 
 
 def test_the_notebooks_accuracy_is_the_graders():
-    source = PS4.pretrained_source()
-    _, _, x_test, y_test = PS4.target_task(5, 0)
+    source = NETWORK.pretrained_source()
+    _, _, x_test, y_test = NETWORK.target_task(5, 0)
     head = {**source, "w2": source["w2"][:5], "b2": source["b2"][:5]}
-    assert NOTEBOOK["accuracy"](head, x_test, y_test) == PS4.accuracy(head, x_test, y_test)
+    assert NOTEBOOK["accuracy"](head, x_test, y_test) == NETWORK.accuracy(head, x_test, y_test)
 
 
 @pytest.mark.parametrize(
@@ -213,7 +214,7 @@ def test_saliency_mistakes(phrase, kind, reduce):
         ](axis=1)
 
     found = _diagnoses("saliency", saliency_map)
-    assert _sentence(PS4.SALIENCY_MISTAKES, phrase) in found, found
+    assert sentence_with(PS4.SALIENCY_MISTAKES, phrase) in found, found
 
 
 def test_the_right_saliency_map_earns_every_point():
@@ -251,10 +252,10 @@ def test_fine_tune_and_lr_scale_mistakes():
 
 
 def test_the_pretrained_source_is_trained_by_cnnlab_net_and_recognises_its_digits():
-    source = PS4.pretrained_source()
-    split = PS4._split(10, 0).source
-    assert PS4.accuracy(source, split.x_test, split.y_test) > 0.9
-    assert set(source) == set(PS4.PARAM_NAMES)
+    source = NETWORK.pretrained_source()
+    split = NETWORK._split(10, 0).source
+    assert NETWORK.accuracy(source, split.x_test, split.y_test) > 0.9
+    assert set(source) == set(NETWORK.PARAM_NAMES)
 
 
 def test_a_students_check_works_from_the_released_files_alone(tmp_path):

@@ -571,12 +571,20 @@ def _course_module(assignment: str):
 
 
 def _exec_file(name: str, path: Path):
+    """Run a questions file as module ``name``; its folder is on ``sys.path`` meanwhile,
+    so it can import the sibling modules released with it (as in a student's kernel,
+    where they all sit next to the notebook)."""
     if not path.is_file():
         return None
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    folder = str(path.parent)
+    sys.path.insert(0, folder)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(folder)
     return module
 
 

@@ -5,8 +5,8 @@
   stacks against :mod:`cnnlab.receptive`; three numeric answers for the variant's stacks
   (VGG's 3x3 convolutions, the CS109B strided example, a dilated stack).
 - ``saliency_map(params, x, target)`` for the notebook's small CNN (students get it in
-  plain NumPy in a read-only cell; here it is a :mod:`cnnlab.net` model), on random
-  networks.
+  plain NumPy in a read-only cell; the grader's is the :mod:`cnnlab.net` model of the
+  sibling module ``ps4_receptive_saliency_transfer_network``), on random networks.
 - ``fine_tune(params, x, y, seed)``: adapt a network pretrained on digits 0-4 to digits
   5-9 from a few examples, graded on plain results: the convolution must be frozen
   (unchanged), the head trained, and held-out accuracy above :data:`ACCURACY_BAR`.
@@ -15,14 +15,13 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import ps4_receptive_saliency_transfer_network as network
 
-from cnnlab import net, receptive
+from cnnlab import receptive
 from cnnlab.grading.build import Mistake, function_question, value_question
 from cnnlab.grading.compare import as_number, pair_check
 from cnnlab.grading.questions import Check
@@ -267,124 +266,68 @@ RF_DILATED = _rf_value(
 )
 
 
-# --- the notebook's small CNN, as a cnnlab.net model --------------------------------------------
+def _saliency(dscores_of: Callable, reduce: Callable = lambda g: np.abs(g).max(axis=1)):
+    """The map a student computes from the input gradient of ``sum(scores *
+    dscores_of(scores, target))``, reduced over the channels by ``reduce``."""
 
-#: Source task digits, target task digits (the notebook's too).
-SOURCE_CLASSES = (0, 1, 2, 3, 4)
-TARGET_CLASSES = (5, 6, 7, 8, 9)
-FILTERS = 8
-#: The centred 8x8 digits, as the notebook loads them from scikit-learn.
-CANVAS = 8
-PARAM_NAMES = ("w1", "b1", "w2", "b2")
+    def saliency_map(params, x, target):
+        gradient = network.input_gradient(params, x, lambda scores: dscores_of(scores, target))
+        return reduce(gradient)
 
-
-def init_params(C: int, H: int, W: int, F: int, K: int, seed: int) -> dict[str, np.ndarray]:
-    """The notebook's ``init_params``: He-initialised filters, small dense weights, zero
-    biases (the same numbers for the same seed)."""
-    rng = np.random.default_rng(seed)
-    return {
-        "w1": rng.normal(0.0, np.sqrt(2.0 / (C * 9)), (F, C, 3, 3)),
-        "b1": np.zeros(F),
-        "w2": rng.normal(0.0, np.sqrt(1.0 / (F * H * W)), (K, F * H * W)),
-        "b2": np.zeros(K),
-    }
+    return saliency_map
 
 
-def tiny_cnn(params: Mapping[str, Any]) -> net.Sequential:
-    """``conv 3x3 pad 1 (w1, b1) -> ReLU -> flatten -> dense (w2, b2)`` holding ``params``
-    (float64), the network the notebook writes in NumPy."""
-    F, C = np.shape(params["w1"])[:2]
-    K, D = np.shape(params["w2"])
-    model = net.Sequential(
-        [net.Conv2d(C, F, 3, padding=1), net.ReLU(), net.Flatten(), net.Dense(D, K)],
-        seed=None,
-        dtype=np.float64,
-    )
-    for name, param in zip(PARAM_NAMES, model.parameters(), strict=True):
-        param.value = np.array(params[name], dtype=np.float64)
-    return model
+def _probability(scores, target):  # d softmax(scores)[target] / d scores
+    p, onehot = network.softmax(scores), network.one_hot(scores, target)
+    return (p * onehot).sum(axis=1, keepdims=True) * (onehot - p)
 
 
-def params_of(model: net.Sequential) -> dict[str, np.ndarray]:
-    """The model's parameters as the notebook's dict ``{"w1", "b1", "w2", "b2"}``."""
-    return {name: p.value.copy() for name, p in zip(PARAM_NAMES, model.parameters(), strict=True)}
+def _loss(scores, target):  # d (summed cross-entropy) / d scores
+    return network.softmax(scores) - network.one_hot(scores, target)
 
 
-def _input_gradient(params, x, dscores_of: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """Gradient w.r.t. ``x`` of ``sum(scores * dscores_of(scores))``, ``(N, C, H, W)``."""
-    model = tiny_cnn(params).eval()
-    with np.errstate(all="ignore"):
-        scores = model.forward(np.asarray(x, dtype=np.float64))
-        return model.backward(dscores_of(scores))
-
-
-def saliency_reference(params, x, target) -> np.ndarray:
-    """Simonyan et al., by :func:`cnnlab.net.saliency_map`: ``max_c |d score_target / dx|``."""
-    return net.saliency_map(tiny_cnn(params), np.asarray(x, dtype=np.float64), target)
-
-
-def _one_hot(scores: np.ndarray, target) -> np.ndarray:
-    onehot = np.zeros_like(scores)
-    onehot[np.arange(len(scores)), np.asarray(target, dtype=np.int64)] = 1.0
-    return onehot
-
-
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
-def _score_gradient(params, x, target) -> np.ndarray:
-    return _input_gradient(params, x, lambda scores: _one_hot(scores, target))
+def _every_score(scores, target):
+    return np.ones_like(scores)
 
 
 SALIENCY_MISTAKES = (
     Mistake(
         "that is the gradient of the softmax probability: saliency uses the raw "
         "(unnormalised) class score, before softmax.",
-        lambda params, x, target: np.abs(
-            _input_gradient(
-                params,
-                x,
-                lambda s: (_softmax(s) * _one_hot(s, target)).sum(axis=1, keepdims=True)
-                * (_one_hot(s, target) - _softmax(s)),
-            )
-        ).max(axis=1),
+        _saliency(_probability),
     ),
     Mistake(
         "that is the gradient of the loss: saliency differentiates the target class's raw "
         "score alone (dscores = one-hot of the target).",
-        lambda params, x, target: np.abs(
-            _input_gradient(params, x, lambda s: _softmax(s) - _one_hot(s, target))
-        ).max(axis=1),
+        _saliency(_loss),
     ),
     Mistake(
         "take the absolute value of the gradient before the max over channels.",
-        lambda params, x, target: _score_gradient(params, x, target).max(axis=1),
+        _saliency(network.one_hot, lambda g: g.max(axis=1)),
     ),
     Mistake(
         "the absolute value was taken after the max over channels: take |gradient| first, "
         "so a large negative gradient counts as much as a large positive one.",
-        lambda params, x, target: np.abs(_score_gradient(params, x, target).max(axis=1)),
+        _saliency(network.one_hot, lambda g: np.abs(g.max(axis=1))),
     ),
     Mistake(
         "reduce the channels with the maximum of |gradient|, not the mean.",
-        lambda params, x, target: np.abs(_score_gradient(params, x, target)).mean(axis=1),
+        _saliency(network.one_hot, lambda g: np.abs(g).mean(axis=1)),
     ),
     Mistake(
         "reduce the channels with the maximum of |gradient|, not the sum.",
-        lambda params, x, target: np.abs(_score_gradient(params, x, target)).sum(axis=1),
+        _saliency(network.one_hot, lambda g: np.abs(g).sum(axis=1)),
     ),
     Mistake(
         "the gradient of every class score was summed: set dscores to 1 for the target "
         "class only and 0 elsewhere.",
-        lambda params, x, target: np.abs(_input_gradient(params, x, np.ones_like)).max(axis=1),
+        _saliency(_every_score),
     ),
 )
 
 
 def _saliency_args(rng: np.random.Generator, N, C, H, W, F, K) -> tuple:
-    params = init_params(C, H, W, F, K, seed=int(rng.integers(2**31)))
+    params = network.init_params(C, H, W, F, K, seed=int(rng.integers(2**31)))
     params["b1"] = rng.normal(0.0, 0.1, F)
     params["b2"] = rng.normal(0.0, 0.1, K)
     x = rng.normal(size=(N, C, H, W))
@@ -417,7 +360,7 @@ SALIENCY = function_question(
     f"{ASSIGNMENT}-saliency",
     "saliency_map",
     points=4,
-    reference=saliency_reference,
+    reference=network.saliency_reference,
     visible=_saliency_visible,
     hidden=_saliency_hidden,
     mistakes=SALIENCY_MISTAKES,
@@ -434,57 +377,14 @@ SALIENCY = function_question(
 ACCURACY_BAR = 0.75
 
 
-def _split(shots: int, seed: int):
-    from cnnlab.datasets import transfer_split
-
-    return transfer_split(
-        source_classes=SOURCE_CLASSES,
-        target_classes=TARGET_CLASSES,
-        shots=shots,
-        canvas=CANVAS,
-        seed=seed,
-        dtype=np.float64,
-    )
-
-
-@lru_cache(maxsize=1)
-def _source() -> tuple[tuple[str, np.ndarray], ...]:
-    source = _split(10, 0).source
-    model = tiny_cnn(init_params(1, CANVAS, CANVAS, FILTERS, len(SOURCE_CLASSES), seed=0))
-    optimizer = net.SGD(model, lr=0.1)
-    net.fit(model, optimizer, source.x_train, source.y_train, epochs=6, batch_size=32,
-            seed=0, progress=False)
-    return tuple(params_of(model).items())
-
-
-def pretrained_source() -> dict[str, np.ndarray]:
-    """The network trained on the source digits 0-4 by :func:`cnnlab.net.fit` (plain SGD,
-    deterministic, cached)."""
-    return {name: value.copy() for name, value in _source()}
-
-
-def target_task(shots: int, seed: int):
-    """``(x_train, y_train, x_test, y_test)`` of the few-shot target task (digits 5-9)."""
-    t = _split(shots, seed).target
-    return t.x_train, t.y_train, t.x_test, t.y_test
-
-
-def accuracy(params: Mapping[str, Any], x, y) -> float:
-    """Fraction of ``x`` that the network with ``params`` classifies as ``y``."""
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        predicted = net.predict(tiny_cnn(params), np.asarray(x, dtype=np.float64))
-    return float(np.mean(predicted == np.asarray(y)))
-
-
 def _fine_tune_args(shots: int, seed: int) -> tuple:
-    x_train, y_train, _, _ = target_task(shots, seed)
-    return (pretrained_source(), x_train, y_train, seed)
+    x_train, y_train, _, _ = network.target_task(shots, seed)
+    return (network.pretrained_source(), x_train, y_train, seed)
 
 
 def _held_out(source, x_train, y_train, seed) -> dict[str, Any]:
     """What the answer is judged against: the source network and the held-out digits."""
-    _, _, x_test, y_test = target_task(len(y_train) // len(TARGET_CLASSES), seed)
+    _, _, x_test, y_test = network.target_task(_shots(y_train), seed)
     return {"source": source, "x_test": x_test, "y_test": y_test}
 
 
@@ -494,8 +394,8 @@ def _fine_tuned(name: str, value: Any, expected: Mapping[str, Any], **_: Any) ->
     shapes = {
         "w1": source["w1"].shape,
         "b1": source["b1"].shape,
-        "w2": (len(TARGET_CLASSES), source["w2"].shape[1]),
-        "b2": (len(TARGET_CLASSES),),
+        "w2": (len(network.TARGET_CLASSES), source["w2"].shape[1]),
+        "b2": (len(network.TARGET_CLASSES),),
     }
     if type(value) is not dict or set(value) != set(shapes):
         return [
@@ -522,7 +422,7 @@ def _fine_tuned(name: str, value: Any, expected: Mapping[str, Any], **_: Any) ->
     head_changed = not (
         np.array_equal(value["w2"], source["w2"]) and np.array_equal(value["b2"], source["b2"])
     ) and bool(np.all(np.isfinite(value["w2"])) and np.all(np.isfinite(value["b2"])))
-    score = accuracy(value, expected["x_test"], expected["y_test"])
+    score = network.accuracy(value, expected["x_test"], expected["y_test"])
     return [
         Check(
             frozen,
@@ -554,7 +454,7 @@ def _fine_tuned(name: str, value: Any, expected: Mapping[str, Any], **_: Any) ->
 
 
 def _shots(y_train) -> int:
-    return len(y_train) // len(TARGET_CLASSES)
+    return len(y_train) // len(network.TARGET_CLASSES)
 
 
 FINE_TUNE = function_question(
