@@ -41,6 +41,8 @@ SUBSET = [
     "tests/test_layers_dispatch.py::test_each_warmup_example_takes_its_path",
     "tests/test_layers_dispatch.py::test_forced_paths_agree_with_naive[float64-False-depthwise-stride2]",
     "tests/test_layers_residual.py::test_block_against_finite_differences_and_naive[identity]",
+    "tests/test_layers_norm.py::test_training_mode_against_finite_differences_and_naive[shape4-one-thread]",
+    "tests/test_layers_norm.py::test_evaluation_mode_against_everything[fd-naive-parallel]",
     "tests/test_naive.py",
     "cnnlab/layers",
     "cnnlab/kernels",

@@ -327,15 +327,23 @@ def test_channel_last_kernel_is_used_from_enough_channels_and_filters(monkeypatc
     calls = []
     monkeypatch.setattr(blocked, "conv_rows", lambda *args: calls.append(args[-3:]))
     rng = np.random.default_rng(0)
-    conv2d_forward(rng.standard_normal((1, 8, 5, 5)), rng.standard_normal((F, 8, 3, 3)))
-    conv2d_forward(rng.standard_normal((1, 7, 5, 5)), rng.standard_normal((F, 7, 3, 3)))
+    conv2d_forward(rng.standard_normal((1, 8, 7, 7)), rng.standard_normal((F, 8, 3, 3)))
+    conv2d_forward(rng.standard_normal((1, 7, 7, 7)), rng.standard_normal((F, 7, 3, 3)))
     conv2d_forward(
-        rng.standard_normal((1, 8, 5, 5)), rng.standard_normal((F, 4, 3, 3)), groups=2
+        rng.standard_normal((1, 8, 7, 7)), rng.standard_normal((F, 4, 3, 3)), groups=2
     )
-    conv2d_forward(rng.standard_normal((1, 8, 5, 5)), rng.standard_normal((F - 1, 8, 3, 3)))
-    conv2d_forward(rng.standard_normal((1, 9, 5, 5)), rng.standard_normal((F + 9, 9, 3, 3)))
-    conv2d_forward(rng.standard_normal((1, 3, 9, 9)), rng.standard_normal((F, 3, 3, 3)), stride=2)
+    conv2d_forward(rng.standard_normal((1, 8, 7, 7)), rng.standard_normal((F - 1, 8, 3, 3)))
+    conv2d_forward(rng.standard_normal((1, 9, 7, 7)), rng.standard_normal((F + 9, 9, 3, 3)))
     conv2d_forward(
-        rng.standard_normal((1, 3, 9, 9)), rng.standard_normal((F - 1, 3, 3, 3)), stride=2
+        rng.standard_normal((1, 3, 11, 11)), rng.standard_normal((F, 3, 3, 3)), stride=2
+    )
+    conv2d_forward(
+        rng.standard_normal((1, 3, 11, 11)), rng.standard_normal((F - 1, 3, 3, 3)), stride=2
     )
     assert len(calls) == 3
+    # At most TINY_OUTPUT_PIXELS output pixels per image (5x5 input, 3x3 output): im2col.
+    assert dispatch.TINY_OUTPUT_PIXELS == 16
+    with dispatch.trace() as log:
+        conv2d_forward(rng.standard_normal((1, 8, 5, 5)), rng.standard_normal((F, 8, 3, 3)))
+    assert len(calls) == 3
+    assert log == [("conv2d_forward", "im2col", False)]

@@ -24,8 +24,8 @@ def test_each_warmup_example_takes_its_path(path):
         assert ("conv2d_backward", backward, path.parallel and backward != "im2col") in log
     else:
         assert log == [
-            (f"{path.op}_forward", "pool", path.parallel),
-            (f"{path.op}_backward", "pool", path.parallel),
+            (f"{path.op}_forward", path.path, path.parallel),
+            (f"{path.op}_backward", path.path, path.parallel),
         ]
 
 
@@ -37,8 +37,9 @@ def test_the_table_covers_every_path_and_thread_mode():
             assert any(f == forward and par == parallel for f, _, par in conv), forward
     for backward in dispatch.CONV_BACKWARD_PATHS:
         assert any(b == backward for _, b, _ in conv), backward
-    pools = {(p.op, p.parallel) for p in dispatch.PATHS if p.op != "conv2d"}
-    assert pools == {(op, par) for op in ("max_pool2d", "avg_pool2d") for par in (False, True)}
+    others = {(p.op, p.parallel) for p in dispatch.PATHS if p.op != "conv2d"}
+    ops = ("max_pool2d", "avg_pool2d", "batchnorm2d")
+    assert others == {(op, par) for op in ops for par in (False, True)}
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cnnlab import naive
-from cnnlab.layers import batchnorm2d_backward, batchnorm2d_forward
+from cnnlab.layers import batchnorm2d_backward, batchnorm2d_forward, dispatch
 from tests.layer_helpers import check_op
 
 FAST = (batchnorm2d_forward, batchnorm2d_backward)
@@ -32,21 +32,27 @@ def _torch_train(x, gamma, beta, eps=1e-5):
     return F.batch_norm(x, None, None, gamma, beta, training=True, eps=eps)
 
 
-SHAPES = [(4, 3, 5, 6), (1, 2, 3, 1), (7, 1, 1, 1), (2, 5, 2, 3)]
+# (3, 4, 9, 9): planes longer than the kernels' eight running sums, with a remainder.
+SHAPES = [(4, 3, 5, 6), (1, 2, 3, 1), (7, 1, 1, 1), (2, 5, 2, 3), (3, 4, 9, 9)]
+THREADS = pytest.mark.parametrize("parallel", [False, True], ids=["one-thread", "parallel"])
 TORCH = "PyTorch is the optional cross-check (pip install torch)"
 
 
+@THREADS
 @pytest.mark.parametrize("shape", SHAPES)
-def test_training_mode_against_finite_differences_and_naive(shape):
-    check_op(FAST, _inputs(shape), {"eps": 1e-5}, naive=NAIVE)
+def test_training_mode_against_finite_differences_and_naive(shape, parallel):
+    with dispatch.force(parallel=parallel):
+        check_op(FAST, _inputs(shape), {"eps": 1e-5}, naive=NAIVE)
 
 
 @pytest.mark.torch
+@THREADS
 @pytest.mark.parametrize("shape", SHAPES)
-def test_training_mode_matches_torch(shape):
+def test_training_mode_matches_torch(shape, parallel):
     pytest.importorskip("torch", reason=TORCH)
-    check_op(FAST, _inputs(shape), {"eps": 1e-5}, torch_fn=_torch_train,
-             finite_differences=False)
+    with dispatch.force(parallel=parallel):
+        check_op(FAST, _inputs(shape), {"eps": 1e-5}, torch_fn=_torch_train,
+                 finite_differences=False)
 
 
 def _eval_layers(running_mean, running_var):
@@ -65,8 +71,9 @@ def _eval_layers(running_mean, running_var):
     return layer(fast), layer(naive)
 
 
+@THREADS
 @pytest.mark.parametrize("with_torch", [False, True], ids=["fd-naive", "torch"])
-def test_evaluation_mode_against_everything(with_torch):
+def test_evaluation_mode_against_everything(with_torch, parallel):
     if with_torch:
         pytest.importorskip("torch", reason=TORCH)
     rng = np.random.default_rng(1)
@@ -80,7 +87,9 @@ def test_evaluation_mode_against_everything(with_torch):
         stats = [torch.tensor(s, dtype=x.dtype) for s in (running_mean, running_var)]
         return F.batch_norm(x, *stats, gamma, beta, training=False, eps=1e-5)
 
-    check_op(fast, _inputs((3, 3, 4, 4)), naive=slow, torch_fn=torch_eval if with_torch else None)
+    with dispatch.force(parallel=parallel):
+        check_op(fast, _inputs((3, 3, 4, 4)), naive=slow,
+                 torch_fn=torch_eval if with_torch else None)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

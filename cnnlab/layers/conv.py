@@ -163,7 +163,8 @@ def _forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray, g: ConvGeometry) ->
     """The forward pass of validated arrays, by the kernel that suits the shape
     (:func:`cnnlab.layers.dispatch.conv_forward_path`)."""
     path = dispatch.conv_forward_path(
-        channels=x.shape[1], filters=w.shape[0], groups=g.groups, stride=g.stride
+        channels=x.shape[1], filters=w.shape[0], groups=g.groups, stride=g.stride,
+        pixels=g.out_shape[2] * g.out_shape[3],
     )
     macs = math.prod(g.out_shape) * w[0].size
     if path == "depthwise":
@@ -255,6 +256,7 @@ def conv2d_backward(
     path = dispatch.conv_backward_path(
         groups=g.groups, stride=g.stride, dilation=g.dilation,
         by_convolution_fits=padding is not None, depthwise=g.groups == x.shape[1],
+        pixels=g.out_shape[2] * g.out_shape[3],
     )
     if path == "depthwise":
         parallel = dispatch.depthwise_parallel(dout.size * w[0].size)

@@ -45,9 +45,11 @@ __all__ = [
     "CONV_FORWARD_PATHS",
     "DEPTHWISE_PARALLEL_MIN_MACS",
     "LAZY",
+    "NORM_PARALLEL_MIN_SIZE",
     "PARALLEL_MIN_MACS",
     "PATHS",
     "POOL_PARALLEL_MIN_SIZE",
+    "TINY_OUTPUT_PIXELS",
     "Path",
     "announce_compile",
     "conv_backward_path",
@@ -55,6 +57,7 @@ __all__ = [
     "conv_parallel",
     "depthwise_parallel",
     "force",
+    "norm_parallel",
     "pool_parallel",
     "record",
     "trace",
@@ -86,6 +89,14 @@ BLOCKED_MIN_FILTERS = 24 if VECTOR_BYTES == 64 else 8
 #: any batch size.
 CHUNK_BYTES = 1 << 21
 
+#: One-group layers with at most this many output pixels per image take im2col in both
+#: directions: the register-blocked kernels work on rows of 4 pixels and spend most of
+#: their time on the padding, while BLAS sees one long product (ResNet-18's last stage
+#: at 64x64 input, 3x3 512->512 on 2x2, N=8, one thread: forward 4.5 ms against 7.6 ms,
+#: backward 9.7 ms against 35.9 ms; on 4x4 a tie forward, 5.1 against 7.9 ms backward;
+#: on 8x8 the blocked kernels win).
+TINY_OUTPUT_PIXELS = 16
+
 #: Depthwise convolutions with fewer multiply-adds than this run on one thread. A
 #: depthwise layer does a few multiply-adds per number it reads, as pooling does, so
 #: threads pay off far sooner than for a dense layer (:data:`PARALLEL_MIN_MACS`).
@@ -95,6 +106,10 @@ DEPTHWISE_PARALLEL_MIN_MACS = 1 << 18
 #: starting the threads costs more than the work (gradient checks call a layer
 #: thousands of times on a few hundred numbers).
 POOL_PARALLEL_MIN_SIZE = 1 << 15
+
+#: Batch norm inputs with fewer elements than this are normalised on one thread (the
+#: same trade as pooling's: a few operations per number read).
+NORM_PARALLEL_MIN_SIZE = 1 << 15
 
 # --- the paths --------------------------------------------------------------------------
 
@@ -143,6 +158,13 @@ def depthwise_parallel(macs: int) -> bool:
     return macs >= DEPTHWISE_PARALLEL_MIN_MACS
 
 
+def norm_parallel(size: int) -> bool:
+    """Whether batch norm of an input of ``size`` elements runs in parallel."""
+    if _state.parallel is not None:
+        return _state.parallel
+    return size >= NORM_PARALLEL_MIN_SIZE
+
+
 def pool_parallel(size: int) -> bool:
     """Whether pooling an input of ``size`` elements runs in parallel."""
     if _state.parallel is not None:
@@ -150,9 +172,12 @@ def pool_parallel(size: int) -> bool:
     return size >= POOL_PARALLEL_MIN_SIZE
 
 
-def conv_forward_path(*, channels: int, filters: int, groups: int, stride: tuple[int, int]) -> str:
+def conv_forward_path(
+    *, channels: int, filters: int, groups: int, stride: tuple[int, int], pixels: int = 1 << 30
+) -> str:
     """The forward path of a convolution (one of :data:`CONV_FORWARD_PATHS`).
 
+    ``pixels``: output pixels per image, ``H_out*W_out`` (see :data:`TINY_OUTPUT_PIXELS`).
     Raises ``ValueError`` when a forced path cannot run this layer.
     """
     stride1 = tuple(stride) == (1, 1)
@@ -171,6 +196,8 @@ def conv_forward_path(*, channels: int, filters: int, groups: int, stride: tuple
     wide_enough = filters >= BLOCKED_MIN_FILTERS and (
         channels >= BLOCKED_MIN_CHANNELS or not stride1
     )
+    if groups == 1 and pixels <= TINY_OUTPUT_PIXELS:
+        return "im2col"
     if groups == 1 and wide_enough:
         return "blocked"
     if depthwise:  # any stride: 5-8x faster than direct/im2col (MobileNet's 3x3 layers)
@@ -185,6 +212,7 @@ def conv_backward_path(
     dilation: tuple[int, int],
     by_convolution_fits: bool,
     depthwise: bool = False,
+    pixels: int = 1 << 30,
 ) -> str:
     """The backward path of a convolution (one of :data:`CONV_BACKWARD_PATHS`).
 
@@ -194,7 +222,9 @@ def conv_backward_path(
     3x3 stride 2: about 3x faster than im2col on one thread); strided layers with one
     group take im2col, whose two BLAS products beat the phases' small kernels (ResNet's
     3x3 stride 2, 64->128: 7.1 ms against 9.5 ms of CPU time). ``depthwise``: the
-    layer has ``groups == C``; it then takes ``depthwise`` at any stride.
+    layer has ``groups == C``; it then takes ``depthwise`` at any stride. ``pixels``:
+    output pixels per image; one-group layers with :data:`TINY_OUTPUT_PIXELS` or fewer
+    take im2col.
     """
     fits = {
         "by_convolution": by_convolution_fits,
@@ -214,7 +244,7 @@ def conv_backward_path(
         return forced
     if depthwise:
         return "depthwise"
-    if fits["by_phases"] and groups == 1:
+    if groups == 1 and (fits["by_phases"] or pixels <= TINY_OUTPUT_PIXELS):
         return "im2col"
     return next(path for path in CONV_BACKWARD_PATHS if fits[path])
 
@@ -276,9 +306,10 @@ class Path:
     Attributes
     ----------
     op : str
-        ``"conv2d"``, ``"max_pool2d"`` or ``"avg_pool2d"``.
+        ``"conv2d"``, ``"max_pool2d"``, ``"avg_pool2d"`` or ``"batchnorm2d"``.
     path : str
-        For a convolution ``"<forward path>/<backward path>"``; ``"pool"`` for pooling.
+        For a convolution ``"<forward path>/<backward path>"``; ``"pool"`` for pooling,
+        ``"norm"`` for batch norm.
     parallel : bool
         The multi-threaded kernels (True) or the single-threaded ones.
     x_shape, w_shape : tuple of int
@@ -328,8 +359,12 @@ def _pool_paths() -> list[Path]:
     ]
 
 
+def _norm_paths() -> list[Path]:
+    return [Path("batchnorm2d", "norm", parallel, (2, 3, 4, 4)) for parallel in (False, True)]
+
+
 #: Every path of every layer with a Numba kernel, as warmup compiles them.
-PATHS: tuple[Path, ...] = (*_conv_paths(), *_pool_paths())
+PATHS: tuple[Path, ...] = (*_conv_paths(), *_pool_paths(), *_norm_paths())
 
 
 #: Paths that :func:`cnnlab.warmup` leaves to compile on first use, as ``(parallel,

@@ -14,6 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from cnnlab.kernels import norm as kernels
+from cnnlab.kernels import parallel_chunks
+from cnnlab.layers import dispatch
 from cnnlab.layers._validate import as_float_array, check_dout, check_flag, same_dtype
 
 __all__ = ["BatchNorm2dCache", "batchnorm2d_backward", "batchnorm2d_forward"]
@@ -164,9 +167,9 @@ def batchnorm2d_forward(
     x, gamma, beta, training = validate_batchnorm2d(
         x, gamma, beta, training, running_mean, running_var, momentum, eps, where
     )
+    parallel = _parallel("batchnorm2d_forward", x)
     if training:
-        mean = x.mean(axis=(0, 2, 3))
-        var = x.var(axis=(0, 2, 3))
+        mean, var = _channel_stats(x, parallel)
         count = x.shape[0] * x.shape[2] * x.shape[3]
         if running_mean is not None:
             running_mean *= 1 - momentum
@@ -178,9 +181,35 @@ def batchnorm2d_forward(
         mean, var = running_mean.copy(), running_var.copy()
     inv_std = (1 / np.sqrt(var + eps)).astype(x.dtype)
     scale, shift = gamma * inv_std, beta - mean * gamma * inv_std
-    out = x * scale[:, None, None] + shift[:, None, None]
+    out = np.empty_like(x)
+    planes = x.shape[0] * x.shape[1]
+    if parallel:
+        kernels.scale_shift_parallel(x, scale, shift, out, parallel_chunks(planes))
+    else:
+        kernels.scale_shift(x, scale, shift, out, 0, planes)
     cache = BatchNorm2dCache(x=x, gamma=gamma, mean=mean, inv_std=inv_std, training=training)
-    return out.astype(x.dtype, copy=False), cache
+    return out, cache
+
+
+def _parallel(op: str, x: np.ndarray) -> bool:
+    """Whether ``op`` runs its parallel kernels (:func:`cnnlab.layers.dispatch.norm_parallel`)."""
+    parallel = dispatch.norm_parallel(x.size)
+    dispatch.record(op, "norm", parallel)
+    if parallel:
+        dispatch.announce_compile(kernels.scale_shift_parallel, x.dtype)
+    return parallel
+
+
+def _channel_stats(x: np.ndarray, parallel: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, var)`` of each channel over ``N, H, W``, summed in float64
+    (:func:`cnnlab.kernels.norm.channel_stats`), in ``x``'s dtype."""
+    C = x.shape[1]
+    mean, var = np.empty(C), np.empty(C)
+    if parallel:
+        kernels.channel_stats_parallel(x, mean, var, parallel_chunks(C))
+    else:
+        kernels.channel_stats(x, mean, var, 0, C)
+    return mean.astype(x.dtype), var.astype(x.dtype)
 
 
 def batchnorm2d_backward(
@@ -232,14 +261,27 @@ def batchnorm2d_backward(
         )
     x = cache.x
     dout = check_dout(dout, x.shape, x.dtype, "batchnorm2d_backward")
-    inv_std = cache.inv_std[:, None, None]
-    xhat = (x - cache.mean[:, None, None]) * inv_std
-    dbeta = dout.sum(axis=(0, 2, 3))
-    dgamma = (dout * xhat).sum(axis=(0, 2, 3))
-    scale = cache.gamma[:, None, None] * inv_std
-    if cache.training:
-        count = x.shape[0] * x.shape[2] * x.shape[3]
-        dx = scale * (dout - (dbeta[:, None, None] + xhat * dgamma[:, None, None]) / count)
+    N, C, H, W = x.shape
+    parallel = _parallel("batchnorm2d_backward", x)
+    dbeta64, dout_xmu = np.empty(C), np.empty(C)
+    if parallel:
+        dispatch.announce_compile(kernels.gradient_sums_parallel, x.dtype)
+        kernels.gradient_sums_parallel(dout, x, cache.mean, dbeta64, dout_xmu, parallel_chunks(C))
     else:
-        dx = scale * dout
-    return dx.astype(x.dtype, copy=False), dgamma, dbeta
+        kernels.gradient_sums(dout, x, cache.mean, dbeta64, dout_xmu, 0, C)
+    inv_std = cache.inv_std.astype(np.float64)
+    dgamma64 = dout_xmu * inv_std
+    scale = cache.gamma * inv_std
+    # dx = scale*dout - scale*inv_std*dgamma/m * (x - mean) - scale*dbeta/m  (training)
+    count = N * H * W
+    slope = -scale * inv_std * dgamma64 / count if cache.training else np.zeros(C)
+    offset = -scale * dbeta64 / count if cache.training else np.zeros(C)
+    a, b, d = (v.astype(x.dtype) for v in (scale, slope, offset))
+    dx = np.empty_like(x)
+    if parallel:
+        dispatch.announce_compile(kernels.input_gradient_parallel, x.dtype)
+        chunks = parallel_chunks(N * C)
+        kernels.input_gradient_parallel(dout, x, a, b, cache.mean, d, dx, chunks)
+    else:
+        kernels.input_gradient(dout, x, a, b, cache.mean, d, dx, 0, N * C)
+    return dx, dgamma64.astype(x.dtype), dbeta64.astype(x.dtype)

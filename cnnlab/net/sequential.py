@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from cnnlab.net._threads import one_blas_thread
 from cnnlab.net.modules import Layer, Shape
 from cnnlab.net.parameter import Parameter
 
@@ -159,8 +160,9 @@ class Sequential:
                 f"(cnnlab never converts silently): {hint}"
             )
         out = np.ascontiguousarray(x)
-        for layer in self.layers:
-            out = layer.forward(out)
+        with one_blas_thread():
+            for layer in self.layers:
+                out = layer.forward(out)
         return out
 
     __call__ = forward
@@ -185,8 +187,9 @@ class Sequential:
         if not input_grad:
             trainable = [any(p.trainable for p in layer.parameters()) for layer in self.layers]
             stop = trainable.index(True) if any(trainable) else len(self.layers)
-        for layer in reversed(self.layers[stop:]):
-            grad = layer.backward(grad)
+        with one_blas_thread():
+            for layer in reversed(self.layers[stop:]):
+                grad = layer.backward(grad)
         return grad if input_grad else None
 
     def train(self, mode: bool = True) -> Sequential:
