@@ -12,10 +12,11 @@ import math
 import numpy as np
 import pytest
 
-from cnnlab.grading import diagnose, mistakes, question, variant_for
-from cnnlab.grading import reference as ref
+from cnnlab.grading import diagnose, question, variant_for
+from cnnlab.grading.build import Mistake
 from cnnlab.grading.check import run_case
 from cnnlab.grading.diagnose import SENTENCES
+from cnnlab.grading.questions import assignment_module
 
 RNG_SEED = 11
 
@@ -36,12 +37,31 @@ def _diagnosed(key: str, target, mistake: str, variant=None) -> None:
     assert SENTENCES[mistake] in found, found
 
 
-def test_sentences_are_short_fixed_text():
+def _diagnosed_as(key: str, target, beginning: str, variant=None) -> None:
+    """The report names the question's mistake whose sentence starts with ``beginning``."""
+    found = _diagnoses(key, target, variant)
+    assert any(sentence.startswith(beginning) for sentence in found), found
+
+
+def _course_mistakes(assignment: str) -> list[Mistake]:
+    """Every Mistake an assignment's questions file declares (in module-level lists)."""
+    module = assignment_module(assignment)
+    found = []
+    for value in vars(module).values():
+        if isinstance(value, list | tuple):
+            found += [m for m in value if isinstance(m, Mistake)]
+    assert found, assignment
+    return found
+
+
+@pytest.mark.parametrize("assignment", ["ps2_conv"])
+def test_sentences_are_short_fixed_text(assignment):
     # Fixed strings (never formatted with a case's numbers), one or two sentences each.
-    for name, sentence in SENTENCES.items():
-        assert sentence.endswith("."), name
-        assert len(sentence) < 260, name
-        assert "{" not in sentence, name
+    sentences = list(SENTENCES.values()) + [m.sentence for m in _course_mistakes(assignment)]
+    for sentence in sentences:
+        assert sentence.endswith("."), sentence
+        assert len(sentence) < 260, sentence
+        assert "{" not in sentence, sentence
 
 
 # --- ps1 --------------------------------------------------------------------------------------
@@ -179,16 +199,16 @@ CONV_FORWARD = "ps2_conv-conv_forward"
 @pytest.mark.parametrize(
     ("mistake", "kwargs"),
     [
-        ("flipped_kernel", {"flip": True}),
-        ("forward_no_bias", {"bias": False}),
-        ("forward_missing_last", {"last": False}),
+        ("the kernel is flipped", {"flip": True}),
+        ("the bias b[f] was not added", {"bias": False}),
+        ("the last row and column of outputs", {"last": False}),
     ],
 )
 def test_conv_forward_mistakes(mistake, kwargs):
     def student(x, w, b, stride, padding):
         return _conv_forward(x, w, b, stride, padding, **kwargs)
 
-    _diagnosed(CONV_FORWARD, student, mistake)
+    _diagnosed_as(CONV_FORWARD, student, mistake)
 
 
 def test_conv_forward_padding_and_stride_mistakes():
@@ -206,10 +226,10 @@ def test_conv_forward_padding_and_stride_mistakes():
             return _conv_forward(x, w, b, stride, padding)
         return _conv_forward(x, w.transpose(0, 1, 3, 2), b, stride, padding)
 
-    _diagnosed(CONV_FORWARD, one_side, "forward_one_side_padding")
-    _diagnosed(CONV_FORWARD, no_stride, "forward_stride_ignored")
-    _diagnosed(CONV_FORWARD, no_padding, "forward_padding_ignored")
-    _diagnosed(CONV_FORWARD, transposed, "transposed_kernel")
+    _diagnosed_as(CONV_FORWARD, one_side, "the input was padded on one side only")
+    _diagnosed_as(CONV_FORWARD, no_stride, "the stride was ignored: output (i, j)")
+    _diagnosed_as(CONV_FORWARD, no_padding, "the input was not zero-padded")
+    _diagnosed_as(CONV_FORWARD, transposed, "the kernel's rows and columns are swapped")
 
 
 def _conv_backward(x, w, b, dout, stride, padding, **mistake):
@@ -262,25 +282,25 @@ CONV_BACKWARD = "ps2_conv-conv_backward"
 @pytest.mark.parametrize(
     ("mistake", "kwargs"),
     [
-        ("uncropped_dx", {"uncropped": True}),
-        ("backward_stride_ignored", {"no_stride": True}),
-        ("dx_flipped_kernel", {"flip_dx": True}),
-        ("dx_overwritten", {"overwrite": True}),
-        ("transposed_dw", {"transpose_dw": True}),
-        ("flipped_dw", {"flip_dw": True}),
-        ("dw_mean", {"mean_dw": True}),
-        ("dw_one_image", {"last_image_dw": True}),
-        ("db_not_summed_over_n", {"db": lambda d: d.sum(axis=(2, 3))}),
-        ("db_not_summed_over_positions", {"db": lambda d: d.sum(axis=0)}),
-        ("db_summed_over_filters", {"db": lambda d: d.sum()}),
-        ("db_mean", {"db": lambda d: d.mean(axis=(0, 2, 3))}),
+        ("dx still has the padded border", {"uncropped": True}),
+        ("the stride was ignored in backward", {"no_stride": True}),
+        ("dx used a flipped kernel", {"flip_dx": True}),
+        ("gradients were overwritten (=) where windows", {"overwrite": True}),
+        ("dw is transposed", {"transpose_dw": True}),
+        ("dw is flipped", {"flip_dw": True}),
+        ("dw was averaged", {"mean_dw": True}),
+        ("dw holds only one image", {"last_image_dw": True}),
+        ("db must also be summed over the images", {"db": lambda d: d.sum(axis=(2, 3))}),
+        ("db must be summed over every output position", {"db": lambda d: d.sum(axis=0)}),
+        ("db has one value per filter", {"db": lambda d: d.sum()}),
+        ("db was averaged", {"db": lambda d: d.mean(axis=(0, 2, 3))}),
     ],
 )
 def test_conv_backward_mistakes(mistake, kwargs):
     def student(x, w, b, dout, stride, padding):
         return _conv_backward(x, w, b, dout, stride, padding, **kwargs)
 
-    _diagnosed(CONV_BACKWARD, student, mistake)
+    _diagnosed_as(CONV_BACKWARD, student, mistake)
 
 
 def test_conv_backward_reference_loop_is_right_and_undiagnosed():
@@ -292,22 +312,33 @@ def test_conv_backward_reference_loop_is_right_and_undiagnosed():
 
 def test_dw_with_filter_and_channel_axes_swapped():
     def student(x, w, b, dout, stride, padding):
-        dx, dw, db = ref.conv_grads(x, w, b, dout, stride, padding)
+        dx, dw, db = assignment_module("ps2_conv").conv_grads(x, w, b, dout, stride, padding)
         return dx, dw.transpose(1, 0, 2, 3), db
 
-    _diagnosed(CONV_BACKWARD, student, "dw_filters_channels_swapped")
+    _diagnosed_as(CONV_BACKWARD, student, "dw has its filter and channel axes swapped")
 
 
-def _tanh_probe(mistake: str | None):
-    def probe(x, a, df):
-        def f(z):
-            return np.tanh(z @ a)
+def _tanh_probe(x, a, df, h=1e-5):
+    """The centred difference, written out as a student would."""
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        old = x[index]
+        x[index] = old + h
+        plus = np.tanh(x @ a)
+        x[index] = old - h
+        minus = np.tanh(x @ a)
+        x[index] = old
+        grad[index] = np.sum((plus - minus) * df) / (2 * h)
+    return grad
 
-        if mistake is None:
-            return mistakes.numerical_gradient(f, x, df, mistake="none")
-        return mistakes.numerical_gradient(f, x, df, mistake=mistake)
 
-    return probe
+NUMERICAL_GRADIENT_SENTENCES = {
+    "forward_difference": "that is a one-sided difference",
+    "ignores_df": "the upstream gradient df was ignored",
+    "divides_by_h": "the centred difference spans 2h",
+    "not_restored": "x[i] was not restored",
+}
 
 
 @pytest.mark.parametrize(
@@ -338,13 +369,13 @@ def test_numerical_gradient_mistakes(mistake):
             )
         return grad
 
-    _diagnosed("ps2_conv-numerical_gradient", student, mistake)
+    _diagnosed_as("ps2_conv-numerical_gradient", student, NUMERICAL_GRADIENT_SENTENCES[mistake])
 
 
 def test_the_correct_numerical_gradient_passes():
     q = question("ps2_conv-numerical_gradient")
     cases = q.visible_cases({}) + q.hidden_cases(np.random.default_rng(1), {})
-    outcomes = [run_case(q, _tanh_probe(None), c) for c in cases]
+    outcomes = [run_case(q, _tanh_probe, c) for c in cases]
     assert q.grade(outcomes, cases, {}).score == q.points
 
 
@@ -371,7 +402,7 @@ def test_a_forward_that_ignores_the_stride_with_the_right_output_shape():
                 out[:, :, i, j] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3]))
         return out + b[None, :, None, None]
 
-    _diagnosed(CONV_FORWARD, student, "forward_stride_ignored")
+    _diagnosed_as(CONV_FORWARD, student, "the stride was ignored: output (i, j)")
 
 
 def test_a_dx_cropped_then_zero_padded_again():
@@ -379,7 +410,7 @@ def test_a_dx_cropped_then_zero_padded_again():
         dx, dw, db = _conv_backward(x, w, b, dout, stride, padding)
         return np.pad(dx, ((0, 0), (0, 0), (padding, padding), (padding, padding))), dw, db
 
-    _diagnosed(CONV_BACKWARD, student, "dx_zero_border")
+    _diagnosed_as(CONV_BACKWARD, student, "dx has the padded input's shape")
 
 
 def test_a_dx_cropped_at_the_top_left_corner():
@@ -387,7 +418,7 @@ def test_a_dx_cropped_at_the_top_left_corner():
         dxp, dw, db = _conv_backward(x, w, b, dout, stride, padding, uncropped=True)
         return dxp[:, :, : x.shape[2], : x.shape[3]], dw, db
 
-    _diagnosed(CONV_BACKWARD, student, "dx_crop_offset")
+    _diagnosed_as(CONV_BACKWARD, student, "dx was cropped at the wrong place")
 
 
 def test_a_dw_from_the_first_image_only():
@@ -396,7 +427,7 @@ def test_a_dw_from_the_first_image_only():
         dw = _conv_backward(x[:1], w, b, dout[:1], stride, padding)[1]
         return dx, dw, db
 
-    _diagnosed(CONV_BACKWARD, student, "dw_one_image")
+    _diagnosed_as(CONV_BACKWARD, student, "dw holds only one image")
 
 
 def test_one_bias_per_weight_is_named_even_on_1x1_kernels():

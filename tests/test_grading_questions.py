@@ -37,7 +37,7 @@ from cnnlab.grading import (
     variant_for,
 )
 from cnnlab.grading.check import Score, cnnlab_use, run_case
-from cnnlab.grading.questions import points_total
+from cnnlab.grading.questions import assignment_module, points_total
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "autograder"
@@ -463,7 +463,7 @@ def _full_run(key: str, target, variant=None, seed: int = 5):
 
 
 def test_float32_answers_are_judged_at_float32_precision():
-    from cnnlab.grading import reference as ref
+    ref = assignment_module("ps2_conv")
 
     def conv2d_out(x, w, b, stride, padding):
         x32, w32, b32 = (a.astype(np.float32) for a in (x, w, b))
@@ -528,7 +528,7 @@ def test_arrays_lists_and_tuples_with_the_same_values_are_interchangeable():
 
 
 def test_partial_credit_for_a_mistake_does_not_depend_on_the_variant():
-    from cnnlab.grading import reference as ref
+    ref = assignment_module("ps2_conv")
 
     def uncropped(x, w, b, dout, stride, padding):
         xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
@@ -548,9 +548,7 @@ def test_partial_credit_for_a_mistake_does_not_depend_on_the_variant():
 
 def test_a_partial_score_explains_its_split():
     def conv2d_grads(x, w, b, dout, stride, padding):
-        from cnnlab.grading import reference as ref
-
-        dx, dw, db = ref.conv_grads(x, w, b, dout, stride, padding)
+        dx, dw, db = assignment_module("ps2_conv").conv_grads(x, w, b, dout, stride, padding)
         return dx, dw, db * 2
 
     report = _full_run("ps2_conv-conv_backward", conv2d_grads)

@@ -31,7 +31,7 @@ for finder in finders:
     except Exception as exc:
         print("finder", type(exc).__name__)
 reference = {}
-for name in ("cnnlab", "cnnlab.layers", "cnnlab.grading.reference", *ATTACK["reference_modules"]):
+for name in ("cnnlab", "cnnlab.layers", "cnnlab.naive", *ATTACK["reference_modules"]):
     try:
         reference[name] = importlib.import_module(name)
     except Exception as exc:

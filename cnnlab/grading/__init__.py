@@ -10,15 +10,14 @@ which runs the same cases in the student's own kernel and prints the same report
 Modules
 -------
 questions   Case, Check, Verdict, Report, Question and the registry
-build       the builder: function_question, value_question, Mistake
+build       the builder: function_question, value_question, Mistake, Part
 plain       the plain-data type check and wire format (stdlib + NumPy only)
 variants    per-student numbers from the student id (public), hidden-case seeds
 check       the in-kernel ``check``
 compare     sub-checks: numbers and arrays against the reference
-reference   the correct answers, from cnnlab.layers
 mistakes    deliberately wrong implementations
 diagnose    misconception detectors built on them
-ps1, ps2    the questions of two assignments; ps3 and ps4 declare theirs in
+ps1         the questions of one assignment; the others declare theirs in
             autograder/source/<assignment>/<assignment>_questions.py
 
 Question keys are the test cells' nbgrader ``grade_id``: ``"<assignment>-<name>"``

@@ -16,23 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import numpy as np
-
 from cnnlab.grading import mistakes
-from cnnlab.grading import reference as ref
 from cnnlab.grading.compare import as_number, close
 from cnnlab.grading.questions import Case
 
 __all__ = [
     "SENTENCES",
-    "conv_db",
-    "conv_dw",
-    "conv_dx",
-    "conv_out",
     "conv_params",
     "dense_params",
     "first_match",
-    "numerical_gradient",
     "output_size",
     "same_padding",
     "separable_params",
@@ -128,90 +120,6 @@ SENTENCES: dict[str, str] = {
     ),
     "mb_not_mib": "that is in MB (10^6 bytes); a MiB is 2^20 = 1,048,576 bytes.",
     "wrong_dtype_size": "float32 values take 4 bytes each.",
-    # conv forward
-    "flipped_kernel": (
-        "the kernel is flipped: CNN layers compute a cross-correlation, "
-        "out = sum w[kh, kw] * x[i*s + kh, j*s + kw], without flipping w."
-    ),
-    "transposed_kernel": (
-        "the kernel's rows and columns are swapped (w[kw, kh] used for w[kh, kw])."
-    ),
-    "forward_no_bias": "the bias b[f] was not added to the output of filter f.",
-    "forward_one_side_padding": (
-        "the input was padded on one side only: np.pad needs (p, p) on both spatial axes."
-    ),
-    "forward_missing_last": (
-        "the last row and column of outputs are missing: the window's positions run "
-        "from 0 to (H + 2p - KH)//s inclusive (range(H_out) with the +1)."
-    ),
-    "forward_stride_ignored": (
-        "the stride was ignored: output (i, j) reads the window starting at (i*s, j*s)."
-    ),
-    "forward_padding_ignored": "the input was not zero-padded before sliding the window.",
-    # conv backward
-    "dx_zero_border": (
-        "dx has the padded input's shape with a zero border: dx is the gradient of x "
-        "itself, (N, C, H, W), so crop dxp and return it without padding it again."
-    ),
-    "dx_crop_offset": (
-        "dx was cropped at the wrong place: the padding sits on both sides, so keep "
-        "dxp[:, :, p:p+H, p:p+W], not the top-left corner."
-    ),
-    "uncropped_dx": (
-        "dx still has the padded border: the gradient for the padding is thrown away, "
-        "so crop dxp[:, :, p:p+H, p:p+W]."
-    ),
-    "backward_stride_ignored": (
-        "the stride was ignored in backward: the gradient of output (i, j) goes to the "
-        "window starting at (i*s, j*s), as in forward."
-    ),
-    "dx_flipped_kernel": (
-        "dx used a flipped kernel: each output's gradient flows back through the same "
-        "weight w[f, c, kh, kw] that multiplied x[i*s + kh, j*s + kw] in forward."
-    ),
-    "dx_overwritten": (
-        "gradients were overwritten (=) where windows overlap: a pixel seen by several "
-        "windows collects the sum of their gradients (+=)."
-    ),
-    "transposed_dw": (
-        "dw is transposed (dw[..., kw, kh]): dw[f, c, kh, kw] pairs with "
-        "x[i*s + kh, j*s + kw], rows with rows."
-    ),
-    "flipped_dw": (
-        "dw is flipped, as for a true convolution: no flip anywhere, dw[f, c, kh, kw] "
-        "= sum over n, i, j of dout[n, f, i, j] * x[n, c, i*s + kh, j*s + kw]."
-    ),
-    "dw_one_image": (
-        "dw holds only one image's contribution: accumulate (+=) over every image of "
-        "the batch instead of overwriting or using a single image."
-    ),
-    "dw_mean": "dw was averaged over the batch; the gradient of a sum is a sum (no 1/N).",
-    "dw_filters_channels_swapped": (
-        "dw has its filter and channel axes swapped: it must match w, (F, C, KH, KW)."
-    ),
-    "db_not_summed_over_n": "db must also be summed over the images of the batch (axis 0).",
-    "db_not_summed_over_positions": (
-        "db must be summed over every output position (axes 2 and 3): the bias is "
-        "added at each of them."
-    ),
-    "db_summed_over_filters": (
-        "db has one value per filter: sum over axes 0, 2 and 3, not over filters."
-    ),
-    "db_mean": "db was averaged; every output the bias touched adds its full gradient (a sum).",
-    # gradient checking
-    "forward_difference": (
-        "that is a one-sided difference (f(x + h) - f(x))/h: use the centred "
-        "(f(x + h) - f(x - h))/(2h), which is far more accurate."
-    ),
-    "ignores_df": (
-        "the upstream gradient df was ignored: the gradient of sum(f(x) * df) weights "
-        "each output's change by df."
-    ),
-    "divides_by_h": "the centred difference spans 2h, so divide by 2h, not h.",
-    "not_restored": (
-        "x[i] was not restored after nudging it, so later entries "
-        "were measured at a shifted point."
-    ),
 }
 
 
@@ -359,124 +267,3 @@ def separable_params(value: Any, case: Case, reference: Any, *, every: bool = Fa
     )
 
 
-# --- ps2 ------------------------------------------------------------------------------------
-
-
-def _conv_args(case: Case):
-    x, w, b = (np.asarray(a, dtype=np.float64) for a in case.args[:3])
-    stride, padding = int(case.args[-2]), int(case.args[-1])
-    return x, w, b, stride, padding
-
-
-def conv_out(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
-    """``case.args = (x, w, b, stride, padding)``; the forward output."""
-    x, w, b, s, p = _conv_args(case)
-    xp_top = np.pad(x, ((0, 0), (0, 0), (p, 0), (p, 0)))
-    xp_bottom = np.pad(x, ((0, 0), (0, 0), (0, p), (0, p)))
-    candidates = [
-        ("flipped_kernel", lambda: ref.conv_out(x, w[..., ::-1, ::-1], b, s, p)),
-        ("forward_no_bias", lambda: ref.conv_out(x, w, np.zeros_like(b), s, p)),
-        ("forward_missing_last", lambda: np.asarray(reference)[..., :-1, :-1]),
-        ("forward_stride_ignored", lambda: ref.conv_out(x, w, b, 1, p)),
-        ("forward_stride_ignored", lambda: mistakes.conv_out_stride_ignored(x, w, b, s, p)),
-        ("forward_padding_ignored", lambda: ref.conv_out(x, w, b, s, 0)),
-        ("forward_one_side_padding", lambda: ref.conv_out(xp_top, w, b, s, 0)),
-        ("forward_one_side_padding", lambda: ref.conv_out(xp_bottom, w, b, s, 0)),
-        (
-            "forward_one_side_padding",
-            lambda: ref.conv_out(np.pad(x, _one_side(2 * p)), w, b, s, 0),
-        ),
-    ]
-    if w.shape[2] == w.shape[3]:
-        candidates.append(
-            ("transposed_kernel", lambda: ref.conv_out(x, w.transpose(0, 1, 3, 2), b, s, p))
-        )
-    return first_match(value, reference, candidates, every=every)
-
-
-def _one_side(total: int) -> tuple:
-    return ((0, 0), (0, 0), (total, 0), (total, 0))
-
-
-def _conv_backward_args(case: Case):
-    x, w, b, dout = (np.asarray(a, dtype=np.float64) for a in case.args[:4])
-    return x, w, b, dout, int(case.args[4]), int(case.args[5])
-
-
-def conv_dx(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
-    """``case.args = (x, w, b, dout, stride, padding)``; the student's ``dx``."""
-    x, w, b, dout, s, p = _conv_backward_args(case)
-    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
-    return first_match(
-        value,
-        reference,
-        every=every,
-        candidates=[
-            ("uncropped_dx", lambda: ref.conv_grads(xp, w, b, dout, s, 0)[0]),
-            ("dx_zero_border", lambda: mistakes.pad(np.asarray(reference), p)),
-            ("dx_crop_offset", lambda: mistakes.conv_dx_cropped_top_left(x, w, b, dout, s, p)),
-            (
-                "backward_stride_ignored",
-                lambda: mistakes.conv_grads_stride_ignored(x, w, b, dout, s, p)[0],
-            ),
-            ("dx_flipped_kernel", lambda: ref.conv_grads(x, w[..., ::-1, ::-1], b, dout, s, p)[0]),
-            ("dx_overwritten", lambda: mistakes.conv_dx_overwritten(x, w, dout, s, p)),
-        ],
-    )
-
-
-def conv_dw(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
-    """``case.args = (x, w, b, dout, stride, padding)``; the student's ``dw``."""
-    x, w, b, dout, s, p = _conv_backward_args(case)
-    correct = np.asarray(reference)
-    candidates = [
-        ("flipped_dw", lambda: correct[..., ::-1, ::-1]),
-        (
-            "backward_stride_ignored",
-            lambda: mistakes.conv_grads_stride_ignored(x, w, b, dout, s, p)[1],
-        ),
-        ("dw_one_image", lambda: ref.conv_grads(x[-1:], w, b, dout[-1:], s, p)[1]),
-        ("dw_one_image", lambda: ref.conv_grads(x[:1], w, b, dout[:1], s, p)[1]),
-        ("dw_mean", lambda: correct / x.shape[0]),
-        ("dw_filters_channels_swapped", lambda: correct.transpose(1, 0, 2, 3)),
-    ]
-    if w.shape[2] == w.shape[3]:
-        candidates.insert(0, ("transposed_dw", lambda: correct.transpose(0, 1, 3, 2)))
-    return first_match(value, reference, candidates, every=every)
-
-
-def conv_db(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
-    """``case.args = (x, w, b, dout, stride, padding)``; the student's ``db``."""
-    dout = np.asarray(case.args[3], dtype=np.float64)
-    return first_match(
-        value,
-        reference,
-        every=every,
-        candidates=[
-            ("db_not_summed_over_n", lambda: dout.sum(axis=(2, 3))),
-            ("db_not_summed_over_n", lambda: dout[-1].sum(axis=(1, 2))),
-            ("db_not_summed_over_positions", lambda: dout.sum(axis=0)),
-            ("db_summed_over_filters", lambda: dout.sum()),
-            ("db_mean", lambda: dout.mean(axis=(0, 2, 3))),
-        ],
-    )
-
-
-def numerical_gradient(value: Any, case: Case, reference: Any, *, every: bool = False) -> Any:
-    """``case.args = (x, a, df)`` for ``f(z) = tanh(z @ a)`` and ``h = 1e-5``."""
-    x, a, df = (np.asarray(v, dtype=np.float64) for v in case.args[:3])
-
-    def f(z: np.ndarray) -> np.ndarray:
-        return np.tanh(z @ a)
-
-    return first_match(
-        value,
-        reference,
-        every=every,
-        candidates=[
-            (name, lambda name=name: mistakes.numerical_gradient(f, x, df, mistake=name))
-            for name in ("forward_difference", "ignores_df", "divides_by_h", "not_restored")
-        ],
-        rtol=1e-6,
-        atol=1e-9,
-    )

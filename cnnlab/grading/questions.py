@@ -53,7 +53,6 @@ ASSIGNMENTS = (
 )
 _MODULES = {
     "ps1_shapes_params": "cnnlab.grading.ps1",
-    "ps2_conv": "cnnlab.grading.ps2",
 }
 #: An assignment's or a question's name: what nbgrader allows in a grade_id, minus "-".
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
