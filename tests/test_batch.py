@@ -161,3 +161,35 @@ def test_result_store_round_trip(tmp_path):
     assert store.get("../x") is None
     with pytest.raises(ValueError, match="not a plan key"):
         store.put("../x", outcome)
+
+
+def test_the_store_keeps_only_what_current_submissions_refer_to(tmp_path):
+    from autograder.tools.batch import prune_results
+    from autograder.tools.state import GradingState
+
+    course = str(tmp_path / "course")
+    os.makedirs(os.path.join(course, "source", "ps"))
+    open(os.path.join(course, "source", "ps", "ps.ipynb"), "w").close()
+    for student in ("alice", "bob", "carol", "dave"):
+        os.makedirs(os.path.join(course, "submitted", student, "ps"))
+    store = P.ResultStore(os.path.join(course, "results"))
+    outcome = P.GradingOutcome({}, {"q": ("text", 1.0)}, "completed", "footer", "", 0.1)
+    key = {name: char * 64 for name, char in (("alice_now", "a"), ("alice_before", "b"),
+                                              ("bob", "c"), ("carol", "d"), ("erin", "e"),
+                                              ("dave", "f"))}
+    for name, k in key.items():
+        store.put(k, outcome, about={"student": name.split("_")[0], "assignment": "ps",
+                                     "notebook": "ps"})
+    half_written = os.path.join(store.folder, "xx", "tmpkilled.tmp")
+    os.makedirs(os.path.dirname(half_written))
+    open(half_written, "w").close()
+    state = GradingState(course)
+    state.record("alice/ps", "input-a", 1.0, 1.0, 0.1, [key["alice_now"]])
+    state.record("bob/ps", "input-b", 1.0, 1.0, 0.1, [key["bob"]])
+    state.entries["dave/ps"] = state.entries["bob/ps"].__class__("input-d", 1, 1, 0.1, 0.0)
+    # carol: no entry yet (a run was killed before her gradebook pass); dave: an entry
+    # from before outcomes were recorded; erin: no longer submitted
+    assert prune_results(course, store, state) == 2
+    assert set(store.keys()) == {key["alice_now"], key["bob"], key["carol"], key["dave"]}
+    assert not os.path.exists(os.path.dirname(half_written))
+    assert prune_results(course, store, state) == 0

@@ -38,11 +38,11 @@ COPIES = {"correct": ["correct2", "correct3"], "raises": ["raises2"], "loops": [
 SETTINGS = {"SandboxedGrading.case_timeout": 1.0, "SandboxedGrading.question_timeout": 2.0}
 
 
-def make_class(course: str) -> list[str]:
+def make_class(course: str, settings: dict | None = None) -> list[str]:
     """The fixture course with its samples and copies of them: returns the students."""
     C.make_course(course, {ASSIGNMENT: os.path.join(FIXTURE, "source", ASSIGNMENT)},
                   course_module="fixture_questions", extra_sys_path=[FIXTURE],
-                  settings=SETTINGS)
+                  settings=settings or SETTINGS)
     with open(os.path.join(course, "course_secret"), "w") as fh:
         fh.write(SECRET + "\n")
     env = C.nbgrader_env()
@@ -259,6 +259,59 @@ def test_a_killed_run_resumes_without_redoing_finished_work(serial, tmp_path):
     assert f"{kept} already computed" in log
     assert C.scores(course, [ASSIGNMENT]) == C.scores(serial[0], [ASSIGNMENT])
     assert autograded(course) == autograded(serial[0])
+
+
+def test_a_run_killed_while_nbgrader_writes_the_gradebook_resumes(serial, tmp_path):
+    """SIGKILL of the whole run (coordinator and its processes) after nbgrader has
+    written two submissions of the gradebook pass and before it wrote the others: held
+    there by ``pause_hook`` until the test kills it."""
+    import sqlite3
+
+    from nbgrader.api import Gradebook
+
+    course = str(tmp_path / "course")
+    students = make_class(course, {**SETTINGS, "Autograde.post_convert_hook":
+                                   "pause_hook.post_convert_hook"})
+    grade_cli(course, "--workers", "1", "--student", "correct")  # graded and recorded
+    marker = tmp_path / "paused"
+    env = {**env_for_workers(), "CNNLAB_TEST_PAUSE_AFTER": "2",
+           "CNNLAB_TEST_PAUSE_FILE": str(marker)}
+    run = subprocess.Popen([sys.executable, "-m", "autograder.tools", "grade", "--course",
+                            course, "--workers", "1"], env=env, cwd=course,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    try:
+        _wait_for(lambda: marker.exists() or run.poll() is not None, 300,
+                  "the gradebook pass")
+        assert run.poll() is None, "the run ended before the gradebook pass was held"
+    finally:
+        _stop(run)
+    # none of the interrupted pass's submissions is recorded as graded; the database
+    # itself is whole (sqlite's journal undoes an unfinished transaction)
+    with open(os.path.join(course, ".cnnlab", "grading-state.json")) as fh:
+        assert set(json.load(fh)["submissions"]) == {f"correct/{ASSIGNMENT}"}
+    with sqlite3.connect(os.path.join(course, "gradebook.db")) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    kept = _stored(course)
+    assert kept == len(students)  # every sandbox result arrived before the pass began
+
+    proc = grade_cli(course, "--workers", "1")
+    status = rows(proc.stdout)
+    assert status.pop("correct") == "unchanged"
+    assert set(status.values()) == {"graded"}
+    log = log_of(proc.stdout)
+    assert f"0 notebooks to run on workers ({len(students) - 1} already computed)" in log
+    assert log.count("| INFO] Autograding ") == len(students) - 1
+    assert C.scores(course, [ASSIGNMENT]) == C.scores(serial[0], [ASSIGNMENT])
+    assert autograded(course) == autograded(serial[0])
+    with Gradebook(C.db_url(course)) as gb:  # every submission has all its grades
+        cells = {c.name for nb in gb.find_assignment(ASSIGNMENT).notebooks
+                 for c in nb.grade_cells}
+        for student in students:
+            grades = [g for snb in gb.find_submission(ASSIGNMENT, student).notebooks
+                      for g in snb.grades]
+            assert {g.name for g in grades} == cells, student
+            assert all(g.auto_score is not None for g in grades), student
 
 
 def test_canvas_export_has_one_row_per_student(serial, tmp_path):

@@ -19,6 +19,7 @@ cells, attachments, outputs, cell tags and ids) is hostile HTML until made safe:
 
 from __future__ import annotations
 
+import functools
 import re
 
 import bleach
@@ -56,7 +57,15 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]")
 
 def clean(html: str, *, instructor: bool = False) -> str:
     """``html`` with only allowlisted tags, attributes and URL schemes; anything else
-    escaped (shown as text), comments removed."""
+    escaped (shown as text), comments removed.
+
+    A pure function of its arguments, remembered for the last few thousand: the
+    instructor's cells recur in every student's notebook and feedback of a class."""
+    return _clean(html, instructor)
+
+
+@functools.lru_cache(maxsize=4096)
+def _clean(html: str, instructor: bool) -> str:
     attributes = INSTRUCTOR_ATTRIBUTES if instructor else ALLOWED_ATTRIBUTES
     return bleach.clean(html, tags=ALLOWED_TAGS, attributes=_attribute_allowed(attributes),
                         protocols=ALLOWED_PROTOCOLS | {"data"}, strip=False,

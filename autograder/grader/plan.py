@@ -19,6 +19,7 @@ result computed by a worker is found again by the nbgrader process that applies 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import hashlib
@@ -324,6 +325,42 @@ class ResultStore:
             json.dump({**dict(about or {}), **outcome.to_json()}, fh)
         os.replace(tmp, path)
         return path
+
+    def keys(self) -> list[str]:
+        """Every stored outcome's key."""
+        out = []
+        for _, _, names in os.walk(self.folder):
+            out += [n[:-5] for n in names if n.endswith(".json") and n[:-5].isalnum()]
+        return sorted(out)
+
+    def about(self, key: str) -> dict:
+        """Whose notebook an outcome is (``assignment``, ``student``, ``notebook``);
+        empty when unreadable."""
+        try:
+            with open(self._path(key), encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (OSError, ValueError):
+            return {}
+        return {k: data.get(k) for k in ("assignment", "student", "notebook")}
+
+    def prune(self, keep) -> int:
+        """Delete every outcome for which ``keep(key)`` is false, and what a killed
+        :meth:`put` left half-written (``*.tmp``); returns how many outcomes went."""
+        removed = 0
+        for key in self.keys():
+            if not keep(key):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(self._path(key))
+                    removed += 1
+        for dirpath, _, names in os.walk(self.folder, topdown=False):
+            for name in names:
+                if name.endswith(".tmp"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(os.path.join(dirpath, name))
+            if dirpath != self.folder:
+                with contextlib.suppress(OSError):
+                    os.rmdir(dirpath)  # only when empty
+        return removed
 
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

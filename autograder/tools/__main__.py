@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--submissions", help="a submitted/ folder or a zip of one, copied in first")
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes of the embedded Dask cluster (default: all cores; "
-                        "0: no workers, nbgrader's own process grades one at a time)")
+                        "0: no workers, nbgrader grades one at a time in this process)")
     p.add_argument("--scheduler", help="send the work to the Dask cluster at tcp://HOST:PORT")
     p.add_argument("--force", action="store_true",
                    help="grade every submission again, not only new or changed ones")

@@ -6,18 +6,20 @@
 2. **Plan** each notebook in this process (the only one with the secret).
 3. **Execute** the plans not already in the result store on Dask workers
    (:mod:`autograder.tools.workers`); outcomes are stored as they arrive. With
-   ``workers=0`` nothing is sent anywhere and nbgrader's process grades each notebook.
+   ``workers=0`` nothing is sent anywhere and nbgrader grades each notebook here.
 4. **Write.** One ``nbgrader autograde --force`` per assignment, limited to the
-   selected students, whose ``SandboxedGrading`` takes each notebook's outcome from the
-   store: the gradebook has a single writer, and scores and feedback are those of a
-   serial run. Then the gradebook check; only then is the state updated.
+   selected students and run in this process (:mod:`autograder.tools.nbgrader_app`),
+   whose ``SandboxedGrading`` takes each notebook's outcome from the store: the
+   gradebook has a single writer, and scores and feedback are those of a serial run.
+   Then the gradebook check; only then is the state updated.
+5. **Prune.** After a run without failures, the stored outcomes no current submission
+   refers to are deleted (:func:`prune_results`).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -126,24 +128,25 @@ def _nbgrader_failures(lines: Sequence[str]) -> dict[str, str]:
 
 def _autograde(course: str, assignment: str, *, env: Mapping[str, str], store: str | None,
                exclude: Sequence[str], log: Log, progress: Progress) -> tuple[int, list[str]]:
-    """One streaming ``nbgrader autograde`` (log lines into ``log``, one bar step per
-    notebook); returns its exit code and its log lines."""
-    args = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--force"]
+    """One ``nbgrader autograde --force``, in this process (:mod:`nbgrader_app`): its log
+    lines go into ``log`` as they come, one bar step per notebook; returns its exit code
+    and its log lines."""
+    from autograder.tools import nbgrader_app
+
+    args = ["autograde", assignment, "--force"]
     if store:
         args.append(f"--SandboxedGrading.result_store={store}")
     if exclude:
         args.append("--CourseDirectory.student_id_exclude=" + ",".join(exclude))
-    log.write(f"$ {' '.join(args)}")
-    lines: list[str] = []
-    with subprocess.Popen(args, cwd=course, env=dict(env), text=True,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            log.write(line)
-            lines.append(line.rstrip("\n"))
-            if "| INFO] Autograding " in line:
-                progress.step()
-    return proc.returncode, lines
+    log.write(f"$ nbgrader {' '.join(args)}")
+
+    def on_line(line: str) -> None:
+        log.write(line)
+        if "| INFO] Autograding " in line:
+            progress.step()
+
+    done = nbgrader_app.run(course, args, env=env, on_line=on_line)
+    return done.code, done.lines
 
 
 def _store_results(client_factory, plans, store, rows: dict, log: Log, quiet: bool,
@@ -199,6 +202,7 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
                 row.status, row.score, row.max_score = "unchanged", entry.score, entry.max_score
                 row.seconds = entry.seconds
         plans = []
+        results: dict[SubmissionRef, list[str]] = {}  # the outcomes' keys, by submission
         unmatched: dict[tuple[str, str], int] = {}
         for r in todo:
             try:
@@ -208,6 +212,7 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
                 failures.append(str(exc))
                 continue
             plans += got
+            results[r] = [p.key() for p in got]
             for p in got:
                 for gid in p.unmatched:
                     unmatched[(p.assignment, gid)] = unmatched.get((p.assignment, gid), 0) + 1
@@ -278,17 +283,52 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
                         # intake moved the submission aside and left a notice notebook
                         row.reason = "refused: not plain data (see the notice)"
                         keys[r] = planner.input_key(r)
-                    state.record(str(r), keys[r], row.score, row.max_score, row.seconds)
+                    state.record(str(r), keys[r], row.score, row.max_score, row.seconds,
+                                 results.get(r, []))
                 state.save()
         finally:
             progress.close()
         timing["gradebook"] = time.monotonic() - t
         for line in failures:
             log.write("FAILED: " + line)
+        if not failures:
+            pruned = prune_results(course, store, state)
+            log.write(f"{pruned} stored results no current submission refers to were "
+                      "deleted")
         return BatchResult(sorted(rows.values(), key=lambda r: r.ref), failures, refused,
                            log.path, timing)
     finally:
         log.close()
+
+
+def prune_results(course: str, store, state: GradingState) -> int:
+    """Delete the stored outcomes no current submission refers to (after a successful
+    run; returns how many).
+
+    Kept: the outcomes a submission's state entry records (what its grades are made
+    of), and every outcome of a submission in ``submitted/`` that has no such record
+    yet (not graded, or interrupted before the gradebook pass: the next run takes them
+    from the store). Deleted: outcomes of earlier versions of a submission, of
+    submissions no longer in ``submitted/``, and unreadable ones.
+    """
+    present = {str(r) for r in find_submissions(
+        course, C.assignments_in(os.path.join(course, "source")))}
+    recorded: set[str] = set()
+    open_names = set()
+    for name in present:
+        entry = state.entries.get(name)
+        if entry is None or entry.results is None:
+            open_names.add(name)
+        else:
+            recorded.update(entry.results)
+
+    def keep(key: str) -> bool:
+        if key in recorded:
+            return True
+        about = store.about(key)
+        return f"{about.get('student')}/{about.get('assignment')}" in open_names
+
+    return store.prune(keep)
 
 
 def _totals(course: str, assignment: str, students) -> dict[str, tuple[float, float]]:

@@ -1,9 +1,11 @@
 """The grading pipeline behind ``python -m autograder.tools demo`` and ``grade``.
 
-Both go through the same steps with real nbgrader processes: generate_assignment
+Both go through the same steps with nbgrader's own commands: generate_assignment
 (the demo always; ``grade`` only when the gradebook lacks the assignment), autograde
 (sandboxed: see ``autograder/grader``), the gradebook check, generate_feedback (test
 sources hidden) and the CSV export, then print the student x assignment table.
+autograde, generate_feedback and export run in this process (one import of nbgrader
+and the course for the whole run: :mod:`autograder.tools.nbgrader_app`).
 """
 
 from __future__ import annotations
@@ -79,20 +81,19 @@ def run_pipeline(course: str, assignments: Sequence[str], *, env: dict[str, str]
     timing.update({f"autograde.{k}": v for k, v in batch.seconds.items()})
     problems = gradebook_guard.verify(C.db_url(course),
                                       gradebook_guard.default_ledger_dir(course), assignments)
-    fb: list[str] = []
     if feedback and batch.graded:
         t = time.monotonic()
         for a in sorted({r.ref.assignment for r in batch.graded}):
             students_done = sorted(r.ref.student for r in batch.graded if r.ref.assignment == a)
-            C.run_nbgrader(course, "generate_feedback", a, "--force",
-                           *_only(course, a, students_done), env=env)
+            _nbgrader(course, "generate_feedback", a, "--force",
+                      *_only(course, a, students_done), env=env)
         timing["generate_feedback"] = time.monotonic() - t
     fb = C.feedback_files(course) if feedback else []
     csv_path = None
     if export:
         csv_path = os.path.join(course, "exports", "grades.csv")
         os.makedirs(os.path.dirname(csv_path), exist_ok=True)
-        C.run_nbgrader(course, "export", f"--to={csv_path}", env=env)
+        _nbgrader(course, "export", f"--to={csv_path}", env=env)
         from autograder.tools.export import write_canvas_csv
 
         write_canvas_csv(course, os.path.join(course, "exports", "canvas.csv"))
@@ -102,6 +103,17 @@ def run_pipeline(course: str, assignments: Sequence[str], *, env: dict[str, str]
                             refused=batch.refused)
     result.batch = batch
     return result
+
+
+def _nbgrader(course: str, *args: str, env: dict[str, str]) -> None:
+    """``nbgrader <args>`` in this process (:mod:`autograder.tools.nbgrader_app`): a
+    failure is a :class:`~autograder.tools.course.ToolError` with nbgrader's last lines."""
+    from autograder.tools import nbgrader_app
+
+    done = nbgrader_app.run(course, args, env=env)
+    if done.code != 0:
+        tail = "\n".join(done.lines[-25:])
+        raise C.ToolError(f"nbgrader {' '.join(args)} failed (exit {done.code}):\n{tail}")
 
 
 def _only(course: str, assignment: str, students: Sequence[str]) -> list[str]:

@@ -1,7 +1,9 @@
 """What the last runs graded: ``<course>/.cnnlab/grading-state.json``.
 
 One entry per submission (``student/assignment``) with the input key it was graded
-with (see :meth:`autograder.tools.planning.Planner.input_key`), its score and time.
+with (see :meth:`autograder.tools.planning.Planner.input_key`), its score and time,
+and the keys of its notebooks' outcomes in the result store (``None`` in a state
+written before they were recorded).
 An entry is written only after nbgrader has stored that submission's grades and the
 gradebook check passed, and the file is replaced atomically: an interrupted run
 leaves the previous state, so the next run grades again whatever was not finished.
@@ -25,6 +27,7 @@ class Entry:
     max_score: float
     seconds: float
     graded_at: float
+    results: list[str] | None = None
 
 
 class GradingState:
@@ -43,8 +46,9 @@ class GradingState:
         return entry is not None and entry.input_key == input_key
 
     def record(self, name: str, input_key: str, score: float, max_score: float,
-               seconds: float) -> None:
-        self.entries[name] = Entry(input_key, score, max_score, seconds, time.time())
+               seconds: float, results: list[str] | None = None) -> None:
+        self.entries[name] = Entry(input_key, score, max_score, seconds, time.time(),
+                                   None if results is None else sorted(results))
 
     def forget(self, name: str) -> None:
         self.entries.pop(name, None)
