@@ -674,19 +674,26 @@ NOTES = """## Reading these numbers
 - Convolution, forward. Every kernel keeps its running sums in CPU registers, as
   PyTorch's oneDNN kernels do (`cnnlab/kernels/simd.py` gives Numba a vector type, one
   AVX-512 register where the CPU has them, else one AVX register). Layers with 24 or
-  more filters (8 with AVX) run on a channel-last copy of the input, a block of 4
-  output pixels x 2 vectors of filters at a time (`kernels/blocked.py`); each block of
-  filters' weights is one contiguous run, and rows go in tiles so that a block's
-  weights are loaded once per tile rather than once per row (which had made 512->512
-  on 7x7 four times slower). Few channels at stride 1, fewer filters and groups run on
-  the wide grid of the padded input (`kernels/direct.py`).
+  more filters (8 with AVX) run on a channel-last copy of the input, a block of 8
+  consecutive output pixels (running on from one row into the next, so a 7x7 output
+  wastes none) x 2 vectors of filters at a time, 16 sums in registers
+  (`kernels/blocked.py`); each block of filters' weights is one contiguous run, and
+  rows go in tiles so that a block's weights are loaded once per tile rather than once
+  per row (which had made 512->512 on 7x7 four times slower). 1x1 layers without
+  padding are one BLAS product per image on the NCHW arrays, with no copy at stride 1
+  (the channel-last copies had cost more than the product). Few channels at stride 1,
+  fewer filters and groups run on the wide grid of the padded input
+  (`kernels/direct.py`).
 - Convolution, backward. With stride 1, `dx` is itself a stride-1 convolution of `dout`
   (flipped filters, filters and channels swapped within each group) on the same
   forward kernels, for any number of groups; `dw` is summed by its own register-blocked
   kernel (`kernels/weight_grad.py`) for one group and by one batched product per tap
-  for groups (a dot product per channel for depthwise layers). Strided grouped and
-  depthwise layers compute `dx` as one stride-1 convolution per stride phase. Strided
-  one-group layers still use im2col, two BLAS products and col2im.
+  for groups (a dot product per channel for depthwise layers). One-group layers with a
+  `dw` over 4 MB (512->512 3x3, whose kernel blocks would wait on memory) take one BLAS
+  product per tap too, and 1x1 layers without padding two BLAS products per image.
+  Strided grouped and depthwise layers compute `dx` as one stride-1 convolution per
+  stride phase. Strided one-group layers still use im2col, two BLAS products and
+  col2im.
 - Warm-up. Every block of runs starts with 0.3 s of untimed calls, so that neither
   library's first calls after a change of sizes (thread pools, allocator) count.
 - Pooling. cnnlab's kernels loop over the taps of the window and, for each tap, over

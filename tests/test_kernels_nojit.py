@@ -6,9 +6,9 @@ runs a small representative subset of the layer tests in a subprocess with the J
 disabled: the lecture's max-pool example, ties, padding, overlapping windows, a few
 grid cases of conv and pooling against finite differences and the naive loops, the
 random naive-vs-fast cases, every kind of block of the register-blocked convolution
-(its input copy must leave room for the blocks that stick out past a row: plain Python
-raises where compiled code would quietly read past the end), and the doctests of the
-layers.
+(a block that runs on into the next row, or past the last pixel, must stay inside its
+arrays: plain Python raises where compiled code would quietly read past the end), and
+the doctests of the layers.
 """
 
 from __future__ import annotations

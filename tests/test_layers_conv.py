@@ -65,6 +65,11 @@ EDGE_CASES = {
     "N=1": ((1, 3, 5, 5), (2, 3, 3, 3), {}),
     "C=1": ((2, 1, 5, 4), (3, 1, 2, 3), {"padding": 1}),
     "F=1 1x1 kernel": ((2, 3, 4, 5), (1, 3, 1, 1), {}),
+    "1x1 stride 2 (projection)": ((2, 4, 7, 6), (5, 4, 1, 1), {"stride": 2}),
+    "1x1 stride (2, 3), dilation 2": (
+        (2, 3, 7, 8), (4, 3, 1, 1), {"stride": (2, 3), "dilation": 2}
+    ),
+    "1x1 padded (not a plain product)": ((1, 3, 4, 4), (2, 3, 1, 1), {"padding": 1}),
     "kernel = whole input": ((2, 2, 4, 3), (3, 2, 4, 3), {}),
     "1-pixel output, stride larger than input": ((1, 2, 3, 3), (2, 2, 3, 3), {"stride": 5}),
     "pair stride and dilation": (
@@ -269,7 +274,7 @@ def test_stride1_kernel_covers_every_block_of_filters(monkeypatch, F, groups, KW
     ("C", "F", "W", "stride", "dilation", "padding"),
     [
         (8, 9, 9, 1, 1, 1),  # 9 filters in a block of 16 (in two of 8 in float64)
-        (8, 16, 8, 1, 1, 0),  # exactly one float32 block; W_out = 6
+        (8, 16, 8, 1, 1, 0),  # exactly one float32 block (AVX); W_out = 6, 108 pixels
         (9, 17, 10, (1, 2), 1, ((0, 1), (2, 0))),  # one filter past a block; W_out = 6
         (12, 33, 11, 2, (1, 2), "same"),  # dilation in width: the taps' outer loop
         (8, 24, 13, (2, 3), (2, 1), 1),  # W_out = 4 (one block), stride larger than 1
@@ -280,10 +285,10 @@ def test_stride1_kernel_covers_every_block_of_filters(monkeypatch, F, groups, KW
 )
 def test_channel_last_kernel_covers_every_block(monkeypatch, C, F, W, stride, dilation,
                                                 padding, dtype, parallel):
-    # The register-blocked kernel works on blocks of 4 pixels x 2 vectors of filters:
-    # partial blocks of filters (zero filters padded in) and of pixels (computed past
-    # the row's end and thrown away) must not change the result or read outside the
-    # input copy.
+    # The register-blocked kernel works on blocks of 8 pixels x 2 vectors of filters:
+    # partial blocks of filters (zero filters padded in), blocks of pixels that run on
+    # into the next row or image, and the last block (which repeats the last pixel)
+    # must not change the result or read outside the input copy.
     from cnnlab.layers import dispatch
 
     assert C >= dispatch.BLOCKED_MIN_CHANNELS or stride != 1
@@ -347,3 +352,18 @@ def test_channel_last_kernel_is_used_from_enough_channels_and_filters(monkeypatc
         conv2d_forward(rng.standard_normal((1, 8, 5, 5)), rng.standard_normal((F, 8, 3, 3)))
     assert len(calls) == 3
     assert log == [("conv2d_forward", "im2col", False)]
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_one_group_weight_gradient_by_products_past_the_threshold(monkeypatch, stride, parallel):
+    # Past dispatch.WEIGHT_GRAD_MAX_BYTES a one-group layer's dw comes from one BLAS
+    # product per tap instead of the register-blocked kernel: same values.
+    from cnnlab.layers import dispatch
+
+    monkeypatch.setattr(dispatch, "WEIGHT_GRAD_MAX_BYTES", 0)
+    rng = np.random.default_rng(stride)
+    inputs = {"x": rng.standard_normal((2, 9, 7, 6)), "w": rng.standard_normal((10, 9, 3, 2)),
+              "b": rng.standard_normal(10)}
+    with dispatch.force(parallel=parallel, conv_backward="by_phases" if stride > 1 else None):
+        check_op(FAST, inputs, {"padding": 1, "stride": stride}, naive=NAIVE)

@@ -20,8 +20,9 @@ def test_each_warmup_example_takes_its_path(path):
     if path.op == "conv2d":
         forward, backward = path.path.split("/")
         first = log[0]
-        assert first == ("conv2d_forward", forward, path.parallel and forward != "im2col")
-        assert ("conv2d_backward", backward, path.parallel and backward != "im2col") in log
+        blas = dispatch.BLAS_ONLY
+        assert first == ("conv2d_forward", forward, path.parallel and forward not in blas)
+        assert ("conv2d_backward", backward, path.parallel and backward not in blas) in log
     else:
         assert log == [
             (f"{path.op}_forward", path.path, path.parallel),
@@ -32,7 +33,7 @@ def test_each_warmup_example_takes_its_path(path):
 def test_the_table_covers_every_path_and_thread_mode():
     conv = {(*tuple(p.path.split("/")), p.parallel) for p in dispatch.PATHS if p.op == "conv2d"}
     for forward in dispatch.CONV_FORWARD_PATHS:
-        threaded = (False,) if forward == "im2col" else (False, True)
+        threaded = (False,) if forward in dispatch.BLAS_ONLY else (False, True)
         for parallel in threaded:
             assert any(f == forward and par == parallel for f, _, par in conv), forward
     for backward in dispatch.CONV_BACKWARD_PATHS:
@@ -60,6 +61,30 @@ def test_unforced_choice(channels, filters, groups, stride, expected):
         channels=channels, filters=filters, groups=groups, stride=stride
     )
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("w_shape", "params", "pointwise"),
+    [
+        ((8, 4, 1, 1), {}, True),
+        ((8, 4, 1, 1), {"stride": 2}, True),
+        ((8, 4, 1, 1), {"padding": 1}, False),  # padding: the border is bias only
+        ((8, 2, 1, 1), {"groups": 2}, False),
+        ((8, 4, 3, 3), {"padding": 1}, False),
+    ],
+)
+def test_pointwise_layers_take_the_product_path_and_others_cannot(w_shape, params, pointwise):
+    x = np.ones((1, 4, 5, 5))
+    with dispatch.trace() as log:
+        out, cache = conv2d_forward(x, np.ones(w_shape), **params)
+        conv2d_backward(out, cache)
+    assert (log[0][1] == "pointwise") == pointwise
+    assert (log[-1][1] == "pointwise") == pointwise
+    if not pointwise:
+        with dispatch.force(conv_forward="pointwise"), pytest.raises(ValueError, match="1x1"):
+            conv2d_forward(x, np.ones(w_shape), **params)
+        with dispatch.force(conv_backward="pointwise"), pytest.raises(ValueError, match="1x1"):
+            conv2d_backward(out, cache)
 
 
 def test_force_restores_and_rejects_paths_that_cannot_run():
@@ -125,4 +150,6 @@ def test_forced_paths_agree_with_naive(dtype, parallel, groups, F, geometry):
     expected_paths = {"by_phases", "im2col"} if strided else {"by_convolution", "im2col"}
     if groups == 8:  # depthwise
         expected_paths.add("depthwise")
+    if kernel == 1 and groups == 1 and "padding" not in params:
+        expected_paths.add("pointwise")
     assert ran == expected_paths

@@ -1,27 +1,29 @@
 """Convolution forward with its sums in registers, on a channel-last copy of the input.
 
 The lecture's loop computes one output number at a time. Here the unit of work is a
-*block* of 4 neighbouring output pixels x ``2*lanes`` filters (16 filters in float32,
-8 in float64): 8 :class:`~cnnlab.kernels.simd.Vector` sums that stay in CPU registers
-while the kernel runs through all ``C*KH*KW`` taps. Per tap it loads two vectors of
-weights (the tap's weight for each of the block's filters) and four input numbers
-(the tap's pixel under each of the 4 windows), and does 8 vector multiply-adds::
+*block* of 8 output pixels x ``2*lanes`` filters (32 filters in float32 with AVX-512,
+16 with AVX): 16 :class:`~cnnlab.kernels.simd.Vector` sums that stay in CPU registers
+while the kernel runs through the taps. Per tap it loads two vectors of weights (the
+tap's weight for each of the block's filters) and eight input numbers (the tap's pixel
+under each of the 8 windows), and does 16 vector multiply-adds::
 
-    sums[p, f] += w[f, c, kh, kw] * xp[n, c, i*sh + kh*dh, (j + p)*sw + kw*dw]
-                  for p < 4 and the block's filters f
+    sums[p, f] += w[f, c, kh, kw] * xp[n, c, i*sh + kh*dh, j*sw + kw*dw]
+                  for the block's 8 pixels p = (n, i, j) and its filters f
 
-so each number loaded serves 4 or 16 multiply-adds, and nothing is stored until the
-block is done. For the weights of a tap to sit next to each other, and the pixels of
-one window to follow each other, both are copied once per call into the layouts
+so each weight loaded serves 8 multiply-adds and each input number 2, and nothing is
+stored until the block is done. The 8 pixels are consecutive in the order
+``(n, i, j)``: a block may run on from one output row into the next, so no pixel is
+computed for nothing but in the very last block (it repeats the last pixel). For the
+weights of a tap to sit next to each other, and the pixels of one window to follow
+each other, both are copied once per call into the layouts
 
     xh[n, y, x, c]          the zero-padded input, channel last (NHWC)
     wt[fb, kh, kw, c, f]    the filters in blocks of 2*lanes, filter last, padded with
                             zero filters to whole blocks
 
 With dilation 1 in width, a window row's taps ``(kw, c)`` are then one contiguous run
-of ``KW*C`` numbers in both arrays. A block's sums go to a scratch row and from there,
-transposed, into the NCHW output; blocks that stick out past the row's end are
-computed and thrown away (the input copy has room for them).
+of ``KW*C`` numbers in both arrays. A block's sums go to a scratch array and from
+there, transposed, into the NCHW output.
 
 The layer wrapper (:func:`cnnlab.layers.conv.conv2d_forward`) uses this kernel when
 there are enough input channels (``C >= 8``, one group) for the copies to pay off.
@@ -35,56 +37,78 @@ from numba import njit, prange
 from cnnlab.kernels.simd import broadcast, lanes, load, muladd, store
 
 #: Output pixels per block.
-PIXELS = 4
+PIXELS = 8
 #: Input bytes of the rows a tile of output rows reads anew (``sh*Wp*C`` numbers per
-#: row): about half of a core's L2 cache, so that the tile's input and one block of
-#: filters' weights stay there while the block runs through the tile.
+#: row): about a quarter of a core's L2 cache, so that the tile's input and a block
+#: of filters' weights stay there while the block runs through the tile.
 TILE_BYTES = 1 << 19
+#: Channels that :func:`to_channel_last` copies side by side: one cache line of float32.
+COPY_CHANNELS = 16
 
 
 @njit(cache=True, inline="always")
-def _block(xh, x0, pixel_step, wt, row_step, outer, outer_step, inner, KH, Fp, bias, f, sums, s0):
-    """The sums of one block: 4 pixels from ``xh[x0]`` on, filters ``f`` to ``f + 2*lanes``.
+def _block(xh, x0, x1, x2, x3, x4, x5, x6, x7, wt, w0, row_step, outer, outer_step, inner,
+           tap_step, KH, KW, bias, f, sums, s0, Fp):
+    """The sums of one block: 8 pixels x filters ``f`` to ``f + 2*lanes``.
 
-    Tap ``(kh, k, u)`` of pixel ``p`` reads ``xh[x0 + p*pixel_step + kh*row_step +
-    k*outer_step + u]`` and its weights ``wt[f*KH*outer*inner + ((kh*outer + k)*inner +
-    u)*2*lanes :]`` (the block of filters' weights are one run); the sums (plus bias)
-    go to ``sums[s0 + p*Fp + f :]``.
+    Pixel ``p``'s window starts at ``xh[xp]`` (``xp`` = ``x0`` ... ``x7``); its tap
+    ``(kh, k, u)`` reads ``xh[xp + kh*row_step + k*outer_step + u]`` and the block's
+    weights for it ``wt[w0 + (kh*KW + k)*tap_step + u*2*lanes :]``. The sums (plus
+    bias) of pixel ``p`` go to ``sums[s0 + p*Fp :]``.
     """
     V = lanes(xh)
-    s00 = load(bias, f)
-    s01 = load(bias, f + V)
+    s00, s01 = load(bias, f), load(bias, f + V)
     s10, s11, s20, s21, s30, s31 = s00, s01, s00, s01, s00, s01
-    base = f * KH * outer * inner
+    s40, s41, s50, s51, s60, s61, s70, s71 = s00, s01, s00, s01, s00, s01, s00, s01
     for kh in range(KH):
         for k in range(outer):
-            xi = x0 + kh * row_step + k * outer_step
-            wi = base + (kh * outer + k) * inner * 2 * V
+            d = kh * row_step + k * outer_step
+            wi = w0 + (kh * KW + k) * tap_step
             for _ in range(inner):
                 wa = load(wt, wi)
                 wb = load(wt, wi + V)
-                v = broadcast(xh, xi)
+                v = broadcast(xh, x0 + d)
                 s00 = muladd(v, wa, s00)
                 s01 = muladd(v, wb, s01)
-                v = broadcast(xh, xi + pixel_step)
+                v = broadcast(xh, x1 + d)
                 s10 = muladd(v, wa, s10)
                 s11 = muladd(v, wb, s11)
-                v = broadcast(xh, xi + 2 * pixel_step)
+                v = broadcast(xh, x2 + d)
                 s20 = muladd(v, wa, s20)
                 s21 = muladd(v, wb, s21)
-                v = broadcast(xh, xi + 3 * pixel_step)
+                v = broadcast(xh, x3 + d)
                 s30 = muladd(v, wa, s30)
                 s31 = muladd(v, wb, s31)
-                xi += 1
+                v = broadcast(xh, x4 + d)
+                s40 = muladd(v, wa, s40)
+                s41 = muladd(v, wb, s41)
+                v = broadcast(xh, x5 + d)
+                s50 = muladd(v, wa, s50)
+                s51 = muladd(v, wb, s51)
+                v = broadcast(xh, x6 + d)
+                s60 = muladd(v, wa, s60)
+                s61 = muladd(v, wb, s61)
+                v = broadcast(xh, x7 + d)
+                s70 = muladd(v, wa, s70)
+                s71 = muladd(v, wb, s71)
+                d += 1
                 wi += 2 * V
-    store(sums, s0 + f, s00)
-    store(sums, s0 + f + V, s01)
-    store(sums, s0 + Fp + f, s10)
-    store(sums, s0 + Fp + f + V, s11)
-    store(sums, s0 + 2 * Fp + f, s20)
-    store(sums, s0 + 2 * Fp + f + V, s21)
-    store(sums, s0 + 3 * Fp + f, s30)
-    store(sums, s0 + 3 * Fp + f + V, s31)
+    store(sums, s0, s00)
+    store(sums, s0 + V, s01)
+    store(sums, s0 + Fp, s10)
+    store(sums, s0 + Fp + V, s11)
+    store(sums, s0 + 2 * Fp, s20)
+    store(sums, s0 + 2 * Fp + V, s21)
+    store(sums, s0 + 3 * Fp, s30)
+    store(sums, s0 + 3 * Fp + V, s31)
+    store(sums, s0 + 4 * Fp, s40)
+    store(sums, s0 + 4 * Fp + V, s41)
+    store(sums, s0 + 5 * Fp, s50)
+    store(sums, s0 + 5 * Fp + V, s51)
+    store(sums, s0 + 6 * Fp, s60)
+    store(sums, s0 + 6 * Fp + V, s61)
+    store(sums, s0 + 7 * Fp, s70)
+    store(sums, s0 + 7 * Fp + V, s71)
 
 
 @njit(cache=True)
@@ -93,10 +117,8 @@ def conv_rows(xh, wt, bias, C, Hp, Wp, KH, KW, sh, sw, dh, dw, out, t0, t1):
 
     Parameters
     ----------
-    xh : ndarray, shape (N*Hp*Wp*C + slack,)
-        The zero-padded input, channel last (``xh[((n*Hp + y)*Wp + x)*C + c]``),
-        followed by at least ``(PIXELS - 1)*sw*C`` more numbers for the blocks that
-        stick out past a row's end.
+    xh : ndarray, shape (N*Hp*Wp*C,)
+        The zero-padded input, channel last (``xh[((n*Hp + y)*Wp + x)*C + c]``).
     wt : ndarray, shape (KH*KW*C*Fp,)
         Blocks of ``2*lanes`` filters one after the other: ``w[f, c, kh, kw]`` at
         ``(((f // B)*KH + kh)*KW + kw)*C + c)*B + f % B`` with ``B = 2*lanes``, zero for
@@ -113,47 +135,66 @@ def conv_rows(xh, wt, bias, C, Hp, Wp, KH, KW, sh, sw, dh, dw, out, t0, t1):
     """
     _, F, H_out, W_out = out.shape
     Fp = bias.size
-    blocks = -(-W_out // PIXELS)
-    row_sums = blocks * PIXELS * Fp
+    B = 2 * lanes(xh)
     # Rows are done a tile at a time, each block of filters through the whole tile:
-    # the block's weights (KH*KW*C*2*lanes numbers) are then loaded from memory once
-    # per tile rather than once per row, which is what limits layers with many
-    # channels on small images (512->512 on 7x7: 9 MB of weights for 7 pixels a row).
+    # the block's weights are then loaded from memory once per tile rather than once
+    # per row, which is what limits layers with many channels on small images
+    # (512->512 on 7x7: 9 MB of weights for 7 pixels a row).
     tile = max(1, TILE_BYTES // (sh * Wp * C * xh.itemsize))
-    sums = np.empty(min(tile, t1 - t0) * row_sums, dtype=out.dtype)
+    sums = np.empty((min(tile, t1 - t0) * W_out + PIXELS) * Fp, dtype=out.dtype)
+    windows = np.empty(min(tile, t1 - t0) * W_out + PIXELS, dtype=np.int64)
     if dw == 1:  # a window row's taps (kw, c) are one run of KW*C numbers
         outer, inner = 1, KW * C
     else:
         outer, inner = KW, C
     for first in range(t0, t1, tile):
         last = min(t1, first + tile)
-        for f in range(0, Fp, 2 * lanes(xh)):
-            for t in range(first, last):
-                n, i = t // H_out, t % H_out
-                x_row = (n * Hp + i * sh) * Wp * C
-                for block in range(blocks):
-                    _block(
-                        xh,
-                        x_row + block * PIXELS * sw * C,
-                        sw * C,
-                        wt,
-                        dh * Wp * C,
-                        outer,
-                        dw * C,
-                        inner,
-                        KH,
-                        Fp,
-                        bias,
-                        f,
-                        sums,
-                        (t - first) * row_sums + block * PIXELS * Fp,
-                    )
+        q0, q1 = first * W_out, last * W_out
+        # Where each pixel's window starts in xh; the last block repeats the last one.
+        n, i, j = first // H_out, first % H_out, 0
+        for p in range(q1 - q0):
+            windows[p] = ((n * Hp + i * sh) * Wp + j * sw) * C
+            j += 1
+            if j == W_out:
+                i, j = i + 1, 0
+                if i == H_out:
+                    n, i = n + 1, 0
+        windows[q1 - q0 :] = windows[q1 - q0 - 1]
+        for f in range(0, Fp, B):
+            for q in range(q0, q1, PIXELS):
+                _block(
+                    xh,
+                    windows[q - q0],
+                    windows[q - q0 + 1],
+                    windows[q - q0 + 2],
+                    windows[q - q0 + 3],
+                    windows[q - q0 + 4],
+                    windows[q - q0 + 5],
+                    windows[q - q0 + 6],
+                    windows[q - q0 + 7],
+                    wt,
+                    f * KH * KW * C,
+                    dh * Wp * C,
+                    outer,
+                    dw * C,
+                    inner,
+                    C * B,
+                    KH,
+                    KW,
+                    bias,
+                    f,
+                    sums,
+                    (q - q0) * Fp + f,
+                    Fp,
+                )
+        # Transposed into NCHW a cache line of filters at a time.
         for t in range(first, last):
             n, i = t // H_out, t % H_out
-            s0 = (t - first) * row_sums
-            for f in range(F):
+            s0 = (t - first) * W_out * Fp
+            for f0 in range(0, F, COPY_CHANNELS):
                 for j in range(W_out):
-                    out[n, f, i, j] = sums[s0 + j * Fp + f]
+                    for f in range(f0, min(F, f0 + COPY_CHANNELS)):
+                        out[n, f, i, j] = sums[s0 + j * Fp + f]
 
 
 @njit(cache=True, parallel=True)
@@ -184,14 +225,22 @@ def conv_rows_parallel(xh, wt, bias, C, Hp, Wp, KH, KW, sh, sw, dh, dw, out, chu
 def to_channel_last(x, top, left, Hp, Wp, stride, xh, n0, n1):
     """``xh[((n*Hp + top + y)*Wp + left + x)*stride + c] = x[n, c, y, x]`` for images
     ``n0 <= n < n1`` (``stride >= C``); the rest of ``xh`` (padding, channels past C)
-    is left as it is (zeros)."""
+    is left as it is (zeros).
+
+    A row is copied :data:`COPY_CHANNELS` channels at a time, pixel after pixel: the
+    writes then fill whole cache lines of ``xh`` while that many rows of ``x`` are
+    read side by side (writing one channel at a time, a number every ``stride``, had
+    taken 4 ms for the 256 channels of a 2x56x56 image pair).
+    """
     _, C, H, W = x.shape
     for n in range(n0, n1):
         for y in range(H):
-            for c in range(C):
-                start = ((n * Hp + top + y) * Wp + left) * stride + c
+            start = ((n * Hp + top + y) * Wp + left) * stride
+            for c0 in range(0, C, COPY_CHANNELS):
+                c1 = min(C, c0 + COPY_CHANNELS)
                 for j in range(W):
-                    xh[start + j * stride] = x[n, c, y, j]
+                    for c in range(c0, c1):
+                        xh[start + j * stride + c] = x[n, c, y, j]
 
 
 @njit(cache=True, parallel=True)

@@ -8,12 +8,12 @@ factors are read from channel-last copies,
     xh[n, y, x, c]      the zero-padded input (as in :mod:`cnnlab.kernels.blocked`)
     douth[n, i, j, f]   the upstream gradient, with zero filters up to Fp
 
-so that the unit of work, a block of 4 channels x ``2*lanes`` filters (16 float32 with
+so that the unit of work, a block of 8 channels x ``2*lanes`` filters (16 float32 with
 AVX, 32 with AVX-512) of one tap
-``(kh, kw)``, keeps 8 :class:`~cnnlab.kernels.simd.Vector` sums in registers while it
-runs over a range of output rows: per pixel, two vector loads of ``douth``, four
-numbers of ``xh`` and 8 vector multiply-adds. Each block then adds its sums into
-``dwt[kh, kw, c, f]`` (channels padded to a multiple of 4, filters to Fp).
+``(kh, kw)``, keeps 16 :class:`~cnnlab.kernels.simd.Vector` sums in registers while it
+runs over a range of output rows: per pixel, two vector loads of ``douth``, eight
+numbers of ``xh`` and 16 vector multiply-adds. Each block then adds its sums into
+``dwt[kh, kw, c, f]`` (channels padded to a multiple of 8, filters to Fp).
 
 In parallel, each thread sums its own range of rows into its own copy of ``dwt``,
 and the copies are added up at the end: no two threads ever add into the same number.
@@ -27,21 +27,22 @@ from numba import njit, prange
 
 from cnnlab.kernels.simd import broadcast, lanes, load, muladd, store
 
-#: Output rows that every block goes over before the next taps and channels: enough
-#: to make each block's final loads and stores negligible, few enough that these rows
-#: of ``douth`` stay in the core's cache meanwhile.
-ROWS_PER_PASS = 16
+#: Bytes of one block of filters' ``douth`` over the output rows of a *pass* (the rows
+#: every block goes over before the next taps and channels): these stay in the core's
+#: L1 cache while every tap and channel of that block of filters reads them; at least
+#: one row. Each block loads and stores its sums once per pass.
+PASS_BYTES = 1 << 14
 
 #: Channels per block (``dwt`` and the input copy are padded for the last block).
-CHANNELS = 4
+CHANNELS = 8
 
 
 @njit(cache=True, inline="always")
 def _block(xh, douth, dwt, o, tap, f, C, Hp, Wp, H_out, W_out, sh, sw, Fp, t0, t1):
-    """One block: 4 channels from ``tap`` on x ``2*lanes`` filters from ``f`` on.
+    """One block: 8 channels from ``tap`` on x ``2*lanes`` filters from ``f`` on.
 
     ``dwt[o + c*Fp + k] += sum_{t0 <= t < t1, j} xh[x(t, j) + tap + c]
-    * douth[(t*W_out + j)*Fp + f + k]`` for ``c < 4``, ``k < 2*lanes``, with ``x(t, j)``
+    * douth[(t*W_out + j)*Fp + f + k]`` for ``c < 8``, ``k < 2*lanes``, with ``x(t, j)``
     the top-left corner of output pixel ``(t, j)``'s window and ``tap`` the offset of
     the block's tap and first channel in that window.
     """
@@ -50,10 +51,17 @@ def _block(xh, douth, dwt, o, tap, f, C, Hp, Wp, H_out, W_out, sh, sw, Fp, t0, t
     s10, s11 = load(dwt, o + Fp), load(dwt, o + Fp + V)
     s20, s21 = load(dwt, o + 2 * Fp), load(dwt, o + 2 * Fp + V)
     s30, s31 = load(dwt, o + 3 * Fp), load(dwt, o + 3 * Fp + V)
-    for t in range(t0, t1):
-        n, i = t // H_out, t % H_out
+    s40, s41 = load(dwt, o + 4 * Fp), load(dwt, o + 4 * Fp + V)
+    s50, s51 = load(dwt, o + 5 * Fp), load(dwt, o + 5 * Fp + V)
+    s60, s61 = load(dwt, o + 6 * Fp), load(dwt, o + 6 * Fp + V)
+    s70, s71 = load(dwt, o + 7 * Fp), load(dwt, o + 7 * Fp + V)
+    n, i = t0 // H_out, t0 % H_out
+    di = t0 * W_out * Fp + f
+    for _ in range(t0, t1):
         xi = (n * Hp + i * sh) * Wp * C + tap
-        di = t * W_out * Fp + f
+        i += 1
+        if i == H_out:
+            n, i = n + 1, 0
         for _ in range(W_out):
             g0 = load(douth, di)
             g1 = load(douth, di + V)
@@ -69,6 +77,18 @@ def _block(xh, douth, dwt, o, tap, f, C, Hp, Wp, H_out, W_out, sh, sw, Fp, t0, t
             v = broadcast(xh, xi + 3)
             s30 = muladd(v, g0, s30)
             s31 = muladd(v, g1, s31)
+            v = broadcast(xh, xi + 4)
+            s40 = muladd(v, g0, s40)
+            s41 = muladd(v, g1, s41)
+            v = broadcast(xh, xi + 5)
+            s50 = muladd(v, g0, s50)
+            s51 = muladd(v, g1, s51)
+            v = broadcast(xh, xi + 6)
+            s60 = muladd(v, g0, s60)
+            s61 = muladd(v, g1, s61)
+            v = broadcast(xh, xi + 7)
+            s70 = muladd(v, g0, s70)
+            s71 = muladd(v, g1, s71)
             xi += sw * C
             di += Fp
     store(dwt, o, s00)
@@ -79,6 +99,14 @@ def _block(xh, douth, dwt, o, tap, f, C, Hp, Wp, H_out, W_out, sh, sw, Fp, t0, t
     store(dwt, o + 2 * Fp + V, s21)
     store(dwt, o + 3 * Fp, s30)
     store(dwt, o + 3 * Fp + V, s31)
+    store(dwt, o + 4 * Fp, s40)
+    store(dwt, o + 4 * Fp + V, s41)
+    store(dwt, o + 5 * Fp, s50)
+    store(dwt, o + 5 * Fp + V, s51)
+    store(dwt, o + 6 * Fp, s60)
+    store(dwt, o + 6 * Fp + V, s61)
+    store(dwt, o + 7 * Fp, s70)
+    store(dwt, o + 7 * Fp + V, s71)
 
 
 @njit(cache=True)
@@ -102,13 +130,15 @@ def weight_grad(xh, douth, C, Hp, Wp, KH, KW, sh, sw, dh, dw, H_out, W_out, Cp, 
         The range of output rows.
     """
     Fp = dwt.size // (KH * KW * Cp)
-    for t0 in range(r0, r1, ROWS_PER_PASS):
-        t1 = min(r1, t0 + ROWS_PER_PASS)
-        for kh in range(KH):
-            for kw in range(KW):
-                tap = (kh * dh * Wp + kw * dw) * C
-                for c in range(0, Cp, CHANNELS):
-                    for f in range(0, Fp, 2 * lanes(xh)):
+    B = 2 * lanes(xh)
+    rows = max(1, PASS_BYTES // (W_out * B * xh.itemsize))
+    for t0 in range(r0, r1, rows):
+        t1 = min(r1, t0 + rows)
+        for f in range(0, Fp, B):
+            for kh in range(KH):
+                for kw in range(KW):
+                    tap = (kh * dh * Wp + kw * dw) * C
+                    for c in range(0, Cp, CHANNELS):
                         o = ((kh * KW + kw) * Cp + c) * Fp + f
                         _block(
                             xh, douth, dwt, o, tap + c, f, C, Hp, Wp, H_out, W_out, sh, sw,

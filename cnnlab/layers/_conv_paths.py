@@ -9,11 +9,14 @@ parallel); the functions here prepare that path's arrays and call its kernels:
   (:mod:`cnnlab.kernels.direct`);
 - :func:`weight_gradient`: ``dw`` from channel-last copies of ``x`` and ``dout``
   (:mod:`cnnlab.kernels.weight_grad`); :func:`grouped_weight_gradient` for groups,
-  the same a group at a time;
+  the same a group at a time; :func:`weight_gradient_by_products`, one BLAS product per
+  tap, for one-group layers with a large ``dw``;
 - :func:`im2col_forward` / :func:`im2col_backward`: im2col, BLAS products and col2im,
   a chunk of images at a time (:mod:`cnnlab.kernels.conv`);
 - :func:`depthwise_forward` / :func:`depthwise_backward`: a channel plane at a time,
-  no copy beyond the kernels' own padded plane (:mod:`cnnlab.kernels.depthwise`).
+  no copy beyond the kernels' own padded plane (:mod:`cnnlab.kernels.depthwise`);
+- :func:`pointwise_forward` / :func:`pointwise_backward`: a 1x1 convolution as one BLAS
+  product per image on the NCHW arrays themselves, nothing copied at stride 1.
 """
 
 from __future__ import annotations
@@ -136,8 +139,7 @@ def blocked_forward(x, w, bias, g: ConvGeometry, parallel: bool) -> np.ndarray:
     B = 2 * VECTOR_BYTES // x.itemsize  # a block: two vectors of filters
     Fp = _round_up(F, B)
     out = np.empty(g.out_shape, dtype=x.dtype)
-    slack = (blocked.PIXELS - 1) * g.stride[1] * C  # blocks sticking out past the last row
-    xh = _channel_last(x, g.padding, C, slack, parallel)
+    xh = _channel_last(x, g.padding, C, 0, parallel)
     wt = np.zeros((Fp // B, KH, KW, C, B), dtype=x.dtype)  # each block's weights, one run
     w_padded = np.zeros((Fp, C, KH, KW), dtype=x.dtype)
     w_padded[:F] = w
@@ -290,3 +292,75 @@ def depthwise_backward(x, w, dout, g: ConvGeometry, parallel: bool):
     else:
         depthwise.backward(*args, 0, N * x.shape[1])
     return dx, dw_parts.sum(axis=0).reshape(w.shape)
+
+
+def weight_gradient_by_products(x, dout, w_shape, g: ConvGeometry) -> np.ndarray:
+    """``dw`` of a one-group convolution as one BLAS product per tap.
+
+    For tap ``(kh, kw)`` the input pixels it met form the strided view ``xp[:, :,
+    kh*dh :: sh, kw*dw :: sw]`` of the output's size; ``dw[:, :, kh, kw] = dout_mat @
+    view_mat.T`` with both laid out as (channels, N*H_out*W_out). For layers whose
+    ``dw`` is too large for :func:`weight_gradient`'s blocks to stay in cache
+    (:data:`cnnlab.layers.dispatch.WEIGHT_GRAD_MAX_BYTES`).
+    """
+    N = x.shape[0]
+    F, C, KH, KW = w_shape
+    _, _, H_out, W_out = g.out_shape
+    sh, sw = g.stride
+    dh, dw_ = g.dilation
+    xp = pad_nchw(x, g.padding)
+    dout_mat = np.ascontiguousarray(dout.reshape(N, F, -1).transpose(1, 0, 2)).reshape(F, -1)
+    grad = np.empty((KH, KW, F, C), dtype=x.dtype)
+    for kh in range(KH):
+        for kw in range(KW):
+            rows = slice(kh * dh, kh * dh + (H_out - 1) * sh + 1, sh)
+            cols = slice(kw * dw_, kw * dw_ + (W_out - 1) * sw + 1, sw)
+            view = np.ascontiguousarray(xp[:, :, rows, cols].transpose(1, 0, 2, 3))
+            np.matmul(dout_mat, view.reshape(C, -1).T, out=grad[kh, kw])
+    return np.ascontiguousarray(grad.transpose(2, 3, 0, 1))
+
+
+def _pointwise_input(x: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """``x`` at the pixels a 1x1 kernel without padding reads, as (N, C, H_out*W_out):
+    ``x`` itself with stride 1, a copy of ``x[:, :, ::sh, ::sw]`` otherwise."""
+    N, C = x.shape[:2]
+    sh, sw = g.stride
+    seen = x if (sh, sw) == (1, 1) else np.ascontiguousarray(x[:, :, ::sh, ::sw])
+    return seen.reshape(N, C, -1)
+
+
+def pointwise_forward(x, w, bias, g: ConvGeometry) -> np.ndarray:
+    """Forward pass of a 1x1 convolution (one group, no padding) by BLAS.
+
+    ``out[n] = w.reshape(F, C) @ x[n, :, ::sh, ::sw].reshape(C, -1) + b``: image ``n``'s
+    (C, pixels) matrix is its NCHW plane as it lies in memory.
+    """
+    N, F, H_out, W_out = g.out_shape
+    out = np.matmul(w.reshape(F, -1), _pointwise_input(x, g))
+    out += bias[:, None]
+    return out.reshape(N, F, H_out, W_out)
+
+
+def pointwise_backward(x, w, dout, g: ConvGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """``(dx, dw)`` of a 1x1 convolution (one group, no padding) by BLAS.
+
+    With ``x_n = x[n, :, ::sh, ::sw]`` as (C, pixels) and ``d_n = dout[n]`` as
+    (F, pixels): ``dw = sum_n d_n @ x_n.T`` and ``dx[n, :, ::sh, ::sw] = w.T @ d_n``;
+    the pixels a stride skips get no gradient.
+    """
+    N, C, H, W = x.shape
+    F = w.shape[0]
+    sh, sw = g.stride
+    w_mat = w.reshape(F, C)
+    d = dout.reshape(N, F, -1)
+    seen = _pointwise_input(x, g)
+    dw = np.zeros((F, C), dtype=x.dtype)
+    for n in range(N):
+        dw += d[n] @ seen[n].T
+    dx_seen = np.matmul(w_mat.T, d)
+    if (sh, sw) == (1, 1):
+        dx = dx_seen.reshape(N, C, H, W)
+    else:
+        dx = np.zeros((N, C, H, W), dtype=x.dtype)
+        dx[:, :, ::sh, ::sw] = dx_seen.reshape(N, C, *g.out_shape[2:])
+    return dx, dw.reshape(w.shape)

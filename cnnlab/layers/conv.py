@@ -1,7 +1,8 @@
 """2-D convolution (cross-correlation, as in every deep-learning library), fast path.
 
 :func:`conv2d_forward` validates its arrays, then picks a kernel by the layer's shape
-(:func:`_forward`, thresholds in :mod:`cnnlab.layers.dispatch`): with enough filters
+(:func:`_forward`, thresholds in :mod:`cnnlab.layers.dispatch`): a 1x1 kernel with
+one group and no padding, one BLAS product per image; with enough filters
 in one group (8 with AVX, 24 with AVX-512), the channel-last kernel that
 keeps its sums in registers (:mod:`cnnlab.kernels.blocked`), unless the stride is 1
 and there are fewer than 8 channels; then, for stride 1, the wide-grid kernel
@@ -128,7 +129,9 @@ def conv2d_forward(
                           * xp[n, g*C/groups + c, i*sh + kh*dh, j*sw + kw*dw]
 
     ``H_out = floor((H + top + bottom - dh*(KH - 1) - 1)/sh) + 1`` (likewise W_out).
-    The kernels keep their running sums in registers, a block of outputs at a time:
+    A 1x1 kernel with one group and no padding is ``w.reshape(F, C) @ x[n, :, ::sh,
+    ::sw].reshape(C, -1)`` per image, by BLAS. Otherwise the kernels keep their running
+    sums in registers, a block of outputs at a time:
     on a channel-last copy of the input with enough filters in one group
     (``dispatch.BLOCKED_MIN_FILTERS``; and 8 or more channels if the stride is 1,
     :mod:`cnnlab.kernels.blocked`), on the wide grid
@@ -165,15 +168,18 @@ def _forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray, g: ConvGeometry) ->
     path = dispatch.conv_forward_path(
         channels=x.shape[1], filters=w.shape[0], groups=g.groups, stride=g.stride,
         pixels=g.out_shape[2] * g.out_shape[3],
+        pointwise=_pointwise(w.shape, g),
     )
     macs = math.prod(g.out_shape) * w[0].size
     if path == "depthwise":
         parallel = dispatch.depthwise_parallel(macs)
     else:
-        parallel = path != "im2col" and dispatch.conv_parallel(macs)
+        parallel = path not in dispatch.BLAS_ONLY and dispatch.conv_parallel(macs)
     dispatch.record("conv2d_forward", path, parallel)
     if path == "depthwise":
         return paths.depthwise_forward(x, w, bias, g, parallel)
+    if path == "pointwise":
+        return paths.pointwise_forward(x, w, bias, g)
     if path == "blocked":
         return paths.blocked_forward(x, w, bias, g, parallel)
     if path == "direct":
@@ -216,10 +222,14 @@ def conv2d_backward(
     With stride 1, ``dx`` is a convolution of ``dout`` padded by
     ``dh*(KH - 1) - top`` (likewise each side) with the filters flipped and channels
     and filters swapped (within each group), run on the forward kernels, and ``dw`` is
-    summed by :mod:`cnnlab.kernels.weight_grad` (one group, or each group in turn);
-    strided layers with groups take one such convolution per stride phase for ``dx``.
-    A depthwise layer (``groups == C``) gets both ``dx`` and ``dw`` from one pass of
-    :mod:`cnnlab.kernels.depthwise` over ``dout``, at any stride. Otherwise, with
+    summed by :mod:`cnnlab.kernels.weight_grad` (one group, or each group in turn;
+    one BLAS product per tap instead for one group once ``dw`` is larger than
+    ``dispatch.WEIGHT_GRAD_MAX_BYTES``); strided layers with groups take one such
+    convolution per stride phase for ``dx``. A depthwise layer (``groups == C``) gets
+    both ``dx`` and ``dw`` from one pass of :mod:`cnnlab.kernels.depthwise` over
+    ``dout``, at any stride. A 1x1 kernel with one group and no padding has
+    ``dw = sum_n dout[n] @ x_n.T`` and ``dx[n, :, ::sh, ::sw] = w.T @ dout[n]``
+    (``x_n`` the pixels the kernel read, as (C, pixels)). Otherwise, with
     ``dout_mat`` the upstream gradient laid out as (F, N*H_out*W_out),
     ``dw_mat = dout_mat @ cols.T`` and ``dcols = w_mat.T @ dout_mat`` per group and
     chunk of images, and
@@ -257,26 +267,36 @@ def conv2d_backward(
         groups=g.groups, stride=g.stride, dilation=g.dilation,
         by_convolution_fits=padding is not None, depthwise=g.groups == x.shape[1],
         pixels=g.out_shape[2] * g.out_shape[3],
+        pointwise=_pointwise(w.shape, g),
     )
     if path == "depthwise":
         parallel = dispatch.depthwise_parallel(dout.size * w[0].size)
         dispatch.record("conv2d_backward", path, parallel)
         dx, dw = paths.depthwise_backward(x, w, dout, g, parallel)
-    elif path != "im2col":
+    elif path not in dispatch.BLAS_ONLY:
         if path == "by_convolution":
             dx = _input_gradient_by_convolution(dout, w, padding, g, x.shape)
         else:
             dx = _input_gradient_by_phases(dout, w, g, x.shape)
         parallel = dispatch.conv_parallel(dout.size * w[0].size)
         dispatch.record("conv2d_backward", path, parallel)
-        if g.groups == 1:
-            dw = paths.weight_gradient(x, dout, w.shape, g, parallel)
-        else:
+        if g.groups > 1:
             dw = paths.grouped_weight_gradient(x, dout, w.shape, g, parallel)
+        elif w.nbytes > dispatch.WEIGHT_GRAD_MAX_BYTES:
+            dw = paths.weight_gradient_by_products(x, dout, w.shape, g)
+        else:
+            dw = paths.weight_gradient(x, dout, w.shape, g, parallel)
     else:
         dispatch.record("conv2d_backward", path, False)
-        dx, dw = paths.im2col_backward(x, w, dout, g)
+        backward = paths.pointwise_backward if path == "pointwise" else paths.im2col_backward
+        dx, dw = backward(x, w, dout, g)
     return dx, dw, db
+
+
+def _pointwise(w_shape, g: ConvGeometry) -> bool:
+    """Whether the layer is a 1x1 convolution with one group and no padding: a matrix
+    product per image (any stride; dilation changes nothing with one tap)."""
+    return w_shape[2:] == (1, 1) and g.groups == 1 and g.padding == ((0, 0), (0, 0))
 
 
 def _input_gradient_padding(w_shape, g: ConvGeometry):
