@@ -683,17 +683,23 @@ NOTES = """## Reading these numbers
   padding are one BLAS product per image on the NCHW arrays, with no copy at stride 1
   (the channel-last copies had cost more than the product). Few channels at stride 1,
   fewer filters and groups run on the wide grid of the padded input
-  (`kernels/direct.py`).
+  (`kernels/direct.py`). One-group layers with at most 16 output pixels per image
+  (ResNet-18's last stage at 64x64 input: 2x2) take im2col and one BLAS product, in
+  both directions: the blocked kernels would spend their time on the padding.
+  Depthwise layers (`groups == C`, any stride) have a kernel of their own
+  (`kernels/depthwise.py`): a channel plane at a time in the core's cache, split into
+  column phases for strides, a vector of output columns by four rows with the sums in
+  registers.
 - Convolution, backward. With stride 1, `dx` is itself a stride-1 convolution of `dout`
   (flipped filters, filters and channels swapped within each group) on the same
   forward kernels, for any number of groups; `dw` is summed by its own register-blocked
-  kernel (`kernels/weight_grad.py`) for one group and by one batched product per tap
-  for groups (a dot product per channel for depthwise layers). One-group layers with a
-  `dw` over 4 MB (512->512 3x3, whose kernel blocks would wait on memory) take one BLAS
-  product per tap too, and 1x1 layers without padding two BLAS products per image.
-  Strided grouped and depthwise layers compute `dx` as one stride-1 convolution per
-  stride phase. Strided one-group layers still use im2col, two BLAS products and
-  col2im.
+  kernel (`kernels/weight_grad.py`), a group at a time for grouped layers. One-group
+  layers with a `dw` over 4 MB (512->512 3x3, whose kernel blocks would wait on
+  memory) take one BLAS product per tap, and 1x1 layers without padding two BLAS
+  products per image. Strided grouped layers compute `dx` as one stride-1 convolution
+  per stride phase. Depthwise layers get `dx` and `dw` from one pass of their own
+  kernel over `dout`, at any stride. Strided one-group layers still use im2col, two
+  BLAS products and col2im.
 - Warm-up. Every block of runs starts with 0.3 s of untimed calls, so that neither
   library's first calls after a change of sizes (thread pools, allocator) count.
 - Pooling. cnnlab's kernels loop over the taps of the window and, for each tap, over
@@ -701,10 +707,18 @@ NOTES = """## Reading these numbers
   phases), which the compiler turns into vector instructions; the planes are shared
   out among the threads. The backward passes are bound by memory, and by fresh memory
   at that: NumPy maps new pages for every large array, and the operating system zeroes
-  each page on first touch.
+  each page on first touch. Max pooling keeps each window's winner as its tap in the
+  window, one byte, rather than a four-byte index in the plane, which the backward
+  pass reads again; 3x3 stride 1 on 64x64x56x56 still moves about 200 MB (`dout`,
+  the winners, `dx` and its fresh pages), which is what its time is.
 - Whole networks: the forward pass is in evaluation mode (running statistics), the
   training step is forward, softmax cross-entropy, backward and one SGD update with
-  momentum, on the same weights in both libraries (`cnnlab/net/torch_twin.py`).
+  momentum, on the same weights in both libraries (`cnnlab/net/torch_twin.py`). Batch
+  norm runs on Numba kernels (`kernels/norm.py`, sums in float64). A network's passes
+  run BLAS on one thread (`cnnlab/net/_threads.py`): between a network's BLAS products
+  and Numba's kernels, each pool's idle threads kept spinning on the cores the other
+  then needed (ResNet-18's forward pass, 2 cores, runs interleaved at load 10: 612 ms
+  of wall time with BLAS on 2 threads, 478 ms on one; its CPU time 294 and 251 ms).
 - Naive loops: `cnnlab.naive` is Python loops over output positions, timed on one image
   where that image takes less than 1e8 multiply-adds, so the gap is largest for pooling
   (one Python iteration per window) and smallest for many-channel convolutions.

@@ -210,6 +210,23 @@ def test_overlapping_windows_accumulate(mode, kernel, stride):
         assert dx[0, 0, 2, 2] == 1
 
 
+@pytest.mark.parametrize(("kernel", "dtype"), [(16, np.uint8), (17, np.int32)])
+def test_max_pool_winners_fit_their_window(kernel, dtype):
+    # The cache keeps each window's winning tap: one byte while the window has at most
+    # 256 taps, four beyond. Both route the gradient to the winner, padding included.
+    x = np.random.default_rng(3).standard_normal((2, 2, 19, 18))
+    params = {"kernel": kernel, "stride": (2, 1), "padding": kernel // 2, "ceil_mode": True}
+    out, cache = max_pool2d_forward(x, **params)
+    assert cache.argmax.dtype == dtype
+    dout = np.random.default_rng(4).standard_normal(out.shape)
+    _, naive_cache = naive.max_pool2d_forward(x, **params)
+    np.testing.assert_array_equal(out, naive.max_pool2d_forward(x, **params)[0])
+    np.testing.assert_allclose(
+        max_pool2d_backward(dout, cache), naive.max_pool2d_backward(dout, naive_cache),
+        rtol=1e-12, atol=1e-12,
+    )
+
+
 def test_nan_propagates_like_pytorch():
     x = np.zeros((1, 1, 2, 4))
     x[0, 0, 1, 1] = np.nan

@@ -155,8 +155,10 @@ def max_pool_forward(x, KH, KW, stride_h, stride_w, pad_top, pad_left, out, argm
     KH, KW, stride_h, stride_w, pad_top, pad_left : int
     out : ndarray, shape (N, C, H_out, W_out)
         Written in place.
-    argmax : ndarray of int32, shape (N, C, H_out, W_out)
-        Written in place: the winner's flat index ``h*W + w`` in its (H, W) plane.
+    argmax : ndarray of uint8 or int32, shape (N, C, H_out, W_out)
+        Written in place: the winner's tap in its window, ``kh*KW + kw`` (uint8 for
+        windows of at most 256 taps: a quarter of the memory an index in the plane
+        takes, read again by the backward pass).
     p0, p1 : int
         The planes to pool: ``p0 <= n*C + c < p1``.
 
@@ -176,7 +178,7 @@ def max_pool_forward(x, KH, KW, stride_h, stride_w, pad_top, pad_left, out, argm
     padded = np.full((Hp, Wp), -np.inf, dtype=x.dtype)  # the border stays -inf
     phases = np.empty((step, (Hp * Wp + step - 1) // step), dtype=x.dtype)
     best = np.empty((2, n), dtype=x.dtype)  # two buffers, used in turn (see _max_tap)
-    arg = np.empty((2, n), dtype=np.int32)  # the winning tap's kh*W + kw; -1: none
+    arg = np.empty((2, n), dtype=np.int32)  # the winning tap kh*KW + kw; -1: none
     for nc in range(p0, p1):
         nn, c = nc // C, nc % C
         flat = _load_plane(x[nn, c], direct, padded, pad_top, pad_left, step, phases)
@@ -189,20 +191,18 @@ def max_pool_forward(x, KH, KW, stride_h, stride_w, pad_top, pad_left, out, argm
                     run = _run_of_tap(flat, phases, step, (i0 * stride_h + kh) * Wp + kw)
                     _max_tap(
                         run, n, best[now], arg[now], best[1 - now], arg[1 - now],
-                        np.int32(kh * W + kw),
+                        np.int32(kh * KW + kw),
                     )
                     now = 1 - now
             for i in range(i0, min(i0 + rows, H_out)):
                 q0 = (i - i0) * Wp
-                h0 = i * stride_h - pad_top
+                top = max(pad_top - i * stride_h, 0) * KW  # first real row's taps
                 for j in range(W_out):
-                    w0 = j * stride_w - pad_left
                     tap = arg[now, q0 + j]
                     out[nn, c, i, j] = best[now, q0 + j]
-                    if tap >= 0:
-                        argmax[nn, c, i, j] = h0 * W + w0 + tap
-                    else:  # nothing beat -inf: the window's first real pixel
-                        argmax[nn, c, i, j] = max(h0, 0) * W + max(w0, 0)
+                    if tap < 0:  # nothing beat -inf: the window's first real pixel
+                        tap = top + max(pad_left - j * stride_w, 0)
+                    argmax[nn, c, i, j] = tap
 
 
 @njit(cache=True, parallel=True)
@@ -219,14 +219,18 @@ def max_pool_forward_parallel(
 
 
 @njit(cache=True)
-def max_pool_backward(dout, argmax, dx, p0, p1):
+def max_pool_backward(
+    dout, argmax, KH, KW, stride_h, stride_w, pad_top, pad_left, dx, p0, p1
+):
     """Route each upstream gradient to its window's winner, adding up on overlaps.
 
     Parameters
     ----------
     dout : ndarray, shape (N, C, H_out, W_out)
-    argmax : ndarray of int32, shape (N, C, H_out, W_out)
-        From :func:`max_pool_forward`.
+    argmax : ndarray of uint8 or int32, shape (N, C, H_out, W_out)
+        From :func:`max_pool_forward`: each window's winning tap ``kh*KW + kw``.
+    KH, KW, stride_h, stride_w, pad_top, pad_left : int
+        The forward pass's window, stride and padding.
     dx : ndarray, shape (N, C, H, W)
         Written in place: each plane is zeroed, then accumulated (``+=``). Zeroing
         here rather than with ``np.zeros`` saves a pass over memory.
@@ -235,27 +239,39 @@ def max_pool_backward(dout, argmax, dx, p0, p1):
 
     Notes
     -----
-    ``dx[n, c, argmax[n, c, i, j]] += dout[n, c, i, j]``: a pixel that wins several
+    ``dx[n, c, i*sh - top + kh, j*sw - left + kw] += dout[n, c, i, j]`` with
+    ``(kh, kw)`` the winning tap of window ``(i, j)``: a pixel that wins several
     overlapping windows collects the *sum* of their gradients (the ``+=`` is the
-    lesson of the CS109B 3x3 stride-1 walk-through).
+    lesson of the CS109B 3x3 stride-1 walk-through). A table gives each tap's offset
+    ``kh*W + kw`` in the flattened plane, so no division runs per window.
     """
     C, H, W = dx.shape[1], dx.shape[2], dx.shape[3]
     H_out, W_out = dout.shape[2], dout.shape[3]
+    offset = np.empty(KH * KW, dtype=np.int64)
+    for t in range(KH * KW):
+        offset[t] = (t // KW) * W + t % KW
     for nc in range(p0, p1):
         n, c = nc // C, nc % C
-        plane = dx[n, c].reshape(H * W)  # a view: argmax holds flat indices
+        plane = dx[n, c].reshape(H * W)  # a view: the winners are found by flat index
         plane[:] = 0
         for i in range(H_out):
+            corner = (i * stride_h - pad_top) * W - pad_left
+            winners, grads = argmax[n, c, i], dout[n, c, i]
             for j in range(W_out):
-                plane[argmax[n, c, i, j]] += dout[n, c, i, j]
+                plane[corner + j * stride_w + offset[winners[j]]] += grads[j]
 
 
 @njit(cache=True, parallel=True)
-def max_pool_backward_parallel(dout, argmax, dx, chunks):
+def max_pool_backward_parallel(
+    dout, argmax, KH, KW, stride_h, stride_w, pad_top, pad_left, dx, chunks
+):
     """:func:`max_pool_backward` on every plane, in ``chunks`` ranges run in parallel."""
     P = dx.shape[0] * dx.shape[1]
     for k in prange(chunks):
-        max_pool_backward(dout, argmax, dx, k * P // chunks, (k + 1) * P // chunks)
+        max_pool_backward(
+            dout, argmax, KH, KW, stride_h, stride_w, pad_top, pad_left, dx,
+            k * P // chunks, (k + 1) * P // chunks,
+        )
 
 
 @njit(cache=True)

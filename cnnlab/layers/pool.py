@@ -19,6 +19,7 @@ sum of their upstream gradients (:data:`cnnlab.examples.MAXPOOL_DX`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,9 +56,10 @@ class MaxPool2dCache:
         The input.
     geometry : PoolGeometry
         Window, stride, per-side padding, ceil_mode and the output shape.
-    argmax : ndarray of int32, shape (N, C, H_out, W_out), or None
-        Flat index ``h*W + w`` of each window's winner in its (H, W) plane; None from
-        :func:`cnnlab.naive.max_pool2d_forward` (then the winners are found again).
+    argmax : ndarray of uint8 or int32, shape (N, C, H_out, W_out), or None
+        Each window's winning tap ``kh*KW + kw`` (uint8 when the window has at most 256
+        taps, else int32); None from :func:`cnnlab.naive.max_pool2d_forward` (then the
+        winners are found again).
     """
 
     x: np.ndarray = field(repr=False)
@@ -169,7 +171,7 @@ def max_pool2d_forward(
     where = "max_pool2d_forward"
     x, g = validate_pool2d(x, kernel, stride, padding, ceil_mode, where)
     out = np.empty(g.out_shape, dtype=x.dtype)
-    argmax = np.empty(g.out_shape, dtype=np.int32)
+    argmax = np.empty(g.out_shape, dtype=np.uint8 if math.prod(g.kernel) <= 256 else np.int32)
     (top, _), (left, _) = g.padding
     args = (x, *g.kernel, *g.stride, top, left, out, argmax)
     if _parallel("max_pool2d_forward", x.size, x.dtype):
@@ -224,11 +226,12 @@ def max_pool2d_backward(dout: np.ndarray, cache: MaxPool2dCache) -> np.ndarray:
         )
         argmax = fresh.argmax
     dx = np.empty(x.shape, dtype=x.dtype)  # the kernel zeroes each plane
+    (top, _), (left, _) = g.padding
+    args = (dout, argmax, *g.kernel, *g.stride, top, left, dx)
     if _parallel("max_pool2d_backward", dx.size, x.dtype):
-        chunks = parallel_chunks(x.shape[0] * x.shape[1])
-        kernels.max_pool_backward_parallel(dout, argmax, dx, chunks)
+        kernels.max_pool_backward_parallel(*args, parallel_chunks(x.shape[0] * x.shape[1]))
     else:
-        kernels.max_pool_backward(dout, argmax, dx, 0, x.shape[0] * x.shape[1])
+        kernels.max_pool_backward(*args, 0, x.shape[0] * x.shape[1])
     return dx
 
 
