@@ -44,6 +44,45 @@ STUDENTS = [
             "Likely mistake: the bias b[f] was not added to the output of filter f.",
         ],
     ),
+    (
+        "ps3_pooling",
+        "import numpy as np\n"
+        "def max_pool_dx(x, dout, kernel, stride, padding):\n"
+        "    pads = ((0, 0), (0, 0), (padding, padding), (padding, padding))\n"
+        "    xp = np.pad(x, pads, constant_values=-np.inf)\n"
+        "    dxp = np.zeros_like(xp)\n"
+        "    N, C, H_out, W_out = dout.shape\n"
+        "    for n in range(N):\n"
+        "        for c in range(C):\n"
+        "            for i in range(H_out):\n"
+        "                for j in range(W_out):\n"
+        "                    top, left = i * stride, j * stride\n"
+        "                    window = xp[n, c, top : top + kernel, left : left + kernel]\n"
+        "                    last = window.size - 1 - np.argmax(window.ravel()[::-1])\n"
+        "                    a, b = np.unravel_index(last, window.shape)  # the last maximum\n"
+        "                    dxp[n, c, top + a, left + b] += dout[n, c, i, j]\n"
+        "    H, W = x.shape[2:]\n"
+        "    return dxp[:, :, padding : padding + H, padding : padding + W]\n",
+        "check('ps3_pooling-max_backward', max_pool_dx)",
+        [
+            "ps3_pooling-max_backward (max_pool2d_backward): ",
+            "Likely mistake: on a tie the gradient went to the last maximum",
+        ],
+    ),
+    (
+        "ps4_receptive_saliency_transfer",
+        "def receptive_field(layers):\n"
+        "    r, j = 1, 1\n"
+        "    for k, s, _, d in layers:\n"
+        "        r += d * (k - 1)  # the jump left out\n"
+        "        j *= s\n"
+        "    return r, j\n",
+        "check('ps4_receptive_saliency_transfer-receptive_field', receptive_field)",
+        [
+            "ps4_receptive_saliency_transfer-receptive_field (receptive_field(layers)): ",
+            "Likely mistake: each layer widens the receptive field",
+        ],
+    ),
 ]
 
 
@@ -51,14 +90,14 @@ STUDENTS = [
 def test_a_students_check_reads_the_released_questions_file(
     assignment, answer, call, expected, tmp_path
 ):
-    released = RELEASE / assignment
+    # the whole released folder: the notebook, its questions file and any sibling module
     folder = tmp_path / assignment
-    folder.mkdir()
-    for name in (f"{assignment}.ipynb", f"{assignment}_questions.py"):
-        shutil.copyfile(released / name, folder / name)
+    shutil.copytree(RELEASE / assignment, folder)
     code = (
         "import sys\n"
-        "from cnnlab.grading import check\n"
+        "from pathlib import Path\n"
+        "from cnnlab.grading import check, questions\n"
+        "questions.CHECKOUT_SOURCE = Path('/nonexistent')  # as if cnnlab were installed\n"
         f"{answer}"
         f"{call}\n"
         f"print('loaded from', sys.modules['{assignment}_questions'].__file__)\n"
