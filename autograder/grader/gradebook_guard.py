@@ -79,16 +79,21 @@ def record(ledger_dir: str, assignment: str, student: str, notebook: str,
     return path
 
 
-def read_ledger(ledger_dir: str, assignments: Iterable[str] | None = None) -> list[dict]:
+def read_ledger(ledger_dir: str, assignments: Iterable[str] | None = None,
+                students: Iterable[str] | None = None) -> list[dict]:
+    """The ledger's entries (of ``assignments`` and ``students``, default all)."""
     entries = []
     if not os.path.isdir(ledger_dir):
         return entries
     wanted = set(assignments) if assignments is not None else None
+    only = set(students) if students is not None else None
     for assignment in sorted(os.listdir(ledger_dir)):
         if wanted is not None and assignment not in wanted:
             continue
         adir = os.path.join(ledger_dir, assignment)
         for student in sorted(os.listdir(adir)):
+            if only is not None and student not in only:
+                continue
             sdir = os.path.join(adir, student)
             for name in sorted(os.listdir(sdir)):
                 if name.endswith(".json"):
@@ -110,7 +115,7 @@ def verify(db_url: str, ledger_dir: str, assignments: Iterable[str] | None = Non
 
     assignments = list(assignments) if assignments is not None else None
     only = set(students) if students is not None else None
-    entries = [e for e in read_ledger(ledger_dir, assignments)
+    entries = [e for e in read_ledger(ledger_dir, assignments, only)
                if only is None or e["student"] in only]
     problems: list[Problem] = []
     recorded = {(e["assignment"], e["student"], e["notebook"]): e for e in entries}
@@ -132,13 +137,7 @@ def verify(db_url: str, ledger_dir: str, assignments: Iterable[str] | None = Non
         # autograded scores nobody recorded (the grader never computed them)
         names = {a for a, _, _ in recorded} if assignments is None else set(assignments)
         for assignment in sorted(names):
-            try:
-                submissions = gb.find_assignment(assignment).submissions
-            except MissingEntry:
-                continue
-            for submission in submissions:
-                if only is not None and submission.student.id not in only:
-                    continue
+            for submission in _submissions(gb, assignment, only):
                 for snb in submission.notebooks:
                     key = (assignment, submission.student.id, snb.name)
                     for grade in snb.grades:
@@ -151,6 +150,25 @@ def verify(db_url: str, ledger_dir: str, assignments: Iterable[str] | None = Non
                             problems.append(Problem(*key, grade.name, None, grade.auto_score,
                                                     "score the grader did not compute"))
     return problems
+
+
+def _submissions(gb, assignment: str, students: set[str] | None) -> list:
+    """The assignment's submissions in the gradebook, or only those of ``students``
+    (looked up one by one: checking one submission must not cost the whole class)."""
+    from nbgrader.api import MissingEntry
+
+    if students is None:
+        try:
+            return list(gb.find_assignment(assignment).submissions)
+        except MissingEntry:
+            return []
+    found = []
+    for student in sorted(students):
+        try:
+            found.append(gb.find_submission(assignment, student))
+        except MissingEntry:
+            continue
+    return found
 
 
 def check(db_url: str, ledger_dir: str, assignments: Iterable[str] | None = None) -> None:
