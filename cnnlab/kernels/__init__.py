@@ -14,6 +14,7 @@ weight_grad  the filters' gradient, without BLAS
 depthwise    depthwise convolution (groups == C), forward and backward, a plane at a time
 simd         the Vector type (one AVX-512 or AVX register) in which the three above keep their sums
 pool         max and average pooling, forward and backward
+norm         batch normalisation's per-channel sums and scale-and-shift passes
 
 ``parallel=True`` is used only where each ``prange`` iteration writes its own slice of
 the output (its own row, image or channel plane), so no two threads ever add into the

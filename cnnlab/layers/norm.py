@@ -3,8 +3,11 @@
 In training mode each channel is normalised by the mean and variance of the batch (over
 ``N``, ``H`` and ``W``) and the running statistics are updated in place, as PyTorch's
 ``F.batch_norm`` does; in evaluation mode the running statistics are used instead and
-nothing is updated. :mod:`cnnlab.naive` has the same layer as loops over the channels,
-with the backward pass of the computational graph, step by step.
+nothing is updated. The passes over the activations run on the Numba kernels of
+:mod:`cnnlab.kernels.norm` (sums in float64), in parallel from
+:data:`cnnlab.layers.dispatch.NORM_PARALLEL_MIN_SIZE` elements. :mod:`cnnlab.naive` has
+the same layer as loops over the channels, with the backward pass of the computational
+graph, step by step.
 """
 
 from __future__ import annotations
@@ -239,7 +242,9 @@ def batchnorm2d_backward(
 
     The training formula folds the graph's three paths (through ``xhat``, the mean and
     the variance) into one line; :func:`cnnlab.naive.batchnorm2d_backward` walks them
-    one by one.
+    one by one. The kernel computes it as ``a*dout + b*(x - mean) + d`` with the
+    per-channel constants ``a = gamma*inv_std``, ``b = -a*inv_std*dgamma/m`` and
+    ``d = -a*dbeta/m`` (``b = d = 0`` in evaluation mode), one pass over the planes.
 
     References
     ----------
