@@ -140,10 +140,10 @@ def blocked_forward(x, w, bias, g: ConvGeometry, parallel: bool) -> np.ndarray:
     Fp = _round_up(F, B)
     out = np.empty(g.out_shape, dtype=x.dtype)
     xh = _channel_last(x, g.padding, C, 0, parallel)
-    wt = np.zeros((Fp // B, KH, KW, C, B), dtype=x.dtype)  # each block's weights, one run
-    w_padded = np.zeros((Fp, C, KH, KW), dtype=x.dtype)
-    w_padded[:F] = w
-    wt[...] = w_padded.reshape(Fp // B, B, C, KH, KW).transpose(0, 3, 4, 2, 1)
+    if Fp != F:  # zero filters up to a whole block (a copy only then: 1.5 ms at 512x512x3x3)
+        w = np.concatenate([w, np.zeros((Fp - F, C, KH, KW), dtype=x.dtype)])
+    wt = np.empty((Fp // B, KH, KW, C, B), dtype=x.dtype)  # each block's weights, one run
+    wt[...] = w.reshape(Fp // B, B, C, KH, KW).transpose(0, 3, 4, 2, 1)
     bias_padded = np.zeros(Fp, dtype=x.dtype)
     bias_padded[:F] = bias
     args = (xh, wt.ravel(), bias_padded, C, Hp, Wp, KH, KW, *g.stride, *g.dilation, out)
