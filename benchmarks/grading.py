@@ -1,8 +1,9 @@
 """Time the grading of a synthetic class: ``make bench-grading``.
 
-The class: ``--students`` ids (default 50) x the course's four assignments, each
-submission one of the assignment's sample answers (``autograder/samples``, in turn)
-written into that student's own personalized notebook. The samples that loop forever
+The class: ``--students`` ids (default 50) x the course's four assignments (200
+submissions by default), each submission one of the assignment's sample answers
+(``autograder/samples``, in turn) written into that student's own personalized
+notebook, under a new id. The samples that loop forever
 are left out: they cost exactly their time limits (see the issue's figures), which
 says nothing about the grader's speed.
 
@@ -185,7 +186,7 @@ def _median(values) -> float:
 
 
 def report(runs: dict[str, Run], rerun: Run, cores: int, load: tuple, class_size: int,
-           students: int) -> list[str]:
+           students: int, minutes: float) -> list[str]:
     one, many, dask, ref = (runs["1-worker"], runs["all-cores"], runs["dask-2-workers"],
                             runs["reference"])
     lines = [BEGIN, "## Grading a class (`make bench-grading`)", ""]
@@ -232,7 +233,8 @@ def report(runs: dict[str, Run], rerun: Run, cores: int, load: tuple, class_size
               f"median {_median(o['seconds'] for o in one.outcomes):.2f} s wall, "
               f"{_median(sandbox_cpu):.2f} s CPU;",
               f"- planning in the coordinator: {ph.get('plan', 0) / one.submissions:.3f} s;",
-              f"- nbgrader writing the gradebook (one `autograde` per assignment, results "
+              f"- nbgrader writing the gradebook (one `autograde` per assignment in the "
+              f"coordinator's process, results "
               f"taken from the store): {ph.get('gradebook', 0) / one.submissions:.2f} s "
               "wall;",
               f"- feedback and exports: {ph.get('feedback', 0) / one.submissions:.2f} s;",
@@ -255,7 +257,9 @@ def report(runs: dict[str, Run], rerun: Run, cores: int, load: tuple, class_size
               "on k such machines as Dask workers, about that divided by k (the "
               "gradebook pass stays on one machine: "
               f"{ph.get('gradebook', 0) / one.submissions * 2000 / 60:.0f} min for 2000).",
-              "", END]
+              "", f"The whole benchmark (building the class, the five runs) took "
+              f"{minutes:.1f} min; load average at the end "
+              f"{os.getloadavg()[0]:.2f}.", "", END]
     return lines
 
 
@@ -284,6 +288,7 @@ def main() -> int:
     parser.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     args = parser.parse_args()
     load = os.getloadavg()
+    started = time.monotonic()
     cores = default_workers()
     shutil.rmtree(args.work, ignore_errors=True)
     template = os.path.join(args.work, "template")
@@ -301,7 +306,8 @@ def main() -> int:
     rerun = grade(template, args.work, "dask-2-workers", [], env, n, fresh=False)
     rerun.name = "re-run, nothing new"
     runs["reference"] = reference(template, args.work, env, args.reference)
-    lines = report(runs, rerun, cores, load, n, args.students)
+    lines = report(runs, rerun, cores, load, n, args.students,
+                   (time.monotonic() - started) / 60)
     print("\n".join(lines))
     write_results(lines, args.out)
     return 0
