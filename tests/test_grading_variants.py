@@ -17,7 +17,7 @@ import pytest
 
 from cnnlab import examples, shapes
 from cnnlab.grading import ASSIGNMENTS, hidden_case_seed, variant_for
-from cnnlab.grading.ps1 import cs109b_params, separable, vgg16_memory
+from cnnlab.grading.questions import assignment_module
 from cnnlab.grading.variants import (
     RECORD_MIME,
     Draw,
@@ -27,6 +27,9 @@ from cnnlab.grading.variants import (
     student_from_environment,
     variant_cell_source,
 )
+
+_PS1 = assignment_module("ps1_shapes_params")
+cs109b_params, separable, vgg16_memory = _PS1.cs109b_params, _PS1.separable, _PS1.vgg16_memory
 
 STUDENTS = [f"student{i:03d}" for i in range(150)]
 SECRET = "0123456789abcdef" * 4

@@ -23,6 +23,16 @@ RELEASE = ROOT / "autograder" / "release"
 # (assignment, a wrong answer as a student writes it, its check, what the report says)
 STUDENTS = [
     (
+        "ps1_shapes_params",
+        "def output_size(n, k, s=1, p=0, d=1):\n"
+        "    return (n + 2 * p - d * (k - 1) - 1) // s  # the +1 left out\n",
+        "check('ps1_shapes_params-output_size', output_size)",
+        [
+            "ps1_shapes_params-output_size (output_size(n, k, s, p, d)): 0 / 3 points",
+            "Likely mistake: the count is one short",
+        ],
+    ),
+    (
         "ps2_conv",
         "import numpy as np\n"
         "def conv2d_out(x, w, b, stride, padding):\n"

@@ -1,4 +1,4 @@
-"""Course content side of grading: questions, diagnoses, variants and ``check``.
+"""The grading machinery: questions, the builder, variants and ``check``.
 
 ``autograder/DESIGN.md`` is the contract. In short: a :class:`Question` names what it
 probes in a student's notebook (:attr:`Question.target`), builds the inputs
@@ -15,10 +15,10 @@ plain       the plain-data type check and wire format (stdlib + NumPy only)
 variants    per-student numbers from the student id (public), hidden-case seeds
 check       the in-kernel ``check``
 compare     sub-checks: numbers and arrays against the reference
-mistakes    deliberately wrong implementations
-diagnose    misconception detectors built on them
-ps1         the questions of one assignment; the others declare theirs in
-            autograder/source/<assignment>/<assignment>_questions.py
+
+The course's assignments are not modules of this package: each declares its questions
+with the builder in ``autograder/source/<assignment>/<assignment>_questions.py``,
+released with its notebook (docs/authoring.md).
 
 Question keys are the test cells' nbgrader ``grade_id``: ``"<assignment>-<name>"``
 (nbgrader's schema allows no dots in a ``grade_id``).

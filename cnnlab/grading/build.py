@@ -142,7 +142,7 @@ class _Rules:
 
     parts: tuple[Part, ...] | None
     not_a_tuple: str
-    mistakes: Sequence[Mistake]
+    mistakes: Sequence[Mistake] | Callable[..., Sequence[Mistake]]
     integer: bool
     rtol: float | None
     atol: float | None
@@ -153,8 +153,9 @@ def _checks(
     name: str, value: Any, expected: Any, inputs: tuple, reveal: bool, rules: _Rules
 ) -> list[Check]:
     """The sub-checks of one answer: the whole answer, or each of its parts."""
+    mistakes = rules.mistakes(*inputs) if callable(rules.mistakes) else rules.mistakes
     if rules.parts is None:
-        return _one(name, value, expected, inputs, reveal, rules, rules.mistakes, Part(name))
+        return _one(name, value, expected, inputs, reveal, rules, mistakes, Part(name))
     parts = rules.parts
     items = [value] if len(parts) == 1 else sequence_of(value, len(parts))
     if items is None:
@@ -162,7 +163,7 @@ def _checks(
     wanted = [expected] if len(parts) == 1 else list(expected)
     checks = []
     for part, item, want in zip(parts, items, wanted, strict=True):
-        own = [m for m in rules.mistakes if m.part == part.name]
+        own = [m for m in mistakes if m.part == part.name]
         checks += _one(part.name, item, want, inputs, reveal, rules, own, part)
     return checks
 
@@ -226,7 +227,7 @@ def function_question(
     reference: Callable[..., Any],
     visible: Sequence[tuple | Case] | Callable[..., Sequence[tuple | Case]],
     hidden: Callable[[np.random.Generator], Sequence[tuple | Case]] | None = None,
-    mistakes: Sequence[Mistake] = (),
+    mistakes: Sequence[Mistake] | Callable[..., Sequence[Mistake]] = (),
     describe: Callable[..., str] | None = None,
     label: Callable[..., str] | None = None,
     title: str = "",
@@ -258,8 +259,9 @@ def function_question(
         :class:`~cnnlab.grading.questions.Case` keeps its own label and weight.
     hidden : callable(rng) -> sequence of tuple or Case, optional
         Arguments (or cases) drawn at grading time.
-    mistakes : sequence of Mistake
-        The misconceptions recognised, most likely first.
+    mistakes : sequence of Mistake, or callable(*args) -> sequence of Mistake
+        The misconceptions recognised, most likely first (a callable orders them for
+        the case's arguments: on a dilated case a dilation mistake is the likelier).
     describe : callable(*args) -> str, optional
         A hidden case's label: its features, never its inputs (default: none).
     label : callable(*args) -> str, optional

@@ -51,9 +51,6 @@ ASSIGNMENTS = (
     "ps3_pooling",
     "ps4_receptive_saliency_transfer",
 )
-_MODULES = {
-    "ps1_shapes_params": "cnnlab.grading.ps1",
-}
 #: An assignment's or a question's name: what nbgrader allows in a grade_id, minus "-".
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 #: The file that declares an assignment added to the course (``QUESTIONS``), in
@@ -601,16 +598,12 @@ def load_assignment(assignment: str) -> None:
     """Register an assignment's questions: its module's ``QUESTIONS``, in notebook order.
 
     An assignment is declared in ``source/<assignment>/<assignment>_questions.py``
-    (docs/authoring.md), found as :func:`_course_module` says; those still in
-    ``cnnlab.grading`` are named by ``_MODULES``. Importing a module has no effect on
-    the registry; this call is what registers, once per assignment.
+    (docs/authoring.md), found as :func:`_course_module` says. Importing a module has
+    no effect on the registry; this call is what registers, once per assignment.
     """
     if assignment in _LOADED:
         return
-    if assignment in _MODULES:
-        module = importlib.import_module(_MODULES[assignment])
-    else:
-        module = _course_module(assignment) if _NAME.match(assignment) else None
+    module = _course_module(assignment) if _NAME.match(assignment) else None
     if module is None:
         raise KeyError(
             f"unknown assignment {assignment!r}: the course's assignments are "

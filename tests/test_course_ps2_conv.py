@@ -1,176 +1,32 @@
-"""Every misconception detector, each caught on a deliberately wrong implementation.
+"""ps2_conv's questions file: every misconception caught on a student who makes it.
 
-Each test writes the mistake the way a student would, runs it through the question's
-own cases and ``grade`` (visible and hidden cases), and checks that the report names
-the mistake, and that the correct implementation is never diagnosed.
+Each test writes the mistake the way a student would (the loops below, one flag per
+mistake), runs it through the question's own visible and hidden cases and ``grade``,
+and checks that the report names the mistake; the loops without a mistake earn every
+point and are never diagnosed.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
-from cnnlab.grading import diagnose, question, variant_for
-from cnnlab.grading.build import Mistake
+from cnnlab.grading import question
 from cnnlab.grading.check import run_case
-from cnnlab.grading.diagnose import SENTENCES
 from cnnlab.grading.questions import assignment_module
+from tests.course_helpers import assert_fixed_sentences, diagnoses
 
-RNG_SEED = 11
-
-
-def _diagnoses(key: str, target, variant=None) -> list[str]:
-    """Run ``target`` on a question's visible and hidden cases; return the diagnoses."""
-    q = question(key)
-    variant = variant or variant_for(q.assignment)
-    cases = q.visible_cases(variant) + q.hidden_cases(np.random.default_rng(RNG_SEED), variant)
-    outcomes = [run_case(q, target, case) for case in cases]
-    report = q.grade(outcomes, cases, variant)
-    assert report.score < report.points, "the wrong implementation must lose points"
-    return report.diagnoses()
+MODULE = assignment_module("ps2_conv")
 
 
-def _diagnosed(key: str, target, mistake: str, variant=None) -> None:
-    found = _diagnoses(key, target, variant)
-    assert SENTENCES[mistake] in found, found
+def test_sentences_are_short_fixed_text():
+    assert_fixed_sentences(MODULE)
 
 
 def _diagnosed_as(key: str, target, beginning: str, variant=None) -> None:
     """The report names the question's mistake whose sentence starts with ``beginning``."""
-    found = _diagnoses(key, target, variant)
+    found = diagnoses(key, target, variant)
     assert any(sentence.startswith(beginning) for sentence in found), found
-
-
-def _course_mistakes(assignment: str) -> list[Mistake]:
-    """Every Mistake an assignment's questions file declares (in module-level lists)."""
-    module = assignment_module(assignment)
-    found = []
-    for value in vars(module).values():
-        if isinstance(value, list | tuple):
-            found += [m for m in value if isinstance(m, Mistake)]
-    assert found, assignment
-    return found
-
-
-@pytest.mark.parametrize("assignment", ["ps2_conv"])
-def test_sentences_are_short_fixed_text(assignment):
-    # Fixed strings (never formatted with a case's numbers), one or two sentences each.
-    sentences = list(SENTENCES.values()) + [m.sentence for m in _course_mistakes(assignment)]
-    for sentence in sentences:
-        assert sentence.endswith("."), sentence
-        assert len(sentence) < 260, sentence
-        assert "{" not in sentence, sentence
-
-
-# --- ps1 --------------------------------------------------------------------------------------
-
-OUTPUT_SIZE = "ps1_shapes_params-output_size"
-
-
-def test_correct_arithmetic_is_never_diagnosed():
-    def output_size(n, k, s=1, p=0, d=1):
-        return (n + 2 * p - d * (k - 1) - 1) // s + 1
-
-    q = question(OUTPUT_SIZE)
-    cases = q.hidden_cases(np.random.default_rng(0), {})
-    report = q.grade([run_case(q, output_size, c) for c in cases], cases, {})
-    assert report.score == report.points
-    assert report.diagnoses() == []
-
-
-@pytest.mark.parametrize(
-    ("mistake", "wrong"),
-    [
-        ("missing_plus_one", lambda n, k, s=1, p=0, d=1: (n + 2 * p - d * (k - 1) - 1) // s),
-        ("one_side_padding", lambda n, k, s=1, p=0, d=1: (n + p - d * (k - 1) - 1) // s + 1),
-        ("ceil", lambda n, k, s=1, p=0, d=1: math.ceil((n + 2 * p - d * (k - 1) - 1) / s) + 1),
-        ("true_division", lambda n, k, s=1, p=0, d=1: (n + 2 * p - d * (k - 1) - 1) / s + 1),
-        ("dilation_ignored", lambda n, k, s=1, p=0, d=1: (n + 2 * p - k) // s + 1),
-        ("dilation_times_kernel", lambda n, k, s=1, p=0, d=1: (n + 2 * p - d * k) // s + 1),
-        ("stride_ignored", lambda n, k, s=1, p=0, d=1: n + 2 * p - d * (k - 1)),
-        ("padding_ignored", lambda n, k, s=1, p=0, d=1: (n - d * (k - 1) - 1) // s + 1),
-    ],
-)
-def test_output_size_mistakes(mistake, wrong):
-    _diagnosed(OUTPUT_SIZE, wrong, mistake)
-
-
-def test_same_padding_mistakes():
-    def extra_first(n, k, s):
-        total = max((-(-n // s) - 1) * s + k - n, 0)
-        return (total - total // 2, total // 2)
-
-    def stride_one_rule(n, k, s):
-        return ((k - 1) // 2, k - 1 - (k - 1) // 2)
-
-    _diagnosed("ps1_shapes_params-same_padding", extra_first, "extra_pixel_first")
-    _diagnosed("ps1_shapes_params-same_padding", stride_one_rule, "same_stride_ignored")
-
-
-@pytest.mark.parametrize(
-    ("mistake", "wrong"),
-    [
-        ("no_bias", lambda c_in, c_out, k: c_out * k * k * c_in),
-        ("no_input_channels", lambda c_in, c_out, k: c_out * (k * k + 1)),
-        ("kernel_not_squared", lambda c_in, c_out, k: c_out * (k * c_in + 1)),
-        ("bias_per_channel", lambda c_in, c_out, k: c_out * c_in * (k * k + 1)),
-    ],
-)
-def test_conv_params_mistakes(mistake, wrong):
-    _diagnosed("ps1_shapes_params-conv_params", wrong, mistake)
-
-
-def test_dense_params_mistakes():
-    _diagnosed("ps1_shapes_params-dense_params", lambda n_in, n_out: n_in * n_out, "no_bias")
-    _diagnosed(
-        "ps1_shapes_params-dense_params",
-        lambda n_in, n_out: n_in * n_out + n_in,
-        "bias_on_inputs",
-    )
-
-
-@pytest.mark.parametrize(
-    ("mistake", "wrong"),
-    [
-        ("separable_no_biases", lambda c, f, k: k * k * c + c * f),
-        ("separable_no_depthwise_bias", lambda c, f, k: k * k * c + c * f + f),
-        ("separable_no_pointwise_bias", lambda c, f, k: k * k * c + c + c * f),
-        ("separable_full_depthwise", lambda c, f, k: k * k * c * c + c + c * f + f),
-        ("separable_is_standard", lambda c, f, k: k * k * c * f + f),
-    ],
-)
-def test_separable_params_mistakes(mistake, wrong):
-    _diagnosed("ps1_shapes_params-separable_params", wrong, mistake)
-
-
-def test_value_answer_mistakes_of_the_lecture_slides():
-    variant = variant_for("ps1_shapes_params")
-    memory = question("ps1_shapes_params-vgg16_memory")
-    case = memory.visible_cases(variant)
-    slide = memory.grade([{"value": (24_000_000, 93.0)}], case, variant)
-    assert slide.diagnoses() == [SENTENCES["activations_slide_total"]]
-    decimal = memory.grade([{"value": (15_237_608, 60.95)}], case, variant)
-    assert decimal.score == 0.5
-    assert decimal.diagnoses() == [SENTENCES["mb_not_mib"]]
-    no_input = memory.grade([{"value": (15_237_608 - 150_528, 58.13)}], case, variant)
-    assert no_input.diagnoses() == [SENTENCES["activations_no_input"]]
-    separable = question("ps1_shapes_params-separable")
-    slide_macs = (19456, 1102, 5 * 5 * 3 * 256 * 12 * 12, 5 * 5 * 3 * 12 * 12 + 3 * 256 * 64)
-    report = separable.grade([{"value": slide_macs}], separable.visible_cases(variant), variant)
-    assert report.score == 1.0
-    assert report.diagnoses() == [SENTENCES["macs_input_positions"]]
-    alexnet = question("ps1_shapes_params-alexnet")
-    report = alexnet.grade(
-        [{"value": (55, 27, 34_848, 0)}], alexnet.visible_cases(variant), variant
-    )
-    assert report.score == 0.75
-    assert report.diagnoses() == [SENTENCES["no_bias"]]
-    cs109b = question("ps1_shapes_params-cs109b_params")
-    flat_32 = (224, 3216, 32 * 32 * 16 * 512 + 512, 2052)
-    report = cs109b.grade([{"value": flat_32}], cs109b.visible_cases(variant), variant)
-    assert report.diagnoses() == [SENTENCES["flatten_wrong_size"]]
 
 
 # --- ps2 --------------------------------------------------------------------------------------
@@ -312,7 +168,7 @@ def test_conv_backward_reference_loop_is_right_and_undiagnosed():
 
 def test_dw_with_filter_and_channel_axes_swapped():
     def student(x, w, b, dout, stride, padding):
-        dx, dw, db = assignment_module("ps2_conv").conv_grads(x, w, b, dout, stride, padding)
+        dx, dw, db = MODULE.conv_grads(x, w, b, dout, stride, padding)
         return dx, dw.transpose(1, 0, 2, 3), db
 
     _diagnosed_as(CONV_BACKWARD, student, "dw has its filter and channel axes swapped")
@@ -379,15 +235,6 @@ def test_the_correct_numerical_gradient_passes():
     assert q.grade(outcomes, cases, {}).score == q.points
 
 
-def test_detectors_ignore_values_they_cannot_read():
-    case = question(OUTPUT_SIZE).visible_cases({})[0]
-    assert diagnose.output_size("three", case, 5) is None
-    assert diagnose.first_match(None, 1, [("no_bias", lambda: 2)]) is None
-
-
-# --- the six gaps, and one bias per weight ---------------------------------------------------
-
-
 def test_a_forward_that_ignores_the_stride_with_the_right_output_shape():
     def student(x, w, b, stride, padding):
         N, _, H, W = x.shape
@@ -428,17 +275,3 @@ def test_a_dw_from_the_first_image_only():
         return dx, dw, db
 
     _diagnosed_as(CONV_BACKWARD, student, "dw holds only one image")
-
-
-def test_one_bias_per_weight_is_named_even_on_1x1_kernels():
-    def conv_params(c_in, c_out, k):
-        return 2 * c_out * c_in * k * k  # a bias next to every weight
-
-    found = _diagnoses("ps1_shapes_params-conv_params", conv_params)
-    assert found == [SENTENCES["bias_per_weight"]]
-    q = question("ps1_shapes_params-conv_params")
-    one_by_one = [c for c in q.hidden_cases(np.random.default_rng(RNG_SEED), {}) if c.args[2] == 1]
-    outcomes = [run_case(q, conv_params, c) for c in one_by_one]
-    report = q.grade(outcomes, one_by_one, {})
-    if one_by_one:  # on 1x1 kernels alone both readings fit; the full run decided above
-        assert SENTENCES["bias_per_weight"] in report.verdicts[0].explains
