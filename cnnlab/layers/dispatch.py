@@ -203,8 +203,9 @@ def conv_forward_path(
     ``pixels``: output pixels per image, ``H_out*W_out`` (see :data:`TINY_OUTPUT_PIXELS`).
     ``pointwise``: the kernel is 1x1 without padding and there is one group. Such a
     layer is a matrix product per image and goes to BLAS, which needs no copy of the
-    input (one thread, float32: 256->64 on 28x28, N=4, 0.6 ms against 2.1 ms on the
-    channel-last kernel). Raises ``ValueError`` when a forced path cannot run this layer.
+    input (one thread, float32: 256->64 on 28x28, N=4, 1.0-1.2 ms against 1.8-2.1 ms
+    on the channel-last kernel). Raises ``ValueError`` when a forced path cannot run
+    this layer.
     """
     stride1 = tuple(stride) == (1, 1)
     depthwise = groups == channels
@@ -256,8 +257,8 @@ def conv_backward_path(
     layer has ``groups == C``; it then takes ``depthwise`` at any stride. ``pixels``:
     output pixels per image; one-group layers with :data:`TINY_OUTPUT_PIXELS` or fewer
     take im2col. ``pointwise`` layers (as for :func:`conv_forward_path`) take two BLAS
-    products per image (one thread, float32: 64->256 on 56x56, N=2, 3.0 ms against
-    9.7 ms).
+    products per image (one thread, float32: 64->256 on 56x56, N=2, 4.5 ms against
+    9.7-14 ms).
     """
     fits = {
         "by_convolution": by_convolution_fits,
