@@ -14,19 +14,9 @@ import pytest
 from cnnlab.grading import question, variant_for
 from cnnlab.grading.check import run_case
 from cnnlab.grading.questions import assignment_module
-from tests.course_helpers import sentence_with
+from tests.course_helpers import assert_fixed_sentences, diagnoses, sentence_with
 
 PS3 = assignment_module("ps3_pooling")
-RNG_SEED = 11
-
-
-def _diagnoses(key: str, target, variant=None) -> list[str]:
-    q = question(key)
-    variant = variant or variant_for(q.assignment)
-    cases = q.visible_cases(variant) + q.hidden_cases(np.random.default_rng(RNG_SEED), variant)
-    report = q.grade([run_case(q, target, case) for case in cases], cases, variant)
-    assert report.score < report.points, "the wrong implementation must lose points"
-    return report.diagnoses()
 
 
 def _padded(x, padding: int, fill: float) -> np.ndarray:
@@ -107,16 +97,7 @@ def _student(mode: str, **flags):
 
 
 def test_sentences_are_short_fixed_text():
-    mistakes = [
-        *PS3.MAX_FORWARD_MISTAKES,
-        *PS3.AVG_FORWARD_MISTAKES,
-        *PS3.MAX_BACKWARD_MISTAKES,
-        *PS3.AVG_BACKWARD_MISTAKES,
-    ]
-    for mistake in mistakes:
-        assert mistake.sentence.endswith("."), mistake.sentence
-        assert len(mistake.sentence) < 260, mistake.sentence
-        assert "{" not in mistake.sentence, mistake.sentence
+    assert_fixed_sentences(PS3)
 
 
 @pytest.mark.parametrize("mode", ["max", "avg"])
@@ -144,12 +125,12 @@ def test_the_loops_without_mistakes_earn_every_point(mode):
     ],
 )
 def test_max_pool_backward_mistakes(phrase, flags):
-    found = _diagnoses("ps3_pooling-max_backward", _student("max", **flags)[1])
+    found = diagnoses("ps3_pooling-max_backward", _student("max", **flags)[1])
     assert sentence_with(PS3.MAX_BACKWARD_MISTAKES, phrase) in found, found
 
 
 def test_a_max_pool_backward_spread_evenly_like_average_pooling():
-    found = _diagnoses("ps3_pooling-max_backward", _student("avg")[1])
+    found = diagnoses("ps3_pooling-max_backward", _student("avg")[1])
     assert sentence_with(PS3.MAX_BACKWARD_MISTAKES, "spread evenly") in found, found
 
 
@@ -164,7 +145,7 @@ def test_a_max_pool_backward_spread_evenly_like_average_pooling():
     ],
 )
 def test_avg_pool_backward_mistakes(phrase, flags):
-    found = _diagnoses("ps3_pooling-avg_backward", _student("avg", **flags)[1])
+    found = diagnoses("ps3_pooling-avg_backward", _student("avg", **flags)[1])
     assert sentence_with(PS3.AVG_BACKWARD_MISTAKES, phrase) in found, found
 
 
@@ -178,7 +159,7 @@ def test_avg_pool_backward_mistakes(phrase, flags):
     ],
 )
 def test_pool_forward_mistakes(mode, phrase, flags):
-    found = _diagnoses(f"ps3_pooling-{mode}_forward", _student(mode, **flags)[0])
+    found = diagnoses(f"ps3_pooling-{mode}_forward", _student(mode, **flags)[0])
     mistakes = PS3.MAX_FORWARD_MISTAKES if mode == "max" else PS3.AVG_FORWARD_MISTAKES
     assert sentence_with(mistakes, phrase) in found, found
 
@@ -187,7 +168,7 @@ def test_a_forward_missing_its_last_windows():
     def missing_last(x, kernel, stride, padding):
         return student_forward(x, kernel, stride, padding)[..., :-1, :-1]
 
-    found = _diagnoses("ps3_pooling-max_forward", missing_last)
+    found = diagnoses("ps3_pooling-max_forward", missing_last)
     assert sentence_with(PS3.MAX_FORWARD_MISTAKES, "last row and column") in found, found
 
 

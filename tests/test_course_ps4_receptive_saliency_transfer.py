@@ -15,7 +15,7 @@ import pytest
 from cnnlab.grading import question, variant_for
 from cnnlab.grading.check import run_case
 from cnnlab.grading.questions import assignment_module
-from tests.course_helpers import sentence_with
+from tests.course_helpers import assert_fixed_sentences, diagnoses, sentence_with
 
 ASSIGNMENT = "ps4_receptive_saliency_transfer"
 PS4 = assignment_module(ASSIGNMENT)
@@ -24,20 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 RNG_SEED = 11
 
 
-def _diagnoses(name: str, target, variant=None) -> list[str]:
-    q = question(f"{ASSIGNMENT}-{name}")
-    variant = variant or variant_for(q.assignment)
-    cases = q.visible_cases(variant) + q.hidden_cases(np.random.default_rng(RNG_SEED), variant)
-    report = q.grade([run_case(q, target, case) for case in cases], cases, variant)
-    assert report.score < report.points, "the wrong implementation must lose points"
-    return report.diagnoses()
+def _diagnoses(name: str, target) -> list[str]:
+    return diagnoses(f"{ASSIGNMENT}-{name}", target, seed=RNG_SEED)
 
 
 def test_sentences_are_short_fixed_text():
-    for mistake in (*PS4.RF_MISTAKES, *PS4.REGION_MISTAKES, *PS4.SALIENCY_MISTAKES):
-        assert mistake.sentence.endswith("."), mistake.sentence
-        assert len(mistake.sentence) < 260, mistake.sentence
-        assert "{" not in mistake.sentence, mistake.sentence
+    assert_fixed_sentences(PS4)
 
 
 def _rf_student(mode: str):
