@@ -420,3 +420,29 @@ def test_ceil_mode_window_larger_than_the_input_matches_torch():
             naive_out, _ = NAIVE[mode][0](x, **params)
             np.testing.assert_allclose(naive_out, out, rtol=1e-12, atol=1e-12)
     assert accepted > 100
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding"),
+    [(2, 2, 0), (3, 1, 1), (3, 2, 1), ((2, 3), (1, 2), ((1, 0), (0, 1)))],
+)
+def test_max_pool_winners_are_the_input_cells_holding_each_window_maximum(kernel, stride, padding):
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 4, size=(2, 3, 7, 6)).astype(np.float64)  # many ties: the first wins
+    out, cache = max_pool2d_forward(x, kernel=kernel, stride=stride, padding=padding)
+    rows, cols = cache.winners()
+    assert rows.shape == cols.shape == out.shape
+    n, c = np.indices(out.shape[:2])
+    np.testing.assert_array_equal(x[n[..., None, None], c[..., None, None], rows, cols], out)
+    # the first maximum in row-major order of the window, as the naive loops route it
+    dout = np.zeros_like(out)
+    dout[0, 0, 0, 0] = 1.0
+    dx = naive.max_pool2d_backward(dout, naive.max_pool2d_forward(
+        x, kernel=kernel, stride=stride, padding=padding)[1])
+    assert dx[0, 0, rows[0, 0, 0, 0], cols[0, 0, 0, 0]] == 1.0
+
+
+def test_max_pool_winners_need_the_fast_cache():
+    _, cache = naive.max_pool2d_forward(np.zeros((1, 1, 4, 4)), kernel=2)
+    with pytest.raises(ValueError, match="keeps no winners"):
+        cache.winners()

@@ -66,6 +66,27 @@ class MaxPool2dCache:
     geometry: PoolGeometry
     argmax: np.ndarray | None = field(default=None, repr=False)
 
+    def winners(self) -> tuple[np.ndarray, np.ndarray]:
+        """Input row and column of each window's winner, each of shape (N, C, H_out, W_out).
+
+        Notes
+        -----
+        With the winning tap ``kh*KW + kw`` of window ``(i, j)``:
+        ``row = i*stride_h + kh - pad_top`` and ``col = j*stride_w + kw - pad_left``.
+        """
+        if self.argmax is None:
+            raise ValueError(
+                "this cache keeps no winners (cnnlab.naive.max_pool2d_forward finds them "
+                "again in backward); use cnnlab.layers.max_pool2d_forward"
+            )
+        (top, _), (left, _) = self.geometry.padding
+        (stride_h, stride_w), kernel_w = self.geometry.stride, self.geometry.kernel[1]
+        _, _, h_out, w_out = self.geometry.out_shape
+        kh, kw = np.divmod(self.argmax.astype(np.intp), kernel_w)
+        rows = np.arange(h_out)[:, None] * stride_h + kh - top
+        cols = np.arange(w_out)[None, :] * stride_w + kw - left
+        return rows, cols
+
 
 @dataclass(frozen=True)
 class AvgPool2dCache:

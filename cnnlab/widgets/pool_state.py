@@ -146,9 +146,8 @@ class PoolStepper:
 
     def winner(self, index: int) -> Cell:
         """Input cell that wins window ``index`` (row-major), from the forward cache."""
-        flat = int(self._cache.argmax.flat[index])
-        row, col = divmod(flat, self.x.shape[1])
-        return (row, col)
+        rows, cols = self._cache.winners()
+        return (int(rows[0, 0].flat[index]), int(cols[0, 0].flat[index]))
 
     def window(self, index: int) -> tuple[tuple[int, int], tuple[int, int]]:
         """Half-open input rows and columns of window ``index``."""
