@@ -298,7 +298,7 @@ def sync_points(source_root: str | Path, assignment: str, *, write: bool = True)
             points = question(meta["grade_id"]).points
             if meta.get("points") != points:
                 problems.append(f"{path.name}: {meta['grade_id']} has {meta.get('points')} points")
-                meta["points"] = points
+                meta["points"] = int(points) if points.is_integer() else points  # 5, not 5.0
     table = points_markdown(assignment, nb)
     tagged = [c for c in nb.cells if POINTS_TAG in c.get("metadata", {}).get("tags", [])]
     if not tagged:
