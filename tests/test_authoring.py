@@ -5,7 +5,9 @@ graded end to end with real nbgrader; and the student's own checks from the rele
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,8 +21,10 @@ if os.path.dirname(HERE) not in sys.path:
 
 from autograder.tools import authoring, pipeline  # noqa: E402
 from autograder.tools.__main__ import main  # noqa: E402
+from cnnlab.grading.questions import ASSIGNMENTS  # noqa: E402
 
 ASSIGNMENT = "ps5_custom"
+COURSE_SOURCE = Path(__file__).resolve().parents[1] / "autograder" / "source"
 
 # What docs/authoring.md tells the instructor to write for the added question.
 DECLARATION = """CONV_PARAMS = function_question(
@@ -186,3 +190,28 @@ def test_a_students_check_works_from_the_released_files_alone(authored, tmp_path
     assert result.returncode == 0, result.stderr
     assert "ps5_custom-output_size (output_size(n, k, s)): 0 / 2 points" in result.stdout
     assert "Likely mistake: the count is one short" in result.stdout
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_add_question_extends_each_course_assignment(tmp_path, assignment):
+    """add-question works on the four course files too (no add-question mark there):
+    the declaration goes before QUESTIONS, the name at its end, the cells before the
+    written answers; the file still loads, with the new question last."""
+    shutil.copytree(COURSE_SOURCE / assignment, tmp_path / assignment)
+    args = ["add-question", assignment, "extra_check", "--target", "extra_check",
+            "--points", "2", "--source", str(tmp_path)]
+    assert main(args) == 0
+    path = tmp_path / assignment / f"{assignment}_questions.py"
+    spec = importlib.util.spec_from_file_location(f"{assignment}_questions_copy", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    assert module.QUESTIONS[-1] is module.EXTRA_CHECK
+    assert module.EXTRA_CHECK.key == f"{assignment}-extra_check"
+    assert module.EXTRA_CHECK.points == 2
+    nb = nbformat.read(str(tmp_path / assignment / f"{assignment}.ipynb"), as_version=4)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    assert f"{assignment}-extra_check" in ids

@@ -194,6 +194,24 @@ def new_assignment(source_root: str | Path, assignment: str) -> Path:
     return folder
 
 
+def _declare(text: str, declaration: str, const: str, where: str) -> str:
+    """``text`` with ``declaration`` placed before the ``QUESTIONS`` tuple (or the
+    add-question mark) and ``const`` appended to that tuple, one name per line when the
+    tuple is written over several lines."""
+    found = re.search(r"^QUESTIONS = \(([^()]*)\)", text, re.M)
+    if found is None:
+        raise ValueError(f"{where}: no QUESTIONS = (...) tuple of question names to extend")
+    names = [n.strip() for n in found.group(1).split(",") if n.strip()]
+    one_line = f"QUESTIONS = ({', '.join([*names, const])})"
+    if "\n" in found.group(0) or len(one_line) > 99:
+        tuple_text = "QUESTIONS = (\n" + "".join(f"    {n},\n" for n in [*names, const]) + ")"
+    else:
+        tuple_text = one_line
+    text = text[: found.start()] + tuple_text + text[found.end() :]
+    anchor = text.index(_MARK) if _MARK in text else found.start()
+    return text[:anchor] + declaration + "\n\n\n" + text[anchor:]
+
+
 def add_question(
     source_root: str | Path, assignment: str, name: str, *, target: str, points: float
 ) -> None:
@@ -207,22 +225,10 @@ def add_question(
     const = name.upper()
     if re.search(rf"^{const} = ", text, re.M):
         raise ValueError(f"{module.name} already declares {const}")
-    if _MARK not in text or "QUESTIONS = (" not in text:
-        raise ValueError(f"{module.name}: no '{_MARK}' line or QUESTIONS tuple to extend")
-    text = text.replace(
-        _MARK,
-        QUESTION_TEMPLATE.format(const=const, name=name, target=target, points=points).strip()
-        + "\n\n"
-        + _MARK,
-    )
-    text = re.sub(
-        r"QUESTIONS = \((.*?)\)",
-        lambda m: f"QUESTIONS = ({m.group(1)} {const},)".replace(",,", ",").replace("( ", "("),
-        text,
-        count=1,
-        flags=re.S,
-    )
-    module.write_text(text, encoding="utf-8")
+    declaration = QUESTION_TEMPLATE.format(
+        const=const, name=name, target=target, points=points
+    ).strip()
+    module.write_text(_declare(text, declaration, const, module.name), encoding="utf-8")
     path = folder / f"{assignment}.ipynb"
     nb = nbformat.read(str(path), as_version=4)
     solution = (
