@@ -477,17 +477,23 @@ def leftover_pixels(
     ``leftover = (n + p_before + p_after - d*(k - 1) - 1) mod s``. These are the rows
     (columns) at the end that no window reaches. Pixels inside the windows' span can
     also go unread, when a dilated kernel's gaps or a stride longer than the window
-    are not filled by another window; this count leaves those out.
+    are not filled by another window; this count leaves those out (:func:`unread_pixels`
+    counts them all).
 
     Examples
     --------
     >>> leftover_pixels(7, 3, stride=3)
     1
     """
+    return _per_axis("leftover", n, kernel, stride, padding, dilation)
+
+
+def _per_axis(attribute: str, n, kernel, stride, padding, dilation) -> int | Pair:
+    """One :class:`_Axis` figure per axis, shaped like ``n``, after checking the fit."""
     axes = _axes(n, kernel, stride, padding, dilation)
     for axis in axes:
         axis.require_fit()
-    return _shape_like(n, [axis.leftover for axis in axes])
+    return _shape_like(n, [getattr(axis, attribute) for axis in axes])
 
 
 def unread_pixels(
@@ -516,10 +522,7 @@ def unread_pixels(
     >>> unread_pixels(9, 3, stride=1, dilation=2)   # stride 1 fills the gaps
     0
     """
-    axes = _axes(n, kernel, stride, padding, dilation)
-    for axis in axes:
-        axis.require_fit()
-    return _shape_like(n, [axis.unread for axis in axes])
+    return _per_axis("unread", n, kernel, stride, padding, dilation)
 
 
 def fits(
