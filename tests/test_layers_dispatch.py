@@ -153,3 +153,23 @@ def test_forced_paths_agree_with_naive(dtype, parallel, groups, F, geometry):
     if kernel == 1 and groups == 1 and "padding" not in params:
         expected_paths.add("pointwise")
     assert ran == expected_paths
+
+
+def test_narrow_and_one_channel_layers_keep_the_wide_grid_kernel():
+    # The tiny-output rule is for layers wide enough for the channel-last kernel, and a
+    # one-channel layer (the digits CNN's first) is an ordinary convolution, not depthwise.
+    rng = np.random.default_rng(0)
+    with dispatch.trace() as log:
+        out1, cache1 = conv2d_forward(rng.standard_normal((4, 1, 8, 8)),
+                                      rng.standard_normal((8, 1, 3, 3)), padding=1)
+        out2, cache2 = conv2d_forward(rng.standard_normal((4, 8, 4, 4)),
+                                      rng.standard_normal((16, 8, 3, 3)), padding=1)
+        conv2d_backward(out1, cache1)
+        conv2d_backward(out2, cache2)
+    assert [path for _, path, _ in log[:2]] == ["direct", "direct"]  # the two forwards
+    assert "im2col" not in [path for _, path, _ in log]
+    assert "depthwise" not in [path for _, path, _ in log]
+    x, w = rng.standard_normal((2, 1, 6, 6)), rng.standard_normal((3, 1, 3, 3))
+    with dispatch.force(conv_forward="depthwise"):  # still reachable by force
+        out, _ = conv2d_forward(x, w, padding=1)
+    np.testing.assert_allclose(out, naive.conv2d_forward(x, w, padding=1)[0], rtol=1e-12)

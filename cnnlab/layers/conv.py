@@ -265,7 +265,8 @@ def conv2d_backward(
     db = dout.sum(axis=(0, 2, 3)) if cache.has_bias else None
     padding = _input_gradient_padding(w.shape, g)
     path = dispatch.conv_backward_path(
-        groups=g.groups, stride=g.stride, dilation=g.dilation,
+        channels=x.shape[1], filters=w.shape[0], groups=g.groups, stride=g.stride,
+        dilation=g.dilation,
         by_convolution_fits=padding is not None, depthwise=g.groups == x.shape[1],
         pixels=g.out_shape[2] * g.out_shape[3],
         pointwise=_pointwise(w.shape, g),

@@ -91,12 +91,14 @@ BLOCKED_MIN_FILTERS = 24 if VECTOR_BYTES == 64 else 8
 #: any batch size.
 CHUNK_BYTES = 1 << 21
 
-#: One-group layers with at most this many output pixels per image take im2col in both
-#: directions: the register-blocked kernels work on rows of 4 pixels and spend most of
-#: their time on the padding, while BLAS sees one long product (ResNet-18's last stage
-#: at 64x64 input, 3x3 512->512 on 2x2, N=8, one thread: forward 4.5 ms against 7.6 ms,
-#: backward 9.7 ms against 35.9 ms; on 4x4 a tie forward, 5.1 against 7.9 ms backward;
-#: on 8x8 the blocked kernels win).
+#: One-group layers wide enough for the channel-last kernel (see :func:`_wide`) with at
+#: most this many output pixels per image take im2col in both directions: the
+#: register-blocked kernels work on rows of pixels and spend most of their time on the
+#: padding, while BLAS sees one long product (ResNet-18's last stage at 64x64 input, 3x3
+#: 512->512 on 2x2, N=8, one thread: forward 4.5 ms against 7.6 ms, backward 9.7 ms
+#: against 35.9 ms; on 4x4 a tie forward, 5.1 against 7.9 ms backward; on 8x8 the
+#: blocked kernels win). Narrow layers keep the wide-grid kernel: the digits CNN's
+#: 8->16 on 4x4 (N=64) took 0.09 ms there against 0.32 ms on im2col.
 TINY_OUTPUT_PIXELS = 16
 
 #: Depthwise convolutions with fewer multiply-adds than this run on one thread. A
@@ -224,20 +226,25 @@ def conv_forward_path(
         return forced
     if pointwise:
         return "pointwise"
-    wide_enough = filters >= BLOCKED_MIN_FILTERS and (
-        channels >= BLOCKED_MIN_CHANNELS or not stride1
-    )
-    if groups == 1 and pixels <= TINY_OUTPUT_PIXELS:
-        return "im2col"
-    if groups == 1 and wide_enough:
-        return "blocked"
-    if depthwise:  # any stride: 5-8x faster than direct/im2col (MobileNet's 3x3 layers)
+    if groups == 1 and _wide(channels, filters, stride):
+        return "im2col" if pixels <= TINY_OUTPUT_PIXELS else "blocked"
+    if depthwise and groups > 1:  # any stride: 5-8x faster than direct/im2col (MobileNet)
         return "depthwise"
     return "direct" if stride1 else "im2col"
 
 
+def _wide(channels: int, filters: int, stride: tuple[int, int]) -> bool:
+    """Enough filters and channels for the channel-last kernel (:data:`BLOCKED_MIN_FILTERS`,
+    :data:`BLOCKED_MIN_CHANNELS`; any number of channels when strided)."""
+    return filters >= BLOCKED_MIN_FILTERS and (
+        channels >= BLOCKED_MIN_CHANNELS or tuple(stride) != (1, 1)
+    )
+
+
 def conv_backward_path(
     *,
+    channels: int,
+    filters: int,
     groups: int,
     stride: tuple[int, int],
     dilation: tuple[int, int],
@@ -254,10 +261,11 @@ def conv_backward_path(
     3x3 stride 2: about 3x faster than im2col on one thread); strided layers with one
     group take im2col, whose two BLAS products beat the phases' small kernels (ResNet's
     3x3 stride 2, 64->128: 7.1 ms against 9.5 ms of CPU time). ``depthwise``: the
-    layer has ``groups == C``; it then takes ``depthwise`` at any stride. ``pixels``:
-    output pixels per image; one-group layers with :data:`TINY_OUTPUT_PIXELS` or fewer
-    take im2col. ``pointwise`` layers (as for :func:`conv_forward_path`) take two BLAS
-    products per image (one thread, float32: 64->256 on 56x56, N=2, 4.5 ms against
+    layer has ``groups == C`` (more than one); it then takes ``depthwise`` at any stride.
+    ``pixels``: output pixels per image; one-group layers wide enough for the
+    channel-last kernel (``channels``, ``filters``) with :data:`TINY_OUTPUT_PIXELS` or
+    fewer take im2col. ``pointwise`` layers (as for :func:`conv_forward_path`) take two
+    BLAS products per image (one thread, float32: 64->256 on 56x56, N=2, 4.5 ms against
     9.7-14 ms).
     """
     fits = {
@@ -280,9 +288,10 @@ def conv_backward_path(
         return forced
     if pointwise:
         return "pointwise"
-    if depthwise:
+    if depthwise and groups > 1:
         return "depthwise"
-    if groups == 1 and (fits["by_phases"] or pixels <= TINY_OUTPUT_PIXELS):
+    tiny = pixels <= TINY_OUTPUT_PIXELS and _wide(channels, filters, stride)
+    if groups == 1 and (fits["by_phases"] or tiny):
         return "im2col"
     return next(path for path in CONV_BACKWARD_PATHS if fits[path])
 
