@@ -268,6 +268,7 @@ def test_stride1_kernel_covers_every_block_of_filters(monkeypatch, F, groups, KW
     np.testing.assert_allclose(out, expected, rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize("tile_bytes", [None, 1, 2000], ids=["tile", "tile1row", "tile2000"])
 @pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
@@ -281,19 +282,26 @@ def test_stride1_kernel_covers_every_block_of_filters(monkeypatch, F, groups, KW
         (10, 8, 7, 1, 1, ((1, 1), (0, 3))),  # W_out = 9: a block of 1 pixel at the end
         (3, 8, 15, 2, 1, 0),  # few channels, stride 2: one run of KW*C = 6 taps per row
         (1, 20, 23, 4, (1, 3), 2),  # one channel, stride 4, dilation in width
+        (8, 70, 9, 1, 1, 1),  # several blocks of filters, split among the threads
+        (9, 40, 12, 1, 2, 5),  # padding wider than the dilated kernel, two blocks
     ],
 )
 def test_channel_last_kernel_covers_every_block(monkeypatch, C, F, W, stride, dilation,
-                                                padding, dtype, parallel):
+                                                padding, dtype, parallel, tile_bytes):
     # The register-blocked kernel works on blocks of 8 pixels x 2 vectors of filters:
     # partial blocks of filters (zero filters padded in), blocks of pixels that run on
     # into the next row or image, and the last block (which repeats the last pixel)
-    # must not change the result or read outside the input copy.
+    # must not change the result or read outside the input copy. Rows go in tiles
+    # (tile2000: 2 to 5 rows, across images; tile1row: one row each), and the parallel
+    # kernel splits rows and blocks of filters among the threads.
+    from cnnlab.kernels import blocked
     from cnnlab.layers import dispatch
 
     assert C >= dispatch.BLOCKED_MIN_CHANNELS or stride != 1
     if parallel:
         monkeypatch.setattr(dispatch, "PARALLEL_MIN_MACS", 0)
+    if tile_bytes is not None:
+        monkeypatch.setattr(blocked, "TILE_BYTES", tile_bytes)
     rng = np.random.default_rng(C * F + W)
     x = rng.standard_normal((3, C, 6, W)).astype(dtype)
     w = rng.standard_normal((F, C, 3, 2)).astype(dtype)

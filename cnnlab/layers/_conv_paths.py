@@ -148,11 +148,13 @@ def blocked_forward(x, w, bias, g: ConvGeometry, parallel: bool) -> np.ndarray:
     bias_padded[:F] = bias
     args = (xh, wt.ravel(), bias_padded, C, Hp, Wp, KH, KW, *g.stride, *g.dilation, out)
     rows = N * g.out_shape[2]
+    tile = blocked.tile_rows(C, Wp, g.stride[0], x.itemsize)
     if parallel:
         dispatch.announce_compile(blocked.conv_rows_parallel, x.dtype)
-        blocked.conv_rows_parallel(*args, parallel_chunks(rows))
+        split = blocked.work_split(rows, Fp // B, tile, parallel_chunks(rows * (Fp // B)))
+        blocked.conv_rows_parallel(*args, tile, *split)
     else:
-        blocked.conv_rows(*args, 0, rows)
+        blocked.conv_rows(*args, tile, 0, rows, 0, Fp // B)
     return out
 
 
