@@ -339,3 +339,35 @@ def test_canvas_export_has_one_row_per_student(serial, tmp_path):
         sid = row[2]
         assert float(row[5]) == table_totals[(sid, ASSIGNMENT)][0]
         assert float(row[7]) == scores[(sid, ASSIGNMENT, "fixture_ps-double")]
+
+
+def _copy_course(course: str, dest: str) -> str:
+    shutil.copytree(course, dest, symlinks=True)
+    config = os.path.join(dest, "nbgrader_config.py")
+    with open(config) as fh:
+        text = fh.read().replace(repr(course), repr(dest))
+    with open(config, "w") as fh:
+        fh.write(text)
+    return dest
+
+
+def test_feedback_on_two_processes_is_the_serial_feedback(serial, tmp_path, monkeypatch):
+    from autograder.tools import feedback as F
+
+    course, students, _ = serial
+    copy = _copy_course(course, str(tmp_path / "course"))
+    shutil.rmtree(os.path.join(copy, "feedback"))
+    monkeypatch.setattr(F, "MIN_NOTEBOOKS_PER_PROCESS", 1)
+    assert F.processes_for(len(students), 2) == 2
+    assert [len(c) for c in F.split(students, 2)] == [len(students) - len(students) // 2,
+                                                     len(students) // 2]
+    F.generate_feedback(copy, {ASSIGNMENT: students}, env=env_for_workers(), processes=2)
+    assert feedback(copy) == {k: v.replace(course, copy) for k, v in feedback(course).items()}
+    assert sorted(feedback(copy)) == sorted(feedback(course))
+
+
+def test_a_feedback_process_gets_no_secret():
+    from autograder.tools import feedback as F
+
+    env = {"PATH": "/bin", "CNNLAB_COURSE_SECRET": "s", "CNNLAB_COURSE_SECRET_FILE": "/f"}
+    assert F.without_secret(env) == {"PATH": "/bin"}

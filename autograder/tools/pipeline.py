@@ -4,8 +4,10 @@ Both go through the same steps with nbgrader's own commands: generate_assignment
 (the demo always; ``grade`` only when the gradebook lacks the assignment), autograde
 (sandboxed: see ``autograder/grader``), the gradebook check, generate_feedback (test
 sources hidden) and the CSV export, then print the student x assignment table.
-autograde, generate_feedback and export run in this process (one import of nbgrader
-and the course for the whole run: :mod:`autograder.tools.nbgrader_app`).
+autograde and export run in this process (one import of nbgrader and the course for
+the whole run: :mod:`autograder.tools.nbgrader_app`); generate_feedback too, or, for a
+larger class, on several local processes (:mod:`autograder.tools.feedback`, as many
+as ``workers``).
 """
 
 from __future__ import annotations
@@ -82,11 +84,13 @@ def run_pipeline(course: str, assignments: Sequence[str], *, env: dict[str, str]
     problems = gradebook_guard.verify(C.db_url(course),
                                       gradebook_guard.default_ledger_dir(course), assignments)
     if feedback and batch.graded:
+        from autograder.tools.feedback import generate_feedback
+
         t = time.monotonic()
-        for a in sorted({r.ref.assignment for r in batch.graded}):
-            students_done = sorted(r.ref.student for r in batch.graded if r.ref.assignment == a)
-            _nbgrader(course, "generate_feedback", a, "--force",
-                      *_only(course, a, students_done), env=env)
+        graded: dict[str, list[str]] = {}
+        for r in batch.graded:
+            graded.setdefault(r.ref.assignment, []).append(r.ref.student)
+        generate_feedback(course, graded, env=env, processes=_local_processes(workers))
         timing["generate_feedback"] = time.monotonic() - t
     fb = C.feedback_files(course) if feedback else []
     csv_path = None
@@ -116,14 +120,12 @@ def _nbgrader(course: str, *args: str, env: dict[str, str]) -> None:
         raise C.ToolError(f"nbgrader {' '.join(args)} failed (exit {done.code}):\n{tail}")
 
 
-def _only(course: str, assignment: str, students: Sequence[str]) -> list[str]:
-    """nbgrader options that limit a command to ``students`` of ``assignment``."""
-    folder = os.path.join(course, "autograded")
-    others = sorted(s for s in os.listdir(folder)
-                    if s not in set(students)
-                    and os.path.isdir(os.path.join(folder, s, assignment))) if os.path.isdir(
-                        folder) else []
-    return ["--CourseDirectory.student_id_exclude=" + ",".join(others)] if others else []
+def _local_processes(workers: int | None) -> int:
+    """Processes of this machine the coordinator's own work may use: ``workers`` (all
+    cores by default, one with ``workers=0``)."""
+    from autograder.tools.workers import default_workers
+
+    return 1 if workers == 0 else (workers or default_workers())
 
 
 def report(result: PipelineResult, *, quiet: bool = False) -> None:
