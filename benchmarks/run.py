@@ -674,15 +674,21 @@ NOTES = """## Reading these numbers
 - Convolution, forward. Every kernel keeps its running sums in CPU registers, as
   PyTorch's oneDNN kernels do (`cnnlab/kernels/simd.py` gives Numba a vector type, one
   AVX-512 register where the CPU has them, else one AVX register). Layers with 24 or
-  more filters (8 with AVX) run on a channel-last copy of the input, a block of 8
-  consecutive output pixels (running on from one row into the next, so a 7x7 output
-  wastes none) x 2 vectors of filters at a time, 16 sums in registers
-  (`kernels/blocked.py`); each block of filters' weights is one contiguous run, and
-  rows go in tiles so that a block's weights are loaded once per tile rather than once
-  per row (which had made 512->512 on 7x7 four times slower). 1x1 layers without
+  more filters per group (8 with AVX) run on a channel-last copy of the input, a block
+  of 8 consecutive output pixels (running on from one row into the next, so a 7x7
+  output wastes none) x 2 vectors of filters at a time, 16 sums in registers
+  (`kernels/blocked.py`); each block of filters' weights is one contiguous run (a
+  grouped layer's blocks are padded per group and read their group's channels of the
+  one copy), and rows go in tiles so that a block's weights are loaded once per tile
+  rather than once per row (which had made 512->512 on 7x7 four times slower). The
+  threads share out ranges of rows and of blocks of filters (ranges of rows alone had
+  given each thread a few rows of 512->512 on 7x7 and all 9 MB of weights to read).
+  The sums go out to the NCHW output a cache line of each filter's plane at a time:
+  written pixel by pixel, planes a multiple of 4 KB apart (32x32, 224x224) had evicted
+  each other from the L1 cache, 3 ns a number against 0.5. 1x1 layers without
   padding are one BLAS product per image on the NCHW arrays, with no copy at stride 1
-  (the channel-last copies had cost more than the product). Few channels at stride 1,
-  fewer filters and groups run on the wide grid of the padded input
+  (the channel-last copies had cost more than the product). Few channels at stride 1
+  and fewer filters (per group) run on the wide grid of the padded input
   (`kernels/direct.py`). One-group layers with at most 16 output pixels per image
   (ResNet-18's last stage at 64x64 input: 2x2) take im2col and one BLAS product, in
   both directions: the blocked kernels would spend their time on the padding.

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 SUBSET = [
     "tests/test_layers_conv.py::test_channel_last_kernel_covers_every_block",
+    "tests/test_layers_conv.py::test_channel_last_kernel_runs_each_group",
     "tests/test_layers_conv.py::test_conv_matches_finite_differences_and_naive",
     "tests/test_layers_dispatch.py::test_forced_paths_agree_with_naive",
 ]

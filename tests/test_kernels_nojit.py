@@ -38,6 +38,7 @@ SUBSET = [
     "tests/test_layers_conv.py::test_conv_matches_finite_differences_and_naive[pad1-s2-d2-gC9]",
     "tests/test_layers_conv.py::test_conv_matches_finite_differences_and_naive[pad(1,2)-s2-d2-gdepthwise-x2]",
     "tests/test_layers_conv.py::test_channel_last_kernel_covers_every_block",
+    "tests/test_layers_conv.py::test_channel_last_kernel_runs_each_group",
     "tests/test_layers_dispatch.py::test_each_warmup_example_takes_its_path",
     "tests/test_layers_dispatch.py::test_forced_paths_agree_with_naive[float64-False-depthwise-stride2]",
     "tests/test_layers_residual.py::test_block_against_finite_differences_and_naive[identity]",

@@ -325,6 +325,44 @@ def test_channel_last_kernel_covers_every_block(monkeypatch, C, F, W, stride, di
         np.testing.assert_allclose(got, want, rtol=tolerance, atol=10 * tolerance, err_msg=name)
 
 
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("C", "F", "groups", "stride", "dilation", "padding"),
+    [
+        (16, 80, 2, 1, 1, 1),  # 40 filters a group: a whole block and part of one each
+        (24, 24, 3, 2, (2, 1), "same"),  # 8 channels and filters a group, strided
+        (36, 99, 3, 1, 2, ((3, 0), (1, 4))),  # 33 filters a group, padding past the kernel
+    ],
+)
+def test_channel_last_kernel_runs_each_group(monkeypatch, C, F, groups, stride, dilation,
+                                             padding, dtype, parallel):
+    # A grouped layer reads each group's channels of one channel-last copy, with each
+    # group's filters padded to whole blocks of their own: every group's outputs must
+    # be the naive loops', whichever blocks the threads share out.
+    from cnnlab.layers import dispatch
+
+    if parallel:
+        monkeypatch.setattr(dispatch, "PARALLEL_MIN_MACS", 0)
+    rng = np.random.default_rng(C + F)
+    x = rng.standard_normal((2, C, 7, 9)).astype(dtype)
+    w = rng.standard_normal((F, C // groups, 3, 2)).astype(dtype)
+    b = rng.standard_normal(F).astype(dtype)
+    params = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+    with dispatch.force(conv_forward="blocked"), dispatch.trace() as log:
+        out, cache = conv2d_forward(x, w, b, **params)
+        grads = conv2d_backward(dout := rng.standard_normal(out.shape).astype(dtype), cache)
+    assert log[0] == ("conv2d_forward", "blocked", parallel)
+    expected, naive_cache = naive.conv2d_forward(
+        x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), **params
+    )
+    tolerance = 1e-12 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(out, expected, rtol=tolerance, atol=tolerance)
+    expected_grads = naive.conv2d_backward(dout.astype(np.float64), naive_cache)
+    for name, got, want in zip(("dx", "dw", "db"), grads, expected_grads, strict=True):
+        np.testing.assert_allclose(got, want, rtol=tolerance, atol=10 * tolerance, err_msg=name)
+
+
 def test_channel_last_kernel_is_used_from_enough_channels_and_filters(monkeypatch):
     # Which kernel runs is a speed choice, but the choice itself must work as
     # documented: BLOCKED_MIN_FILTERS filters in one group (8 with AVX, 24 with

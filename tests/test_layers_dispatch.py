@@ -52,8 +52,10 @@ def test_the_table_covers_every_path_and_thread_mode():
         (64, 7, 1, (1, 1), "direct"),  # fewer than 8 filters
         (64, 64, 64, (1, 1), "depthwise"),  # depthwise, stride 1
         (64, 128, 64, (2, 2), "depthwise"),  # depthwise, strided, two filters a channel
-        (64, 64, 4, (1, 1), "direct"),  # grouped, stride 1
-        (64, 64, 4, (2, 2), "im2col"),  # grouped, strided
+        (64, 64, 16, (1, 1), "direct"),  # grouped, 4 filters a group, stride 1
+        (64, 64, 16, (2, 2), "im2col"),  # grouped, 4 filters a group, strided
+        (128, 128, 4, (1, 1), "blocked"),  # grouped, 32 channels and filters a group
+        (128, 128, 4, (2, 2), "blocked"),  # the same, strided
     ],
 )
 def test_unforced_choice(channels, filters, groups, stride, expected):

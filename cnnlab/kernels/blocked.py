@@ -19,20 +19,27 @@ each other, both are copied once per call into the layouts
 
     xh[n, y, x, c]          the zero-padded input, channel last (NHWC)
     wt[fb, kh, kw, c, f]    the filters in blocks of 2*lanes, filter last, padded with
-                            zero filters to whole blocks
+                            zero filters to whole blocks (per group)
 
-With dilation 1 in width, a window row's taps ``(kw, c)`` are then one contiguous run
-of ``KW*C`` numbers in both arrays. A block's sums go to a scratch array and from
-there, transposed, into the NCHW output.
+With dilation 1 in width and one group, a window row's taps ``(kw, c)`` are then one
+contiguous run of ``KW*C`` numbers in both arrays. A grouped layer reads each
+group's channels of the same copy, with each group's filters in blocks of their own.
+A block's sums go to a scratch array and from there, transposed, into the NCHW
+output, one cache line of a filter's plane at a time.
+
+Rows go in tiles (:data:`TILE_BYTES`), each block of filters through the whole tile,
+and the parallel kernel shares out ranges of rows and of blocks of filters
+(:func:`work_split`).
 
 The layer wrapper (:func:`cnnlab.layers.conv.conv2d_forward`) uses this kernel when
-there are enough input channels (``C >= 8``, one group) for the copies to pay off.
+there are enough input channels and filters per group (``C/groups >= 8`` at stride 1,
+:mod:`cnnlab.layers.dispatch`) for the copies to pay off.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, uint64
 
 from cnnlab.kernels.simd import broadcast, lanes, load, muladd, store
 
@@ -45,7 +52,7 @@ TILE_BYTES = 1 << 19
 #: Channels that :func:`to_channel_last` copies side by side: one cache line of float32.
 COPY_CHANNELS = 16
 #: Pixels of one image that :func:`_to_planes` copies out of the sums together.
-COPY_PIXELS = 32
+COPY_PIXELS = 16
 
 
 @njit(cache=True, inline="always")
@@ -114,23 +121,26 @@ def _block(xh, x0, x1, x2, x3, x4, x5, x6, x7, wt, w0, row_step, outer, outer_st
 
 
 @njit(cache=True)
-def conv_rows(xh, wt, bias, C, Hp, Wp, KH, KW, sh, sw, dh, dw, out, tile, t0, t1, b0, b1):
+def conv_rows(xh, wt, bias, C, G, Hp, Wp, KH, KW, sh, sw, dh, dw, out, tile, t0, t1, b0, b1):
     """Output rows ``t0 <= t < t1`` (``t = n*H_out + i``) of the filter blocks
-    ``b0 <= b < b1`` (filters ``b*2*lanes`` to ``(b + 1)*2*lanes``) of a convolution.
+    ``b0 <= b < b1`` of a convolution in ``G`` groups (block ``b`` holds filters
+    ``(b % K)*B`` to ``(b % K + 1)*B`` of group ``b // K``, ``K`` blocks a group, ``B =
+    2*lanes``).
 
     Parameters
     ----------
     xh : ndarray, shape (N*Hp*Wp*C,)
         The zero-padded input, channel last (``xh[((n*Hp + y)*Wp + x)*C + c]``).
-    wt : ndarray, shape (KH*KW*C*Fp,)
-        Blocks of ``2*lanes`` filters one after the other: ``w[f, c, kh, kw]`` at
-        ``(((f // B)*KH + kh)*KW + kw)*C + c)*B + f % B`` with ``B = 2*lanes``, zero for
-        ``f >= F``. A block's weights are one contiguous run, which a block of outputs
-        reads from start to end.
-    bias : ndarray, shape (Fp,)
-        Zero for ``f >= F``; ``Fp`` is a multiple of ``2*lanes``.
-    C, Hp, Wp, KH, KW, sh, sw, dh, dw : int
-        Channels, padded size, kernel size, stride and dilation.
+    wt : ndarray, shape (G*Fp*KH*KW*Cg,)
+        Blocks of ``B`` filters one after the other, each group's padded with zero
+        filters to ``Fp`` (``K = Fp/B`` blocks; ``Cg = C/G`` channels): ``w[g*Fg + f,
+        c, kh, kw]`` (``Fg = F/G``) at ``((((g*K + f // B)*KH + kh)*KW + kw)*Cg + c)*B
+        + f % B``, zero for ``f >= Fg``. A block's weights are one contiguous run,
+        which a block of outputs reads from start to end.
+    bias : ndarray, shape (G*Fp,)
+        ``b[g*Fg + f]`` at ``g*Fp + f``, zero for ``f >= Fg``.
+    C, G, Hp, Wp, KH, KW, sh, sw, dh, dw : int
+        Channels, groups, padded size, kernel size, stride and dilation.
     out : ndarray, shape (N, F, H_out, W_out)
         Written in place.
     tile : int
@@ -140,8 +150,10 @@ def conv_rows(xh, wt, bias, C, Hp, Wp, KH, KW, sh, sw, dh, dw, out, tile, t0, t1
     b0, b1 : int
         The range of filter blocks.
     """
-    N, F, H_out, W_out = out.shape
+    _, F, H_out, W_out = out.shape
     B = 2 * lanes(xh)
+    Cg, Fg = C // G, F // G
+    K = bias.size // (G * B)  # blocks per group
     Fq = (b1 - b0) * B  # the sums of one pixel, side by side
     # Rows are done a tile at a time, each block of filters through the whole tile:
     # the block's weights are then loaded from memory once per tile rather than once
@@ -149,11 +161,10 @@ def conv_rows(xh, wt, bias, C, Hp, Wp, KH, KW, sh, sw, dh, dw, out, tile, t0, t1
     # (512->512 on 7x7: 9 MB of weights for 7 pixels a row).
     sums = np.empty((min(tile, t1 - t0) * W_out + PIXELS) * Fq, dtype=out.dtype)
     windows = np.empty(min(tile, t1 - t0) * W_out + PIXELS, dtype=np.int64)
-    planes = out.reshape(N, F, H_out * W_out)
-    if dw == 1:  # a window row's taps (kw, c) are one run of KW*C numbers
+    if dw == 1 and G == 1:  # a window row's taps (kw, c) are one run of KW*C numbers
         outer, inner = 1, KW * C
     else:
-        outer, inner = KW, C
+        outer, inner = KW, Cg
     for first in range(t0, t1, tile):
         last = min(t1, first + tile)
         q0, q1 = first * W_out, last * W_out
@@ -167,61 +178,67 @@ def conv_rows(xh, wt, bias, C, Hp, Wp, KH, KW, sh, sw, dh, dw, out, tile, t0, t1
                 if i == H_out:
                     n, i = n + 1, 0
         windows[q1 - q0 :] = windows[q1 - q0 - 1]
-        for f in range(b0 * B, b1 * B, B):
+        for b in range(b0, b1):
+            c0 = (b // K) * Cg  # the group's first channel
             for q in range(q0, q1, PIXELS):
                 _block(
                     xh,
-                    windows[q - q0],
-                    windows[q - q0 + 1],
-                    windows[q - q0 + 2],
-                    windows[q - q0 + 3],
-                    windows[q - q0 + 4],
-                    windows[q - q0 + 5],
-                    windows[q - q0 + 6],
-                    windows[q - q0 + 7],
+                    windows[q - q0] + c0,
+                    windows[q - q0 + 1] + c0,
+                    windows[q - q0 + 2] + c0,
+                    windows[q - q0 + 3] + c0,
+                    windows[q - q0 + 4] + c0,
+                    windows[q - q0 + 5] + c0,
+                    windows[q - q0 + 6] + c0,
+                    windows[q - q0 + 7] + c0,
                     wt,
-                    f * KH * KW * C,
+                    b * KH * KW * Cg * B,
                     dh * Wp * C,
                     outer,
                     dw * C,
                     inner,
-                    C * B,
+                    Cg * B,
                     KH,
                     KW,
                     bias,
-                    f,
+                    b * B,
                     sums,
-                    (q - q0) * Fq + f - b0 * B,
+                    (q - q0) * Fq + (b - b0) * B,
                     Fq,
                 )
-        _to_planes(sums, Fq, q0, q1, b0 * B, min(F, b1 * B), planes)
+            f0 = (b // K) * Fg + (b % K) * B  # the block's first filter in out
+            count = min(B, Fg - (b % K) * B)
+            _to_planes(sums, Fq, (b - b0) * B, q0, q1, f0, f0 + count, out)
 
 
 @njit(cache=True)
-def _to_planes(sums, Fq, q0, q1, f0, f1, planes):
-    """``planes[n, f, p] = sums[(q - q0)*Fq + f - f0]`` for the pixels ``q0 <= q < q1``
-    (``q = n*P + p``, ``P`` pixels per plane) and the filters ``f0 <= f < f1``.
+def _to_planes(sums, Fq, column, q0, q1, f0, f1, out):
+    """``out[n, f].flat[p] = sums[(q - q0)*Fq + column + f - f0]`` for the pixels ``q0 <= q < q1``
+    (``q = n*P + p``, ``P = H_out*W_out``) and the filters ``f0 <= f < f1``.
 
     A run of :data:`COPY_PIXELS` pixels of one image goes out filter after filter: each
-    filter's plane gets one contiguous run written, while the run's sums (a few KB) stay
-    in the L1 cache. (Writing a few filters per pixel instead, pixel after pixel, had
-    kept 16 lines of ``out`` open at once, a plane apart: with planes of a multiple of
-    4 KB, 32x32 or 224x224 float32, they all fell into one set of the L1 cache and
-    evicted each other, 3 ns per number against 0.7.)
+    filter's plane gets one cache line written at once, while the run's sums (a few KB)
+    stay in the L1 cache. (Writing a few filters per pixel instead, pixel after pixel,
+    had kept 16 lines of ``out`` open at once, a plane apart: with planes of a multiple
+    of 4 KB, 32x32 or 224x224 float32, they all fell into one set of the L1 cache and
+    evicted each other, 3 ns per number against 0.5.) The indices are unsigned, which
+    spares Numba its test for negative ones on every number.
     """
-    P = planes.shape[2]
+    N, F, H_out, W_out = out.shape
+    P = H_out * W_out
+    flat = out.reshape(N * F * P)
     q = q0
     while q < q1:
         n = q // P
         a = q - n * P
         b = min(q1 - n * P, P)
         for p0 in range(a, b, COPY_PIXELS):
-            p1 = min(b, p0 + COPY_PIXELS)
-            s0 = (n * P + p0 - q0) * Fq - f0
+            count = uint64(min(b, p0 + COPY_PIXELS) - p0)
             for f in range(f0, f1):
-                plane = planes[n, f]
-                for p in range(p0, p1):
-                    plane[p] = sums[s0 + (p - p0) * Fq + f]
+                source = uint64((n * P + p0 - q0) * Fq + column + f - f0)
+                target = uint64((n * F + f) * P + p0)
+                for k in range(count):
+                    flat[target + k] = sums[source + k * uint64(Fq)]
         q = n * P + b
 
 
@@ -247,7 +264,7 @@ def work_split(rows: int, blocks: int, tile: int, items: int) -> tuple[int, int]
 
 
 @njit(cache=True, parallel=True)
-def conv_rows_parallel(xh, wt, bias, C, Hp, Wp, KH, KW, sh, sw, dh, dw, out, tile, tiles,
+def conv_rows_parallel(xh, wt, bias, C, G, Hp, Wp, KH, KW, sh, sw, dh, dw, out, tile, tiles,
                        groups):
     """:func:`conv_rows` on every output row and filter, in ``tiles`` ranges of rows x
     ``groups`` ranges of filter blocks, in parallel (see :func:`work_split`)."""
@@ -260,6 +277,7 @@ def conv_rows_parallel(xh, wt, bias, C, Hp, Wp, KH, KW, sh, sw, dh, dw, out, til
             wt,
             bias,
             C,
+            G,
             Hp,
             Wp,
             KH,
@@ -277,6 +295,18 @@ def conv_rows_parallel(xh, wt, bias, C, Hp, Wp, KH, KW, sh, sw, dh, dw, out, til
         )
 
 
+@njit(cache=True, inline="always")
+def _row_to_channel_last(x, n, y, top, left, Hp, Wp, stride, xh):
+    """Row ``y`` of image ``n`` of :func:`to_channel_last`."""
+    C, W = x.shape[1], x.shape[3]
+    start = ((n * Hp + top + y) * Wp + left) * stride
+    for c0 in range(0, C, COPY_CHANNELS):
+        c1 = min(C, c0 + COPY_CHANNELS)
+        for j in range(W):
+            for c in range(c0, c1):
+                xh[start + j * stride + c] = x[n, c, y, j]
+
+
 @njit(cache=True)
 def to_channel_last(x, top, left, Hp, Wp, stride, xh, n0, n1):
     """``xh[((n*Hp + top + y)*Wp + left + x)*stride + c] = x[n, c, y, x]`` for images
@@ -288,22 +318,18 @@ def to_channel_last(x, top, left, Hp, Wp, stride, xh, n0, n1):
     read side by side (writing one channel at a time, a number every ``stride``, had
     taken 4 ms for the 256 channels of a 2x56x56 image pair).
     """
-    _, C, H, W = x.shape
     for n in range(n0, n1):
-        for y in range(H):
-            start = ((n * Hp + top + y) * Wp + left) * stride
-            for c0 in range(0, C, COPY_CHANNELS):
-                c1 = min(C, c0 + COPY_CHANNELS)
-                for j in range(W):
-                    for c in range(c0, c1):
-                        xh[start + j * stride + c] = x[n, c, y, j]
+        for y in range(x.shape[2]):
+            _row_to_channel_last(x, n, y, top, left, Hp, Wp, stride, xh)
 
 
 @njit(cache=True, parallel=True)
 def to_channel_last_parallel(x, top, left, Hp, Wp, stride, xh):
-    """:func:`to_channel_last` of every image, one image per iteration in parallel."""
-    for n in prange(x.shape[0]):
-        to_channel_last(x, top, left, Hp, Wp, stride, xh, n, n + 1)
+    """:func:`to_channel_last` of every image, a row per iteration in parallel (a
+    batch of one image, VGG's 224x224, is shared out too)."""
+    H = x.shape[2]
+    for r in prange(x.shape[0] * H):
+        _row_to_channel_last(x, r // H, r % H, top, left, Hp, Wp, stride, xh)
 
 
 @njit(cache=True)

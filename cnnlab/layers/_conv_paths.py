@@ -3,8 +3,8 @@
 :mod:`cnnlab.layers.conv` validates the arrays and picks a path (and whether to run in
 parallel); the functions here prepare that path's arrays and call its kernels:
 
-- :func:`blocked_forward`: channel-last copy, filters as ``[block, kh, kw, c, f]``
-  padded to whole blocks (:mod:`cnnlab.kernels.blocked`);
+- :func:`blocked_forward`: channel-last copy, filters as ``[group, block, kh, kw, c,
+  f]`` padded to whole blocks per group (:mod:`cnnlab.kernels.blocked`);
 - :func:`direct_forward`: channel-major copy and tap offsets for stride 1
   (:mod:`cnnlab.kernels.direct`);
 - :func:`weight_gradient`: ``dw`` from channel-last copies of ``x`` and ``dout``
@@ -131,30 +131,36 @@ def _padded_size(x: np.ndarray, padding) -> tuple[int, int]:
 
 
 def blocked_forward(x, w, bias, g: ConvGeometry, parallel: bool) -> np.ndarray:
-    """Forward pass with the sums in registers (:mod:`cnnlab.kernels.blocked`)."""
+    """Forward pass with the sums in registers (:mod:`cnnlab.kernels.blocked`), any
+    number of groups."""
     N, C, _, _ = x.shape
-    F, _, KH, KW = w.shape
+    F, Cg, KH, KW = w.shape
+    G = g.groups
+    Fg = F // G
     Hp, Wp = _padded_size(x, g.padding)
     _check_width(blocked, x)
     B = 2 * VECTOR_BYTES // x.itemsize  # a block: two vectors of filters
-    Fp = _round_up(F, B)
+    Fp = _round_up(Fg, B)  # filters per group, padded to whole blocks
     out = np.empty(g.out_shape, dtype=x.dtype)
     xh = _channel_last(x, g.padding, C, 0, parallel)
-    if Fp != F:  # zero filters up to a whole block (a copy only then: 1.5 ms at 512x512x3x3)
-        w = np.concatenate([w, np.zeros((Fp - F, C, KH, KW), dtype=x.dtype)])
-    wt = np.empty((Fp // B, KH, KW, C, B), dtype=x.dtype)  # each block's weights, one run
-    wt[...] = w.reshape(Fp // B, B, C, KH, KW).transpose(0, 3, 4, 2, 1)
-    bias_padded = np.zeros(Fp, dtype=x.dtype)
-    bias_padded[:F] = bias
-    args = (xh, wt.ravel(), bias_padded, C, Hp, Wp, KH, KW, *g.stride, *g.dilation, out)
+    w = w.reshape(G, Fg, Cg, KH, KW)
+    if Fp != Fg:  # zero filters up to a whole block (a copy only then: 1.5 ms at 512x512x3x3)
+        w = np.concatenate([w, np.zeros((G, Fp - Fg, Cg, KH, KW), dtype=x.dtype)], axis=1)
+    wt = np.empty((G, Fp // B, KH, KW, Cg, B), dtype=x.dtype)  # each block's weights, one run
+    wt[...] = w.reshape(G, Fp // B, B, Cg, KH, KW).transpose(0, 1, 4, 5, 3, 2)
+    bias_padded = np.zeros((G, Fp), dtype=x.dtype)
+    bias_padded[:, :Fg] = bias.reshape(G, Fg)
+    args = (xh, wt.ravel(), bias_padded.ravel(), C, G, Hp, Wp, KH, KW, *g.stride, *g.dilation,
+            out)
+    blocks = G * Fp // B
     rows = N * g.out_shape[2]
     tile = blocked.tile_rows(C, Wp, g.stride[0], x.itemsize)
     if parallel:
         dispatch.announce_compile(blocked.conv_rows_parallel, x.dtype)
-        split = blocked.work_split(rows, Fp // B, tile, parallel_chunks(rows * (Fp // B)))
+        split = blocked.work_split(rows, blocks, tile, parallel_chunks(rows * blocks))
         blocked.conv_rows_parallel(*args, tile, *split)
     else:
-        blocked.conv_rows(*args, tile, 0, rows, 0, Fp // B)
+        blocked.conv_rows(*args, tile, 0, rows, 0, blocks)
     return out
 
 

@@ -3,13 +3,13 @@
 :func:`conv2d_forward` validates its arrays, then picks a kernel by the layer's shape
 (:func:`_forward`, thresholds in :mod:`cnnlab.layers.dispatch`): a 1x1 kernel with
 one group and no padding, one BLAS product per image; with enough filters
-in one group (8 with AVX, 24 with AVX-512), the channel-last kernel that
+per group (8 with AVX, 24 with AVX-512), the channel-last kernel that
 keeps its sums in registers (:mod:`cnnlab.kernels.blocked`), unless the stride is 1
-and there are fewer than 8 channels; then, for stride 1, the wide-grid kernel
-(:mod:`cnnlab.kernels.direct`); otherwise im2col and one BLAS product per chunk of
-images; a depthwise layer (``groups == C``) has a kernel of its own at any stride
-(:mod:`cnnlab.kernels.depthwise`). :func:`conv2d_backward` computes a stride-1 layer's
-``dx`` as a convolution of ``dout`` on the same kernels and its ``dw`` with
+and there are fewer than 8 channels per group; a depthwise layer (``groups == C``)
+has a kernel of its own at any stride (:mod:`cnnlab.kernels.depthwise`); the other
+layers, for stride 1, the wide-grid kernel (:mod:`cnnlab.kernels.direct`), otherwise
+im2col and one BLAS product per chunk of images. :func:`conv2d_backward` computes a
+stride-1 layer's ``dx`` as a convolution of ``dout`` on the same kernels and its ``dw`` with
 :mod:`cnnlab.kernels.weight_grad` (a group at a time); depthwise layers take their own
 kernel in this direction too; other layers take im2col, two BLAS products and
 ``col2im``, which *adds* the gradients of overlapping receptive fields.
@@ -132,9 +132,9 @@ def conv2d_forward(
     A 1x1 kernel with one group and no padding is ``w.reshape(F, C) @ x[n, :, ::sh,
     ::sw].reshape(C, -1)`` per image, by BLAS. Otherwise the kernels keep their running
     sums in registers, a block of outputs at a time:
-    on a channel-last copy of the input with enough filters in one group
-    (``dispatch.BLOCKED_MIN_FILTERS``; and 8 or more channels if the stride is 1,
-    :mod:`cnnlab.kernels.blocked`), on the wide grid
+    on a channel-last copy of the input with enough filters per group
+    (``dispatch.BLOCKED_MIN_FILTERS``; and 8 or more channels per group if the stride
+    is 1, :mod:`cnnlab.kernels.blocked`), on the wide grid
     of the padded input for the other stride-1 layers (:mod:`cnnlab.kernels.direct`);
     the rest as ``w.reshape(F, -1) @ im2col(xp)`` per group, a few images at a time
     (:mod:`cnnlab.kernels.conv`).

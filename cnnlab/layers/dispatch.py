@@ -125,7 +125,7 @@ NORM_PARALLEL_MIN_SIZE = 1 << 15
 # --- the paths --------------------------------------------------------------------------
 
 #: Forward paths of a convolution: the channel-last kernel with the sums in registers
-#: (:mod:`cnnlab.kernels.blocked`, one group), the stride-1 wide-grid kernel
+#: (:mod:`cnnlab.kernels.blocked`, any groups), the stride-1 wide-grid kernel
 #: (:mod:`cnnlab.kernels.direct`, any groups), im2col + BLAS (anything), the
 #: plane-at-a-time depthwise kernel (:mod:`cnnlab.kernels.depthwise`, ``groups == C``)
 #: and one BLAS product per image on the NCHW arrays (``pointwise``: 1x1 kernels, one
@@ -211,12 +211,12 @@ def conv_forward_path(
     """
     stride1 = tuple(stride) == (1, 1)
     depthwise = groups == channels
-    fits = {"blocked": groups == 1, "direct": stride1, "im2col": True, "depthwise": depthwise,
+    fits = {"blocked": True, "direct": stride1, "im2col": True, "depthwise": depthwise,
             "pointwise": pointwise}
     forced = _state.conv_forward
     if forced is not None:
         if not fits[forced]:
-            needs = {"blocked": "one group", "direct": "stride 1",
+            needs = {"direct": "stride 1",
                      "depthwise": "groups == channels",
                      "pointwise": "a 1x1 kernel, one group and no padding"}[forced]
             raise ValueError(
@@ -226,16 +226,25 @@ def conv_forward_path(
         return forced
     if pointwise:
         return "pointwise"
-    if groups == 1 and _wide(channels, filters, stride):
-        return "im2col" if pixels <= TINY_OUTPUT_PIXELS else "blocked"
+    wide = _wide(channels // groups, filters // groups, stride)
+    tiny = pixels <= TINY_OUTPUT_PIXELS
+    if groups == 1 and wide:
+        return "im2col" if tiny else "blocked"
     if depthwise and groups > 1:  # any stride: 5-8x faster than direct/im2col (MobileNet)
         return "depthwise"
+    if wide and not tiny:  # groups wide enough each (see _wide)
+        return "blocked"
     return "direct" if stride1 else "im2col"
 
 
 def _wide(channels: int, filters: int, stride: tuple[int, int]) -> bool:
     """Enough filters and channels for the channel-last kernel (:data:`BLOCKED_MIN_FILTERS`,
-    :data:`BLOCKED_MIN_CHANNELS`; any number of channels when strided)."""
+    :data:`BLOCKED_MIN_CHANNELS`; any number of channels when strided), per group.
+
+    The same rule holds for each group of a grouped layer, whose blocks of filters are
+    padded per group (one thread, float32, AVX-512, 3x3 on 28x28, N=4: 128->128 in 4
+    groups, 32 filters each, 1.90 ms against 2.27 ms on the wide-grid kernel, strided
+    0.84 against 2.11 ms on im2col; in 8 groups of 16 filters 1.87 against 1.14 ms)."""
     return filters >= BLOCKED_MIN_FILTERS and (
         channels >= BLOCKED_MIN_CHANNELS or tuple(stride) != (1, 1)
     )
