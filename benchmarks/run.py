@@ -699,10 +699,10 @@ NOTES = """## Reading these numbers
 - Convolution, backward. With stride 1, `dx` is itself a stride-1 convolution of `dout`
   (flipped filters, filters and channels swapped within each group) on the same
   forward kernels, for any number of groups; `dw` is summed by its own register-blocked
-  kernel (`kernels/weight_grad.py`), a group at a time for grouped layers. One-group
-  layers with a `dw` over 4 MB (512->512 3x3, whose kernel blocks would wait on
-  memory) take one BLAS product per tap, and 1x1 layers without padding two BLAS
-  products per image. Strided grouped layers compute `dx` as one stride-1 convolution
+  kernel (`kernels/weight_grad.py`), a group at a time for grouped layers; its threads
+  share out the rows, or, for a `dw` over 1 MB, the taps and blocks of filters. These
+  paths call no BLAS, so Numba's and BLAS's thread pools never take turns on the
+  cores. 1x1 layers without padding take two BLAS products per image. Strided grouped layers compute `dx` as one stride-1 convolution
   per stride phase. Depthwise layers get `dx` and `dw` from one pass of their own
   kernel over `dout`, at any stride. Strided one-group layers still use im2col, two
   BLAS products and col2im.

@@ -400,16 +400,44 @@ def test_channel_last_kernel_is_used_from_enough_channels_and_filters(monkeypatc
     assert log == [("conv2d_forward", "im2col", False)]
 
 
+@pytest.mark.parametrize("split", ["rows", "items"])
 @pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
-@pytest.mark.parametrize("stride", [1, 2])
-def test_one_group_weight_gradient_by_products_past_the_threshold(monkeypatch, stride, parallel):
-    # Past dispatch.WEIGHT_GRAD_MAX_BYTES a one-group layer's dw comes from one BLAS
-    # product per tap instead of the register-blocked kernel: same values.
+@pytest.mark.parametrize("pass_bytes", [1, 3000, 1 << 20], ids=lambda n: f"pass{n}")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("C", "F", "stride", "dilation", "padding"),
+    [
+        (9, 10, 1, 1, 1),  # one channel past a block of 8, a partial block of filters
+        (3, 33, 2, (1, 2), ((0, 1), (2, 0))),  # few channels, one filter past a block
+        (16, 16, (2, 3), 2, 2),  # a whole block of channels; stride larger than dilation
+        (64, 8, 1, 1, 0),  # 256 bytes a pixel in float32, 512 in float64 (one line more)
+        (128, 40, 3, 1, 1),  # 8 cache lines a pixel in float32: spread to 9
+    ],
+)
+def test_weight_gradient_kernel_covers_every_block_and_split(monkeypatch, C, F, stride,
+                                                             dilation, padding, dtype,
+                                                             pass_bytes, parallel, split):
+    # dw by the register-blocked kernel (the by_convolution and by_phases paths of one
+    # group): passes of one row (pass1), of a few rows with a remainder (pass3000) or of
+    # all rows; blocks of channels and filters padded at the end; the work shared out by
+    # rows (each thread into its own copy of dw) or by taps and blocks of filters (past
+    # dispatch.WEIGHT_GRAD_SPLIT_BYTES). Same values as the naive loops.
+    from cnnlab.kernels import weight_grad
     from cnnlab.layers import dispatch
 
-    monkeypatch.setattr(dispatch, "WEIGHT_GRAD_MAX_BYTES", 0)
-    rng = np.random.default_rng(stride)
-    inputs = {"x": rng.standard_normal((2, 9, 7, 6)), "w": rng.standard_normal((10, 9, 3, 2)),
-              "b": rng.standard_normal(10)}
-    with dispatch.force(parallel=parallel, conv_backward="by_phases" if stride > 1 else None):
-        check_op(FAST, inputs, {"padding": 1, "stride": stride}, naive=NAIVE)
+    monkeypatch.setattr(weight_grad, "PASS_BYTES", pass_bytes)
+    monkeypatch.setattr(dispatch, "WEIGHT_GRAD_SPLIT_BYTES", 0 if split == "items" else 1 << 40)
+    rng = np.random.default_rng(C + F)
+    x = rng.standard_normal((3, C, 7, 8)).astype(dtype)
+    w = rng.standard_normal((F, C, 3, 2)).astype(dtype)
+    params = {"stride": stride, "padding": padding, "dilation": dilation}
+    out, cache = conv2d_forward(x, w, None, **params)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    _, naive_cache = naive.conv2d_forward(x.astype(np.float64), w.astype(np.float64), None,
+                                          **params)
+    _, expected, _ = naive.conv2d_backward(dout.astype(np.float64), naive_cache)
+    tolerance = 1e-12 if dtype == np.float64 else 1e-4
+    from cnnlab.layers import _conv_paths
+
+    dw = _conv_paths.weight_gradient(x, dout, w.shape, cache.geometry, parallel)
+    np.testing.assert_allclose(dw, expected, rtol=tolerance, atol=10 * tolerance)

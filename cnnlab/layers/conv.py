@@ -224,8 +224,8 @@ def conv2d_backward(
     ``dh*(KH - 1) - top`` (likewise each side) with the filters flipped and channels
     and filters swapped (within each group), run on the forward kernels, and ``dw`` is
     summed by :mod:`cnnlab.kernels.weight_grad` (one group, or each group in turn;
-    one BLAS product per tap instead for one group once ``dw`` is larger than
-    ``dispatch.WEIGHT_GRAD_MAX_BYTES``); strided layers with groups take one such
+    no BLAS call, so that Numba's and BLAS's threads never take turns on the cores);
+    strided layers with groups take one such
     convolution per stride phase for ``dx``. A depthwise layer (``groups == C``) gets
     both ``dx`` and ``dw`` from one pass of :mod:`cnnlab.kernels.depthwise` over
     ``dout``, at any stride. A 1x1 kernel with one group and no padding has
@@ -284,8 +284,6 @@ def conv2d_backward(
         dispatch.record("conv2d_backward", path, parallel)
         if g.groups > 1:
             dw = paths.grouped_weight_gradient(x, dout, w.shape, g, parallel)
-        elif w.nbytes > dispatch.WEIGHT_GRAD_MAX_BYTES:
-            dw = paths.weight_gradient_by_products(x, dout, w.shape, g)
         else:
             dw = paths.weight_gradient(x, dout, w.shape, g, parallel)
     else:

@@ -51,7 +51,7 @@ __all__ = [
     "PATHS",
     "POOL_PARALLEL_MIN_SIZE",
     "TINY_OUTPUT_PIXELS",
-    "WEIGHT_GRAD_MAX_BYTES",
+    "WEIGHT_GRAD_SPLIT_BYTES",
     "Path",
     "announce_compile",
     "conv_backward_path",
@@ -105,13 +105,12 @@ TINY_OUTPUT_PIXELS = 16
 #: depthwise layer does a few multiply-adds per number it reads, as pooling does, so
 #: threads pay off far sooner than for a dense layer (:data:`PARALLEL_MIN_MACS`).
 DEPTHWISE_PARALLEL_MIN_MACS = 1 << 18
-#: One-group layers whose ``dw`` takes more bytes than this get it from one BLAS product
-#: per tap rather than from :mod:`cnnlab.kernels.weight_grad`, whose blocks each read
-#: and write their share of ``dw`` once per pass over the rows and so wait on memory
-#: once ``dw`` outgrows a core's L2 cache (one thread, float32: 512->512 3x3 on 7x7,
-#: 9.4 MB, 19 ms against 42 ms; 256->512 3x3 stride 2, 4.7 MB, 5.9 against 15 ms;
-#: 256->256 on 14x14, 2.4 MB, 20 ms both; 64->64 on 56x56, 0.15 MB, 9.2 against 4.2 ms).
-WEIGHT_GRAD_MAX_BYTES = 1 << 22
+#: In parallel, :mod:`cnnlab.kernels.weight_grad` shares out a ``dw`` of more bytes than
+#: this among the threads by work items (taps and blocks of filters), each thread
+#: writing its own part of ``dw`` once; a smaller one by ranges of rows, each thread
+#: summing into a copy of ``dw`` of its own, which are then added up (a copy and a sum
+#: per thread: little below a core's L2 cache, 9.4 MB each for 512->512 3x3).
+WEIGHT_GRAD_SPLIT_BYTES = 1 << 20
 
 #: Pooling inputs with fewer elements than this are pooled on one thread: below it,
 #: starting the threads costs more than the work (gradient checks call a layer
@@ -134,8 +133,7 @@ CONV_FORWARD_PATHS = ("blocked", "direct", "im2col", "depthwise", "pointwise")
 
 #: Backward paths: ``dx`` as a stride-1 convolution of ``dout`` on the forward kernels
 #: (stride 1), or as one such convolution per stride phase (strided, dilation 1), plus
-#: ``dw`` by :mod:`cnnlab.kernels.weight_grad` (one group, or each group in turn; one
-#: BLAS product per tap for one group past :data:`WEIGHT_GRAD_MAX_BYTES`); or im2col,
+#: ``dw`` by :mod:`cnnlab.kernels.weight_grad` (one group, or each group in turn); or im2col,
 #: two BLAS products and col2im (anything); or, for ``groups == C``, ``dx`` and ``dw``
 #: in one pass of :mod:`cnnlab.kernels.depthwise`; or, for 1x1 kernels (one group, no
 #: padding), two BLAS products per image on the NCHW arrays (``pointwise``).
