@@ -9,23 +9,26 @@ factors are read from channel-last copies,
     douth[n, i, j, f]   the upstream gradient, with zero filters up to Fp
 
 so that the unit of work, a block of 8 channels x ``2*lanes`` filters (16 float32 with
-AVX, 32 with AVX-512) of one tap ``(kh, kw)``, keeps 16
-:class:`~cnnlab.kernels.simd.Vector` sums in registers while it runs over a range of
-output rows: per pixel, two vector loads of ``douth``, eight numbers of ``xh`` and 16
-vector multiply-adds. Each block's sums go to ``dwt[fb, kh, kw, c, k]`` (filter
-``fb*2*lanes + k``; channels padded to a multiple of 8, filters to whole blocks), so
-that a block's 8 x ``2*lanes`` numbers are one run of memory: with the filters' rows
+AVX, 32 with AVX-512), keeps 16 :class:`~cnnlab.kernels.simd.Vector` sums in registers
+while it runs over a range of output rows: per pixel, two vector loads of ``douth``,
+eight numbers of ``xh`` and 16 vector multiply-adds. With dilation 1 in width, a window
+row's taps and channels ``(kw, c)`` are one run of ``KW*C`` numbers of ``xh``, and a
+block's 8 "channels" are 8 entries of that run (3 channels x 3 taps make 2 blocks
+rather than 3: the first layer of a network, 3->16 on 32x32 with N=64, took 3.0 ms
+rather than 3.5 ms); with dilation, a run per tap. Each block's sums go to ``dwt``
+with the block's 8 x ``2*lanes`` numbers one after the other (filter blocks first,
+then window rows, runs and entries, see :func:`weight_grad`): with the filters' rows
 ``Fp`` numbers apart instead, 512->512 3x3 (a 9.4 MB ``dw``) had taken twice as long,
 each block's sums spread over four pages. The copies' pixels are a little more than
-``C`` (``Fp``) numbers apart, never a multiple of 8 cache lines (see the ``stride`` of
-:func:`cnnlab.layers._conv_paths.weight_gradient`).
+``C`` (``Fp``) numbers apart, never a multiple of 8 cache lines (see ``_spread`` in
+:mod:`cnnlab.layers._conv_paths`).
 
-A *work item* is one tap and one block of filters, through every block of channels.
-Rows go in *passes* (:data:`PASS_BYTES`): every item goes over a pass of rows before
-the next pass, so that an item's rows of ``douth`` are read from the core's L1 cache by
-each of its blocks of channels, and the pass's rows of ``xh`` from its L2 cache by each
-item. A block's first pass writes its sums and later passes add to them, so ``dwt``
-needs no zeros beforehand.
+A *work item* is one run of a window row and one block of filters, through every
+block of the run. Rows go in *passes* (:data:`PASS_BYTES`): every item goes over a pass
+of rows before the next pass, so that an item's rows of ``douth`` are read from the
+core's L1 cache by each of its blocks, and the pass's rows of ``xh`` from its L2 cache
+by each item. A block's first pass writes its sums and later passes add to them, so
+``dwt`` needs no zeros beforehand.
 
 In parallel, the work is split either way: ranges of rows, each summed into its own
 copy of ``dwt`` (added up by the caller), or ranges of work items, each writing its own
@@ -59,9 +62,10 @@ def _block(xh, douth, dwt, o, tap, f, C, Hp, Wp, H_out, W_out, sh, sw, Fp, Fs, t
     """One block: 8 channels from ``tap`` on x ``2*lanes`` filters from ``f`` on.
 
     ``dwt[o + c*Fp + k] (+)= sum_{t0 <= t < t1, j} xh[x(t, j) + tap + c]
-    * douth[(t*W_out + j)*Fp + f + k]`` for ``c < 8``, ``k < 2*lanes``, with ``x(t, j)``
-    the top-left corner of output pixel ``(t, j)``'s window and ``tap`` the offset of
-    the block's tap and first channel in that window; ``=`` if ``first``, else ``+=``.
+    * douth[(t*W_out + j)*Fs + f + k]`` for ``c < 8``, ``k < 2*lanes``, with ``x(t, j)``
+    the top-left corner of output pixel ``(t, j)``'s window (``C`` numbers a pixel)
+    and ``tap`` the offset of the block's first entry in that window; ``=`` if
+    ``first``, else ``+=``.
     """
     V = lanes(xh)
     Fp = 2 * V  # the block's rows of dwt follow each other
@@ -133,71 +137,76 @@ def _block(xh, douth, dwt, o, tap, f, C, Hp, Wp, H_out, W_out, sh, sw, Fp, Fs, t
 
 
 @njit(cache=True)
-def weight_grad(xh, douth, C, Hp, Wp, KH, KW, sh, sw, dh, dw, H_out, W_out, Cp, Fs, rows,
-                dwt, r0, r1, i0, i1):
+def weight_grad(xh, douth, S, C, Hp, Wp, KH, KT, sh, sw, dh, tap_step, H_out, W_out, E, Fs,
+                rows, dwt, r0, r1, i0, i1):
     """The blocks of work items ``i0 <= i < i1``: the sum over output rows
     ``r0 <= t < r1`` (``t = n*H_out + i``), in passes of ``rows`` rows, into ``dwt``.
 
     Parameters
     ----------
-    xh : ndarray, shape (N*Hp*Wp*C + CHANNELS - 1,)
-        The zero-padded input, channel last, a pixel every ``C`` numbers (at least the
-        input's channels): ``xp[n, c, y, x]`` at ``((n*Hp + y)*Wp + x)*C + c``, then
-        ``CHANNELS - 1`` more numbers. The last block of channels reads past the
-        input's channels, into the next pixel or those numbers; what it computes from
-        them is thrown away.
+    xh : ndarray, shape (N*Hp*Wp*S + CHANNELS - 1,)
+        The zero-padded input, channel last, a pixel every ``S`` numbers (at least
+        ``C``): ``xp[n, c, y, x]`` at ``((n*Hp + y)*Wp + x)*S + c``, then ``CHANNELS - 1``
+        more numbers. The last block of a run reads past it, into the next pixel or
+        those numbers; what it computes from them is thrown away.
     douth : ndarray, shape (N*H_out*W_out*Fs,)
         ``dout[n, f, i, j]`` at ``((n*H_out + i)*W_out + j)*Fs + f``, zero for the
         filters past the layer's up to a whole block (``Fs`` is at least that).
-    C, Hp, Wp, KH, KW, sh, sw, dh, dw, H_out, W_out : int
-        ``xh``'s pixel stride, padded input size, kernel size, stride, dilation,
-        output size.
-    Cp : int
-        The input's channels rounded up to a multiple of ``CHANNELS``.
+    S, C, Hp, Wp, KH, sh, sw, dh, H_out, W_out : int
+        ``xh``'s pixel stride, channels, padded input size, kernel height, stride,
+        dilation in height, output size.
+    KT, tap_step, E : int
+        A window row is ``KT`` runs of ``E`` numbers each, ``tap_step`` apart in
+        ``xh``: with dilation 1 in width (or a kernel one tap wide) one run of
+        ``E = KW*C`` (taps ``kw``, channels ``c``: entry ``kw*C + c``, at
+        ``kw*S + c``), else ``KT = KW`` runs of ``E = C`` channels each, ``dw*S``
+        apart. Either ``S == C`` or ``C`` is a multiple of ``CHANNELS``, so that a
+        block's 8 entries are 8 numbers in a row of ``xh``.
     Fs : int
         ``douth``'s pixel stride.
     rows : int
         Output rows per pass (:func:`pass_rows`).
-    dwt : ndarray, shape (Fp*KH*KW*Cp,)
-        ``dw[f, c, kh, kw]`` at ``(((f // B)*KH + kh)*KW + kw)*Cp + c)*B + f % B``
-        with ``B = 2*lanes``; the items' numbers are overwritten (nothing else is
-        touched).
+    dwt : ndarray, shape (Fp*KH*KT*Ep,)
+        ``Ep`` is ``E`` rounded up to a multiple of ``CHANNELS``, ``B = 2*lanes``:
+        the gradient of entry ``e`` of run ``k`` of window row ``kh``, filter ``f``,
+        at ``(((f // B)*KH + kh)*KT + k)*Ep + e)*B + f % B``. The items' numbers are
+        overwritten (nothing else is touched).
     r0, r1 : int
         The range of output rows.
     i0, i1 : int
-        The range of work items, ``i = (f // (2*lanes))*KH*KW + kh*KW + kw``.
+        The range of work items, ``i = ((f // B)*KH + kh)*KT + k``.
     """
     B = 2 * lanes(xh)
-    taps = KH * KW
+    Ep = -(-E // CHANNELS) * CHANNELS
+    taps = KH * KT
     for t0 in range(r0, r1, rows):
         t1 = min(r1, t0 + rows)
         for item in range(i0, i1):
             f = (item // taps) * B
-            kh, kw = (item % taps) // KW, item % KW
-            tap = (kh * dh * Wp + kw * dw) * C
-            for c in range(0, Cp, CHANNELS):
-                o = (item * Cp + c) * B
+            kh, k = (item % taps) // KT, item % KT
+            tap = kh * dh * Wp * S + k * tap_step
+            for e in range(0, Ep, CHANNELS):
                 _block(
-                    xh, douth, dwt, o, tap + c, f, C, Hp, Wp, H_out, W_out, sh, sw, B, Fs,
-                    t0, t1, t0 == r0,
+                    xh, douth, dwt, (item * Ep + e) * B, tap + (e // C) * S + e % C, f, S,
+                    Hp, Wp, H_out, W_out, sh, sw, B, Fs, t0, t1, t0 == r0,
                 )
 
 
 @njit(cache=True, parallel=True)
-def weight_grad_parallel(
-    xh, douth, C, Hp, Wp, KH, KW, sh, sw, dh, dw, H_out, W_out, Cp, Fs, rows, parts, item_ranges
-):
+def weight_grad_parallel(xh, douth, S, C, Hp, Wp, KH, KT, sh, sw, dh, tap_step, H_out, W_out,
+                         E, Fs, rows, parts, item_ranges):
     """:func:`weight_grad` of every output row and work item, in parallel: the rows
     split in ``len(parts)`` ranges, range ``k`` summed into ``parts[k]`` (the caller
     adds them up), and the work items in ``item_ranges`` ranges."""
     row_ranges = parts.shape[0]
     total_rows = douth.size // Fs // W_out
-    items = (parts.shape[1] // (KH * KW * Cp)) // (2 * lanes(xh)) * KH * KW
+    Ep = -(-E // CHANNELS) * CHANNELS
+    items = parts.shape[1] // (Ep * 2 * lanes(xh))
     for k in prange(row_ranges * item_ranges):
         r, i = k // item_ranges, k % item_ranges
         weight_grad(
-            xh, douth, C, Hp, Wp, KH, KW, sh, sw, dh, dw, H_out, W_out, Cp, Fs, rows, parts[r],
-            r * total_rows // row_ranges, (r + 1) * total_rows // row_ranges,
+            xh, douth, S, C, Hp, Wp, KH, KT, sh, sw, dh, tap_step, H_out, W_out, E, Fs, rows,
+            parts[r], r * total_rows // row_ranges, (r + 1) * total_rows // row_ranges,
             i * items // item_ranges, (i + 1) * items // item_ranges,
         )
 

@@ -247,13 +247,16 @@ def weight_gradient(x, dout, w_shape, g: ConvGeometry, parallel: bool) -> np.nda
     _check_width(weight_grad, x)
     B = 2 * VECTOR_BYTES // x.itemsize  # filters per block
     Fp = _round_up(F, B)
-    Cp = _round_up(C, weight_grad.CHANNELS)
     S, Fs = _spread(C, x.itemsize), _spread(Fp, x.itemsize)
     xh = _channel_last(x, g.padding, S, weight_grad.CHANNELS - 1, parallel)
     douth = _channel_last(dout, ((0, 0), (0, 0)), Fs, 0, parallel)
-    rows, items, size = N * H_out, Fp // B * KH * KW, Fp * KH * KW * Cp
-    args = (xh, douth, S, Hp, Wp, KH, KW, *g.stride, *g.dilation, H_out, W_out, Cp, Fs,
-            weight_grad.pass_rows(W_out))
+    # A window row's taps and channels as one run (dilation 1 in width: 3 channels x 3
+    # taps fill 16 entries rather than 3 x 8), else a run of channels per tap.
+    KT, E = (1, KW * C) if g.dilation[1] == 1 or KW == 1 else (KW, C)
+    Ep = _round_up(E, weight_grad.CHANNELS)
+    rows, items, size = N * H_out, Fp // B * KH * KT, Fp * KH * KT * Ep
+    args = (xh, douth, S, C, Hp, Wp, KH, KT, *g.stride, g.dilation[0], g.dilation[1] * S,
+            H_out, W_out, E, Fs, weight_grad.pass_rows(W_out))
     if parallel:
         dispatch.announce_compile(weight_grad.weight_grad_parallel, x.dtype)
         threads = numba.get_num_threads()
@@ -267,8 +270,8 @@ def weight_gradient(x, dout, w_shape, g: ConvGeometry, parallel: bool) -> np.nda
     else:
         dwt = np.empty(size, dtype=x.dtype)
         weight_grad.weight_grad(*args, dwt, 0, rows, 0, items)
-    dw = dwt.reshape(Fp // B, KH, KW, Cp, B)[:, :, :, :C].transpose(0, 4, 3, 1, 2)
-    return np.ascontiguousarray(dw.reshape(Fp, C, KH, KW)[:F])
+    dw = dwt.reshape(Fp // B, KH, KT, Ep, B)[:, :, :, :E].reshape(Fp // B, KH, KW, C, B)
+    return np.ascontiguousarray(dw.transpose(0, 4, 3, 1, 2).reshape(Fp, C, KH, KW)[:F])
 
 
 def grouped_weight_gradient(x, dout, w_shape, g: ConvGeometry, parallel: bool) -> np.ndarray:
