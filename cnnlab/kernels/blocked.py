@@ -121,6 +121,16 @@ def _block(xh, x0, x1, x2, x3, x4, x5, x6, x7, wt, w0, row_step, outer, outer_st
 
 
 @njit(cache=True)
+def _aligned_scratch(size, a):
+    """An uninitialised array of ``size`` numbers of ``a``'s dtype whose first number
+    starts on a vector boundary (see :func:`cnnlab.kernels.simd.aligned_empty`)."""
+    V = lanes(a)
+    raw = np.empty(size + V, dtype=a.dtype)
+    start = (V - (raw.ctypes.data // a.itemsize) % V) % V
+    return raw[start : start + size]
+
+
+@njit(cache=True)
 def conv_rows(xh, wt, bias, C, G, Hp, Wp, KH, KW, sh, sw, dh, dw, out, tile, t0, t1, b0, b1):
     """Output rows ``t0 <= t < t1`` (``t = n*H_out + i``) of the filter blocks
     ``b0 <= b < b1`` of a convolution in ``G`` groups (block ``b`` holds filters
@@ -159,7 +169,7 @@ def conv_rows(xh, wt, bias, C, G, Hp, Wp, KH, KW, sh, sw, dh, dw, out, tile, t0,
     # the block's weights are then loaded from memory once per tile rather than once
     # per row, which is what limits layers with many channels on small images
     # (512->512 on 7x7: 9 MB of weights for 7 pixels a row).
-    sums = np.empty((min(tile, t1 - t0) * W_out + PIXELS) * Fq, dtype=out.dtype)
+    sums = _aligned_scratch((min(tile, t1 - t0) * W_out + PIXELS) * Fq, xh)
     windows = np.empty(min(tile, t1 - t0) * W_out + PIXELS, dtype=np.int64)
     if dw == 1 and G == 1:  # a window row's taps (kw, c) are one run of KW*C numbers
         outer, inner = 1, KW * C
@@ -255,11 +265,22 @@ def work_split(rows: int, blocks: int, tile: int, items: int) -> tuple[int, int]
 
     Rows go first (each range of rows reads every block's weights once); blocks of
     filters are split too when there are fewer tiles than items, as for many channels
-    on a small image (512->512 on 7x7, N=8: 2 tiles of 28 rows, 16 blocks).
+    on a small image. More tiles than items are rounded up to a multiple of ``items``
+    (a few per thread), so that the threads, which take equal shares of the ranges,
+    finish together.
+
+    Examples
+    --------
+    >>> work_split(56, 16, 28, 16)  # 512->512 on 7x7, N=8: 2 tiles of 28 rows
+    (2, 8)
+    >>> work_split(224, 2, 9, 16)  # VGG's 224x224, one image: 25 tiles of 9 rows
+    (32, 1)
     """
     tiles = -(-rows // tile)
     groups = min(blocks, max(1, items // tiles))
     tiles = min(rows, max(tiles, -(-items // groups)))
+    if tiles > items:
+        tiles = min(rows, -(-tiles // items) * items)
     return tiles, groups
 
 

@@ -21,7 +21,8 @@ cache somewhere of its own.
 Functions (callable from ``@njit`` code; ``a`` is a 1-D C-contiguous float array)
 ----------------------------------------------------------------------------------
 lanes(a)             numbers per vector for a's dtype (a compile-time constant)
-load(a, i)           the vector a[i : i + lanes]
+load(a, i)           the vector a[i : i + lanes] (fastest when a[i] starts a vector's
+                     worth of aligned memory: see aligned_empty, for the wrappers)
 store(a, i, v)       a[i : i + lanes] = v
 broadcast(a, i)      a vector with every lane a[i]
 zeros(a)             a vector of zeros of a's dtype
@@ -68,7 +69,23 @@ def _vector_bytes() -> int:
 #: Bytes per vector: one AVX-512 register where the CPU has them, else one AVX register.
 VECTOR_BYTES = _vector_bytes()
 
-__all__ = ["VECTOR_BYTES", "broadcast", "lanes", "load", "muladd", "store", "zeros"]
+__all__ = ["VECTOR_BYTES", "aligned_empty", "broadcast", "lanes", "load", "muladd", "store",
+           "zeros"]
+
+
+def aligned_empty(size: int, dtype) -> np.ndarray:
+    """An uninitialised 1-D array of ``size`` numbers whose first number starts on a
+    :data:`VECTOR_BYTES` boundary (plain Python, for the wrappers).
+
+    NumPy only promises 16 bytes, so a vector loaded from ``a[i]`` with ``i`` a multiple
+    of ``lanes(a)`` would often straddle two cache lines, which costs the loads of the
+    channel-last kernel's weights about a tenth of its speed (AVX-512, one thread:
+    512->512 3x3 on 7x7 at 71-78% of the peak aligned, 65-71% not).
+    """
+    dtype = np.dtype(dtype)
+    buffer = np.empty(size + VECTOR_BYTES // dtype.itemsize, dtype=dtype)
+    start = (-buffer.ctypes.data % VECTOR_BYTES) // dtype.itemsize
+    return buffer[start : start + size]
 
 
 if numba.config.DISABLE_JIT:  # plain-Python stand-ins, same semantics
