@@ -679,8 +679,10 @@ NOTES = """## Reading these numbers
   output wastes none) x 2 vectors of filters at a time, 16 sums in registers
   (`kernels/blocked.py`); each block of filters' weights is one contiguous run (a
   grouped layer's blocks are padded per group and read their group's channels of the
-  one copy), and rows go in tiles so that a block's weights are loaded once per tile
-  rather than once per row (which had made 512->512 on 7x7 four times slower). The
+  one copy) that starts on a vector boundary (NumPy's 16-byte alignment had split most
+  weight loads across two cache lines), and rows go in tiles so that a block's weights
+  are loaded once per tile rather than once per row (which had made 512->512 on 7x7
+  four times slower). The
   threads share out ranges of rows and of blocks of filters (ranges of rows alone had
   given each thread a few rows of 512->512 on 7x7 and all 9 MB of weights to read).
   The sums go out to the NCHW output a cache line of each filter's plane at a time:
