@@ -713,12 +713,19 @@ NOTES = """## Reading these numbers
 - Pooling. cnnlab's kernels loop over the taps of the window and, for each tap, over
   every window of a channel plane at once (wide rows, the plane split into stride
   phases), which the compiler turns into vector instructions; the planes are shared
-  out among the threads. The backward passes are bound by memory, and by fresh memory
-  at that: NumPy maps new pages for every large array, and the operating system zeroes
-  each page on first touch. Max pooling keeps each window's winner as its tap in the
+  out among the threads. The backward passes are bound by memory. A `dx` of 32 MB or
+  more reuses the memory of an earlier `dx` that nothing refers to any more
+  (`cnnlab/layers/_recycled.py`; a training step, like the timed calls here, drops
+  each gradient soon after making it): fresh memory is zeroed by the operating system
+  on first touch, and on a virtual machine that hands idle free memory back to its
+  host (free page reporting, as this one does) is fetched back from the host as well,
+  which costs ten to twenty times more (a fresh 51 MB array: 6-7 ms of system time,
+  40-120 ms if that memory had been free for a few seconds). PyTorch takes fresh
+  memory at every call. Max pooling keeps each window's winner as its tap in the
   window, one byte, rather than a four-byte index in the plane, which the backward
-  pass reads again; 3x3 stride 1 on 64x64x56x56 still moves about 200 MB (`dout`,
-  the winners, `dx` and its fresh pages), which is what its time is.
+  pass reads again; 3x3 stride 1 on 64x64x56x56 still reads and writes about 110 MB
+  (`dout`, the winners and `dx`), and the scatter of each window's gradient to its
+  winner, one window at a time, costs about as much again.
 - Whole networks: the forward pass is in evaluation mode (running statistics), the
   training step is forward, softmax cross-entropy, backward and one SGD update with
   momentum, on the same weights in both libraries (`cnnlab/net/torch_twin.py`). Batch

@@ -27,7 +27,7 @@ import numpy as np
 
 from cnnlab.kernels import parallel_chunks
 from cnnlab.kernels import pool as kernels
-from cnnlab.layers import dispatch
+from cnnlab.layers import _recycled, dispatch
 from cnnlab.layers._validate import (
     PoolGeometry,
     as_float_array,
@@ -246,7 +246,7 @@ def max_pool2d_backward(dout: np.ndarray, cache: MaxPool2dCache) -> np.ndarray:
             x, kernel=g.kernel, stride=g.stride, padding=g.padding, ceil_mode=g.ceil_mode
         )
         argmax = fresh.argmax
-    dx = np.empty(x.shape, dtype=x.dtype)  # the kernel zeroes each plane
+    dx = _recycled.empty(x.shape, x.dtype)  # the kernel zeroes each plane
     (top, _), (left, _) = g.padding
     args = (dout, argmax, *g.kernel, *g.stride, top, left, dx)
     if _parallel("max_pool2d_backward", dx.size, x.dtype):
@@ -351,7 +351,7 @@ def avg_pool2d_backward(dout: np.ndarray, cache: AvgPool2dCache) -> np.ndarray:
     _check_cache(cache, AvgPool2dCache, where)
     g = cache.geometry
     dout = check_dout(dout, g.out_shape, cache.dtype, where)
-    dx = np.empty(cache.x_shape, dtype=cache.dtype)  # the kernel writes every element
+    dx = _recycled.empty(cache.x_shape, cache.dtype)  # the kernel writes every element
     (top, bottom), (left, right) = g.padding
     args = (dout, *g.kernel, *g.stride, top, left, bottom, right, cache.count_include_pad, dx)
     if _parallel("avg_pool2d_backward", dx.size, cache.dtype):
