@@ -318,21 +318,27 @@ def conv_rows_parallel(xh, wt, bias, C, G, Hp, Wp, KH, KW, sh, sw, dh, dw, out, 
 
 @njit(cache=True, inline="always")
 def _row_to_channel_last(x, n, y, top, left, Hp, Wp, stride, xh):
-    """Row ``y`` of image ``n`` of :func:`to_channel_last`."""
-    C, W = x.shape[1], x.shape[3]
+    """Row ``y`` of image ``n`` of :func:`to_channel_last` (``x`` C-contiguous). The
+    indices are unsigned, which spares Numba its test for negative ones on every number
+    (a third of the copy's time)."""
+    _, C, H, W = x.shape
+    flat = x.reshape(x.size)
     start = ((n * Hp + top + y) * Wp + left) * stride
+    first = (n * C * H + y) * W  # x[n, 0, y, 0]; x[n, c, y, j] is first + c*H*W + j
     for c0 in range(0, C, COPY_CHANNELS):
         c1 = min(C, c0 + COPY_CHANNELS)
         for j in range(W):
+            target = uint64(start + j * stride)
+            source = uint64(first + j)
             for c in range(c0, c1):
-                xh[start + j * stride + c] = x[n, c, y, j]
+                xh[target + uint64(c)] = flat[source + uint64(c * H * W)]
 
 
 @njit(cache=True)
 def to_channel_last(x, top, left, Hp, Wp, stride, xh, n0, n1):
     """``xh[((n*Hp + top + y)*Wp + left + x)*stride + c] = x[n, c, y, x]`` for images
-    ``n0 <= n < n1`` (``stride >= C``); the rest of ``xh`` (padding, channels past C)
-    is left as it is (zeros).
+    ``n0 <= n < n1`` of a C-contiguous ``x`` (``stride >= C``); the rest of ``xh``
+    (padding, channels past C) is left as it is (zeros).
 
     A row is copied :data:`COPY_CHANNELS` channels at a time, pixel after pixel: the
     writes then fill whole cache lines of ``xh`` while that many rows of ``x`` are

@@ -110,6 +110,7 @@ def _channel_last(x: np.ndarray, padding, stride: int, slack: int, parallel: boo
     N = x.shape[0]
     (top, _), (left, _) = padding
     Hp, Wp = _padded_size(x, padding)
+    x = np.ascontiguousarray(x)  # the kernels read it as one flat run
     xh = np.zeros(N * Hp * Wp * stride + slack, dtype=x.dtype)
     if parallel:
         dispatch.announce_compile(blocked.to_channel_last_parallel, x.dtype)
