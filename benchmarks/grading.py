@@ -235,9 +235,11 @@ def report(runs: dict[str, Run], rerun: Run, cores: int, load: tuple, class_size
               f"- planning in the coordinator: {ph.get('plan', 0) / one.submissions:.3f} s;",
               f"- nbgrader writing the gradebook (one `autograde` per assignment in the "
               f"coordinator's process, results "
-              f"taken from the store): {ph.get('gradebook', 0) / one.submissions:.2f} s "
+              f"taken from the store, while the workers run the later assignments' "
+              f"sandboxes): {ph.get('gradebook', 0) / one.submissions:.2f} s "
               "wall;",
-              f"- feedback and exports: {ph.get('feedback', 0) / one.submissions:.2f} s;",
+              f"- feedback and exports: {ph.get('feedback', 0) / one.submissions:.2f} s "
+              f"(all cores: {many.phases.get('feedback', 0) / many.submissions:.2f} s);",
               f"- everything outside the sandboxes (worker processes, nbgrader, planning, "
               f"feedback), spread over the submissions: {overhead:.2f} s CPU.", ""]
     projection = many.wall / many.submissions * 2000 / 3600

@@ -371,3 +371,136 @@ def test_a_feedback_process_gets_no_secret():
 
     env = {"PATH": "/bin", "CNNLAB_COURSE_SECRET": "s", "CNNLAB_COURSE_SECRET_FILE": "/f"}
     assert F.without_secret(env) == {"PATH": "/bin"}
+
+
+SECOND = "fixture_pt"  # the fixture assignment again, under another name
+TWO_REGISTRY = """import copy
+
+from fixture_questions import *  # noqa: F403
+from fixture_questions import _QUESTIONS
+
+
+def _again(q, assignment):
+    q = copy.copy(q)
+    q.key, q.assignment = q.key.replace("fixture_ps", assignment), assignment
+    return q
+
+
+QUESTIONS = {**_QUESTIONS, **{q.key: q for q in (_again(q, "fixture_pt")
+                                                  for q in _QUESTIONS.values())}}
+
+
+def question(key):
+    return QUESTIONS[key]
+
+
+def questions_for(assignment):
+    return [q for q in QUESTIONS.values() if q.assignment == assignment]
+"""
+
+
+def _as_second(src: str, dest: str) -> None:
+    with open(src) as fh:
+        text = fh.read()
+    with open(dest, "w") as fh:
+        fh.write(text.replace(f'"{ASSIGNMENT}-', f'"{SECOND}-'))
+
+
+def make_two_assignment_class(course: str, settings: dict | None = None) -> list[str]:
+    """The fixture class, and every submission again as a second assignment whose
+    questions are the first one's (a registry written next to the course)."""
+    students = make_class(course, settings)
+    registry = os.path.join(os.path.dirname(course), "registry")
+    os.makedirs(registry, exist_ok=True)
+    with open(os.path.join(registry, "fixture_two.py"), "w") as fh:
+        fh.write(TWO_REGISTRY)
+    C.write_config(course, course_module="fixture_two", extra_sys_path=[FIXTURE, registry],
+                   settings=settings or SETTINGS)
+    source = os.path.join(course, "source", SECOND)
+    os.makedirs(source)
+    _as_second(os.path.join(course, "source", ASSIGNMENT, ASSIGNMENT + ".ipynb"),
+               os.path.join(source, SECOND + ".ipynb"))
+    env = {**C.nbgrader_env(), "PYTHONPATH": os.pathsep.join([REPO, FIXTURE, registry])}
+    C.run_nbgrader(course, "generate_assignment", SECOND, "--force", env=env)
+    for student in students:
+        folder = os.path.join(course, "submitted", student)
+        os.makedirs(os.path.join(folder, SECOND))
+        _as_second(os.path.join(folder, ASSIGNMENT, ASSIGNMENT + ".ipynb"),
+                   os.path.join(folder, SECOND, SECOND + ".ipynb"))
+    return students
+
+
+def both_autograded(course: str) -> dict[str, dict]:
+    out = {}
+    for assignment in (ASSIGNMENT, SECOND):
+        for student in sorted(os.listdir(os.path.join(course, "autograded"))):
+            path = os.path.join(course, "autograded", student, assignment,
+                                assignment + ".ipynb")
+            with open(path) as fh:
+                nb = json.load(fh)
+            for cell in nb["cells"]:
+                cell.pop("id", None)
+            out[f"{student}/{assignment}"] = nb
+    return out
+
+
+def test_an_overlapped_gradebook_pass_killed_resumes_to_the_serial_result(tmp_path):
+    """Two assignments on one worker: the first one's gradebook pass runs while the
+    second one's sandboxes are still on the worker, and the whole run is killed in the
+    middle of that pass. The gradebook stays whole, no submission of the pass is
+    recorded, and the next run ends where a serial run does."""
+    import sqlite3
+
+    serial2 = str(tmp_path / "serial")
+    students = make_two_assignment_class(serial2)
+    grade_cli(serial2, "--workers", "0")
+
+    course = str(tmp_path / "course")
+    make_two_assignment_class(course, {**SETTINGS, "Autograde.post_convert_hook":
+                                       "pause_hook.post_convert_hook"})
+    marker = tmp_path / "paused"
+    env = {**env_for_workers(), "CNNLAB_TEST_PAUSE_AFTER": "2",
+           "CNNLAB_TEST_PAUSE_FILE": str(marker)}
+    run = subprocess.Popen([sys.executable, "-m", "autograder.tools", "grade", "--course",
+                            course, "--workers", "1"], env=env, cwd=course,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    try:
+        _wait_for(lambda: marker.exists() or run.poll() is not None, 300,
+                  "the first gradebook pass")
+        assert run.poll() is None, "the run ended before the gradebook pass was held"
+        logs = os.path.join(course, ".cnnlab", "logs")
+        with open(os.path.join(logs, os.listdir(logs)[0])) as fh:
+            log = fh.read()
+        assert f"gradebook pass of {ASSIGNMENT} while " in log
+        assert f"gradebook pass of {ASSIGNMENT} while 0 " not in log
+    finally:
+        _stop(run)
+    state = os.path.join(course, ".cnnlab", "grading-state.json")
+    if os.path.exists(state):
+        with open(state) as fh:
+            assert not json.load(fh)["submissions"]
+    with sqlite3.connect(os.path.join(course, "gradebook.db")) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    kept = _stored(course)
+    assert len(students) <= kept < 2 * len(students)
+
+    proc = grade_cli(course, "--workers", "1")
+    assert set(rows_of(proc.stdout).values()) == {"graded"}
+    assert len(rows_of(proc.stdout)) == 2 * len(students)
+    assert f"{2 * len(students) - kept} notebooks to run on workers ({kept} already " \
+           "computed)" in log_of(proc.stdout)
+    assert C.scores(course, [ASSIGNMENT, SECOND]) == C.scores(serial2, [ASSIGNMENT, SECOND])
+    assert both_autograded(course) == both_autograded(serial2)
+    assert feedback(course) == {k: v.replace(serial2, course)
+                                for k, v in feedback(serial2).items()}
+
+
+def rows_of(stdout: str) -> dict[str, str]:
+    """submission -> status, for every assignment, from the end table of ``grade``."""
+    out = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].endswith(("/" + ASSIGNMENT, "/" + SECOND)):
+            out[parts[0]] = parts[1]
+    return out

@@ -5,13 +5,17 @@
    last graded with; all of them with ``force``.
 2. **Plan** each notebook in this process (the only one with the secret).
 3. **Execute** the plans not already in the result store on Dask workers
-   (:mod:`autograder.tools.workers`); outcomes are stored as they arrive. With
-   ``workers=0`` nothing is sent anywhere and nbgrader grades each notebook here.
+   (:mod:`autograder.tools.workers`), assignment after assignment; outcomes are stored
+   as they arrive, from a thread of this process. With ``workers=0`` nothing is sent
+   anywhere and nbgrader grades each notebook here.
 4. **Write.** One ``nbgrader autograde --force`` per assignment, limited to the
-   selected students and run in this process (:mod:`autograder.tools.nbgrader_app`),
-   whose ``SandboxedGrading`` takes each notebook's outcome from the store: the
-   gradebook has a single writer, and scores and feedback are those of a serial run.
-   Then the gradebook check; only then is the state updated.
+   selected students and run in this process's main thread
+   (:mod:`autograder.tools.nbgrader_app`), whose ``SandboxedGrading`` takes each
+   notebook's outcome from the store: the gradebook has a single writer, and scores and
+   feedback are those of a serial run. An assignment's pass starts as soon as all its
+   outcomes are in, while the workers run the next assignments' sandboxes (so this
+   process's own work, about as much as a sandbox's, overlaps theirs). Then the
+   gradebook check; only then is that assignment's state updated.
 5. **Prune.** After a run without failures, the stored outcomes no current submission
    refers to are deleted (:func:`prune_results`).
 """
@@ -19,8 +23,10 @@
 from __future__ import annotations
 
 import os
+import queue
 import re
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +82,12 @@ class Progress:
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix(failed=self.failed)
+
+    def shrink(self, n: int) -> None:
+        """``n`` fewer steps to go (notebooks that will not come)."""
+        if self.bar is not None:
+            self.bar.total -= n
+            self.bar.refresh()
 
     def close(self) -> None:
         if self.bar is not None:
@@ -149,28 +161,28 @@ def _autograde(course: str, assignment: str, *, env: Mapping[str, str], store: s
     return done.code, done.lines
 
 
-def _store_results(client_factory, plans, store, rows: dict, log: Log, quiet: bool,
-                   failures: list[str]) -> None:
+def _sandboxes_in_background(client, plans, store, on_result, events: queue.Queue
+                              ) -> threading.Thread:
+    """Run ``plans`` on the client's workers from a thread of this process; after each
+    outcome is stored and ``on_result`` has seen it, its plan goes into ``events``,
+    and at the end ``None`` (or the exception that stopped the run)."""
     from autograder.tools.workers import run_plans
 
-    progress = Progress(len(plans), "grading", quiet=quiet)
+    def arrived(plan, outcome, error) -> None:
+        on_result(plan, outcome, error)
+        events.put(plan)
 
-    def on_result(plan, outcome, error) -> None:
-        row = rows[SubmissionRef(plan.student, plan.assignment)]
-        reason = error or (outcome.setup_error if outcome else "")
-        if outcome is not None:
-            row.seconds += outcome.seconds
-        if reason:
-            row.status, row.reason = "failed", reason
-            failures.append(f"{row.ref}: {reason}")
-            log.write(f"FAILED {row.ref}: {reason}")
-        progress.step(failed=bool(reason))
+    def run() -> None:
+        try:
+            run_plans(client, plans, store, on_result=arrived)
+        except BaseException as exc:  # handed to the coordinator's thread
+            events.put(exc)
+        else:
+            events.put(None)
 
-    try:
-        with client_factory() as client:
-            run_plans(client, plans, store, on_result=on_result)
-    finally:
-        progress.close()
+    thread = threading.Thread(target=run, name="cnnlab-sandboxes", daemon=True)
+    thread.start()
+    return thread
 
 
 def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, str],
@@ -224,71 +236,122 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
 
         store_dir = os.path.join(course, RESULTS)
         store = ResultStore(store_dir)
-        t = time.monotonic()
-        if workers != 0:
-            pending = [p for p in plans if p.key() not in store]
-            log.write(f"{len(pending)} notebooks to run on workers "
-                      f"({len(plans) - len(pending)} already computed)")
-            if pending:
-                _store_results(lambda: dask_client(workers, scheduler), pending, store, rows,
-                               log, quiet, failures)
-        timing["execute"] = time.monotonic() - t
-
-        t = time.monotonic()
-        ready = [r for r in todo if rows[r].status == "pending"]
         by_assignment: dict[str, list[SubmissionRef]] = {}
-        for r in ready:
-            by_assignment.setdefault(r.assignment, []).append(r)
+        for r in todo:
+            if rows[r].status == "pending":
+                by_assignment.setdefault(r.assignment, []).append(r)
         everyone = {a: sorted({r.student for r in find_submissions(course, [a])})
                     for a in by_assignment}
-        progress = Progress(sum(len(planner.notebooks(a)) * len(v)
-                                for a, v in by_assignment.items()),
-                            "gradebook" if workers != 0 else "grading", quiet=quiet)
+        # assignment after assignment, so each one's gradebook pass can start while the
+        # workers run the next ones' sandboxes
+        order = sorted(by_assignment)
+        pending = sorted((p for p in plans if p.key() not in store),
+                         key=lambda p: order.index(p.assignment)) if workers != 0 else []
+        if workers != 0:
+            log.write(f"{len(pending)} notebooks to run on workers "
+                      f"({len(plans) - len(pending)} already computed)")
+        running = dict.fromkeys(order, 0)  # plans still on the workers, by assignment
+        for p in pending:
+            running[p.assignment] += 1
+        last_arrival = [time.monotonic()]
+        sandboxes = Progress(len(pending), "grading", quiet=quiet)
+        book = Progress(sum(len(planner.notebooks(a)) * len(v)
+                            for a, v in by_assignment.items()),
+                        "gradebook" if workers != 0 else "grading", quiet=quiet)
+
+        def on_result(plan, outcome, error) -> None:  # in the sandboxes' thread
+            row = rows[SubmissionRef(plan.student, plan.assignment)]
+            reason = error or (outcome.setup_error if outcome else "")
+            if outcome is not None:
+                row.seconds += outcome.seconds
+            if reason:
+                if row.status != "failed":
+                    book.shrink(len(planner.notebooks(plan.assignment)))
+                row.status, row.reason = "failed", reason
+                failures.append(f"{row.ref}: {reason}")
+                log.write(f"FAILED {row.ref}: {reason}")
+            sandboxes.step(failed=bool(reason))
+            last_arrival[0] = time.monotonic()
+
+        def gradebook_pass(assignment: str) -> None:
+            """One assignment's ``nbgrader autograde``, its check and its state."""
+            began = time.monotonic()
+            chosen = [r for r in by_assignment[assignment] if rows[r].status == "pending"]
+            if not chosen:
+                return
+            names = {r.student for r in chosen}
+            code, lines = _autograde(
+                course, assignment, env=env, store=store_dir if workers != 0 else None,
+                exclude=[s for s in everyone[assignment] if s not in names], log=log,
+                progress=book)
+            broken = _nbgrader_failures(lines)
+            turned_away = [ln for ln in lines if ln.startswith(intake.REFUSED)]
+            refused.extend(turned_away)
+            guard = [ln.split("GRADEBOOK GUARD: ", 1)[1] for ln in lines
+                     if "GRADEBOOK GUARD: " in ln]
+            failures.extend(f"gradebook check: {g}" for g in guard)
+            if code != 0 and not broken:
+                cause = next((m.group(2) for ln in lines
+                              if (m := _ERROR_LINE.search(ln))), f"exit {code}")
+                failures.append(f"{assignment}: nbgrader autograde failed: {cause}")
+                broken = dict.fromkeys(names, cause)
+            problems = gradebook_guard.verify(C.db_url(course),
+                                              gradebook_guard.default_ledger_dir(course),
+                                              [assignment], names)
+            bad = {p.student for p in problems}
+            failures.extend(f"gradebook check: {p}" for p in problems)
+            totals = _totals(course, assignment, names)
+            for r in chosen:
+                row = rows[r]
+                if r.student in broken or r.student in bad:
+                    row.status = "failed"
+                    row.reason = broken.get(r.student, "the gradebook check failed")
+                    if r.student in broken:
+                        failures.append(f"{r}: {row.reason}")
+                    state.forget(str(r))
+                    continue
+                row.status = "graded"
+                row.score, row.max_score = totals.get(r.student, (0.0, 0.0))
+                if any(f" {r}: " in ln for ln in turned_away):
+                    # intake moved the submission aside and left a notice notebook
+                    row.reason = "refused: not plain data (see the notice)"
+                    keys[r] = planner.input_key(r)
+                state.record(str(r), keys[r], row.score, row.max_score, row.seconds,
+                             results.get(r, []))
+            state.save()
+            timing["gradebook"] = timing.get("gradebook", 0.0) + time.monotonic() - began
+
+        t = time.monotonic()
+        timing["execute"] = timing["gradebook"] = 0.0
+        passed: list[str] = []
         try:
-            for assignment, chosen in sorted(by_assignment.items()):
-                names = {r.student for r in chosen}
-                code, lines = _autograde(
-                    course, assignment, env=env, store=store_dir if workers != 0 else None,
-                    exclude=[s for s in everyone[assignment] if s not in names], log=log,
-                    progress=progress)
-                broken = _nbgrader_failures(lines)
-                turned_away = [ln for ln in lines if ln.startswith(intake.REFUSED)]
-                refused += turned_away
-                guard = [ln.split("GRADEBOOK GUARD: ", 1)[1] for ln in lines
-                         if "GRADEBOOK GUARD: " in ln]
-                failures += [f"gradebook check: {g}" for g in guard]
-                if code != 0 and not broken:
-                    cause = next((m.group(2) for ln in lines
-                                  if (m := _ERROR_LINE.search(ln))), f"exit {code}")
-                    failures.append(f"{assignment}: nbgrader autograde failed: {cause}")
-                    broken = dict.fromkeys(names, cause)
-                problems = gradebook_guard.verify(C.db_url(course),
-                                                  gradebook_guard.default_ledger_dir(course),
-                                                  [assignment], names)
-                bad = {p.student for p in problems}
-                failures += [f"gradebook check: {p}" for p in problems]
-                totals = _totals(course, assignment, names)
-                for r in chosen:
-                    row = rows[r]
-                    if r.student in broken or r.student in bad:
-                        row.status = "failed"
-                        row.reason = broken.get(r.student, "the gradebook check failed")
-                        if r.student in broken:
-                            failures.append(f"{r}: {row.reason}")
-                        state.forget(str(r))
-                        continue
-                    row.status = "graded"
-                    row.score, row.max_score = totals.get(r.student, (0.0, 0.0))
-                    if any(f" {r}: " in ln for ln in turned_away):
-                        # intake moved the submission aside and left a notice notebook
-                        row.reason = "refused: not plain data (see the notice)"
-                        keys[r] = planner.input_key(r)
-                    state.record(str(r), keys[r], row.score, row.max_score, row.seconds,
-                                 results.get(r, []))
-                state.save()
+            if pending:
+                with dask_client(workers, scheduler) as client:
+                    events: queue.Queue = queue.Queue()
+                    _sandboxes_in_background(client, pending, store, on_result, events)
+                    while True:
+                        ready = [a for a in order if not running[a] and a not in passed]
+                        if ready and any(running.values()):
+                            log.write(f"gradebook pass of {ready[0]} while "
+                                      f"{sum(running.values())} notebooks are still on "
+                                      "workers")
+                            passed.append(ready[0])
+                            gradebook_pass(ready[0])
+                            continue
+                        event = events.get()
+                        if event is None:
+                            break
+                        if isinstance(event, BaseException):
+                            raise event
+                        running[event.assignment] -= 1
+                timing["execute"] = last_arrival[0] - t
+                sandboxes.close()
+            for a in order:
+                if a not in passed:
+                    gradebook_pass(a)
         finally:
-            progress.close()
-        timing["gradebook"] = time.monotonic() - t
+            sandboxes.close()
+            book.close()
         for line in failures:
             log.write("FAILED: " + line)
         if not failures:

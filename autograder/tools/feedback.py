@@ -7,7 +7,7 @@ students in contiguous chunks, one ``generate_feedback`` per chunk, limited to i
 ``--CourseDirectory.student_id_exclude``. The jobs run on up to ``processes`` fresh
 interpreters of this machine (``spawn``), each running nbgrader in its own process
 (:mod:`autograder.tools.nbgrader_app`); with one process, or too few notebooks to pay
-for the start-up of another interpreter (about 2 s of imports, the feedback of some 15
+for the start-up of another interpreter (2 to 3 s of imports, the feedback of some 20
 notebooks), they run here, one after another.
 
 The feedback processes never write the gradebook (its single writer stays the
@@ -26,7 +26,7 @@ from autograder.tools import course as C
 
 #: Fewest notebooks a feedback process is started for: below that, its interpreter's
 #: start-up costs more than it saves.
-MIN_NOTEBOOKS_PER_PROCESS = 20
+MIN_NOTEBOOKS_PER_PROCESS = 40
 
 SECRET_VARIABLES = ("CNNLAB_COURSE_SECRET", "CNNLAB_COURSE_SECRET_FILE")
 
@@ -72,7 +72,7 @@ def processes_for(notebooks: int, processes: int) -> int:
     """How many feedback processes ``notebooks`` are worth, at most ``processes``; 1
     means in this process.
 
-    >>> processes_for(200, 2), processes_for(30, 2), processes_for(200, 1)
+    >>> processes_for(200, 2), processes_for(60, 2), processes_for(200, 1)
     (2, 1, 1)
     """
     return max(1, min(processes, notebooks // MIN_NOTEBOOKS_PER_PROCESS))
