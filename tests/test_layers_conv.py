@@ -405,23 +405,26 @@ def test_channel_last_kernel_is_used_from_enough_channels_and_filters(monkeypatc
 @pytest.mark.parametrize("pass_bytes", [1, 3000, 1 << 20], ids=lambda n: f"pass{n}")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
-    ("C", "F", "stride", "dilation", "padding"),
+    ("C", "F", "groups", "stride", "dilation", "padding"),
     [
-        (9, 10, 1, 1, 1),  # one channel past a block of 8, a partial block of filters
-        (3, 33, 2, (1, 2), ((0, 1), (2, 0))),  # few channels, one filter past a block
-        (16, 16, (2, 3), 2, 2),  # a whole block of channels; stride larger than dilation
-        (64, 8, 1, 1, 0),  # 256 bytes a pixel in float32, 512 in float64 (one line more)
-        (128, 40, 3, 1, 1),  # 8 cache lines a pixel in float32: spread to 9
+        (9, 10, 1, 1, 1, 1),  # one channel past a block of 8, a partial block of filters
+        (3, 33, 1, 2, (1, 2), ((0, 1), (2, 0))),  # few channels, a filter past a block
+        (16, 16, 1, (2, 3), 2, 2),  # a whole block of channels; stride larger than dilation
+        (64, 8, 1, 1, 1, 0),  # 256 bytes a pixel in float32, 512 in float64 (a line more)
+        (128, 40, 1, 3, 1, 1),  # 8 cache lines a pixel in float32: spread to 9
+        (16, 80, 2, 1, 1, 1),  # 8 channels, 40 filters a group: a block and part of one
+        (6, 9, 3, 2, 1, "same"),  # 2 channels a group: a run per tap, reading the next's
     ],
 )
-def test_weight_gradient_kernel_covers_every_block_and_split(monkeypatch, C, F, stride,
+def test_weight_gradient_kernel_covers_every_block_and_split(monkeypatch, C, F, groups, stride,
                                                              dilation, padding, dtype,
                                                              pass_bytes, parallel, split):
-    # dw by the register-blocked kernel (the by_convolution and by_phases paths of one
-    # group): passes of one row (pass1), of a few rows with a remainder (pass3000) or of
-    # all rows; blocks of channels and filters padded at the end; the work shared out by
-    # rows (each thread into its own copy of dw) or by taps and blocks of filters (past
-    # dispatch.WEIGHT_GRAD_SPLIT_BYTES). Same values as the naive loops.
+    # dw by the register-blocked kernel (the by_convolution and by_phases paths), each
+    # group reading its channels and filters of one copy: passes of one row (pass1), of
+    # a few rows with a remainder (pass3000) or of all rows; blocks of channels and
+    # filters padded at the end; the work shared out by rows (each thread into its own
+    # copy of dw) or by runs and blocks of filters (past dispatch.WEIGHT_GRAD_SPLIT_BYTES).
+    # Same values as the naive loops.
     from cnnlab.kernels import weight_grad
     from cnnlab.layers import dispatch
 
@@ -429,8 +432,8 @@ def test_weight_gradient_kernel_covers_every_block_and_split(monkeypatch, C, F, 
     monkeypatch.setattr(dispatch, "WEIGHT_GRAD_SPLIT_BYTES", 0 if split == "items" else 1 << 40)
     rng = np.random.default_rng(C + F)
     x = rng.standard_normal((3, C, 7, 8)).astype(dtype)
-    w = rng.standard_normal((F, C, 3, 2)).astype(dtype)
-    params = {"stride": stride, "padding": padding, "dilation": dilation}
+    w = rng.standard_normal((F, C // groups, 3, 2)).astype(dtype)
+    params = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
     out, cache = conv2d_forward(x, w, None, **params)
     dout = rng.standard_normal(out.shape).astype(dtype)
     _, naive_cache = naive.conv2d_forward(x.astype(np.float64), w.astype(np.float64), None,

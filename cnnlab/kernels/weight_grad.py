@@ -160,8 +160,8 @@ def weight_grad(xh, douth, S, C, Hp, Wp, KH, KT, sh, sw, dh, tap_step, H_out, W_
         ``xh``: with dilation 1 in width (or a kernel one tap wide) one run of
         ``E = KW*C`` (taps ``kw``, channels ``c``: entry ``kw*C + c``, at
         ``kw*S + c``), else ``KT = KW`` runs of ``E = C`` channels each, ``dw*S``
-        apart. Either ``S == C`` or ``C`` is a multiple of ``CHANNELS``, so that a
-        block's 8 entries are 8 numbers in a row of ``xh``.
+        apart. With one run, either ``S == C`` or ``C`` is a multiple of
+        ``CHANNELS``, so that a block's 8 entries are 8 numbers in a row of ``xh``.
     Fs : int
         ``douth``'s pixel stride.
     rows : int
@@ -194,12 +194,12 @@ def weight_grad(xh, douth, S, C, Hp, Wp, KH, KT, sh, sw, dh, tap_step, H_out, W_
 
 @njit(cache=True, parallel=True)
 def weight_grad_parallel(xh, douth, S, C, Hp, Wp, KH, KT, sh, sw, dh, tap_step, H_out, W_out,
-                         E, Fs, rows, parts, item_ranges):
-    """:func:`weight_grad` of every output row and work item, in parallel: the rows
-    split in ``len(parts)`` ranges, range ``k`` summed into ``parts[k]`` (the caller
-    adds them up), and the work items in ``item_ranges`` ranges."""
+                         E, Fs, rows, parts, total_rows, item_ranges):
+    """:func:`weight_grad` of output rows ``0 <= t < total_rows`` and every work item,
+    in parallel: the rows split in ``len(parts)`` ranges, range ``k`` summed into
+    ``parts[k]`` (the caller adds them up), and the work items in ``item_ranges``
+    ranges."""
     row_ranges = parts.shape[0]
-    total_rows = douth.size // Fs // W_out
     Ep = -(-E // CHANNELS) * CHANNELS
     items = parts.shape[1] // (Ep * 2 * lanes(xh))
     for k in prange(row_ranges * item_ranges):

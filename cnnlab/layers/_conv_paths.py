@@ -8,8 +8,7 @@ parallel); the functions here prepare that path's arrays and call its kernels:
 - :func:`direct_forward`: channel-major copy and tap offsets for stride 1
   (:mod:`cnnlab.kernels.direct`);
 - :func:`weight_gradient`: ``dw`` from channel-last copies of ``x`` and ``dout``
-  (:mod:`cnnlab.kernels.weight_grad`); :func:`grouped_weight_gradient` for groups,
-  the same a group at a time;
+  (:mod:`cnnlab.kernels.weight_grad`), a group at a time;
 - :func:`im2col_forward` / :func:`im2col_backward`: im2col, BLAS products and col2im,
   a chunk of images at a time (:mod:`cnnlab.kernels.conv`);
 - :func:`depthwise_forward` / :func:`depthwise_backward`: a channel plane at a time,
@@ -19,8 +18,6 @@ parallel); the functions here prepare that path's arrays and call its kernels:
 """
 
 from __future__ import annotations
-
-import dataclasses
 
 import numba
 import numpy as np
@@ -237,63 +234,55 @@ def im2col_backward(x, w, dout, g: ConvGeometry) -> tuple[np.ndarray, np.ndarray
 
 
 def weight_gradient(x, dout, w_shape, g: ConvGeometry, parallel: bool) -> np.ndarray:
-    """``dw`` of a one-group convolution by :mod:`cnnlab.kernels.weight_grad`.
+    """``dw`` by :mod:`cnnlab.kernels.weight_grad`, a group at a time.
 
-    In parallel, a ``dw`` of more than :data:`cnnlab.layers.dispatch.WEIGHT_GRAD_SPLIT_BYTES`
-    is split among the threads by work items (taps and blocks of filters), a smaller one
-    by ranges of rows, each into a copy of ``dw`` of its own, added up here.
+    ``x`` and ``dout`` are copied channel last once; group ``i`` reads the copies from
+    its first channel and filter on (``xh[i*Cg:]``, ``douth[i*Fg:]``) as a one-group
+    layer of its own, and what its blocks compute from the next group's numbers is
+    thrown away. In parallel, a group's ``dw`` of more than
+    :data:`cnnlab.layers.dispatch.WEIGHT_GRAD_SPLIT_BYTES` is split among the threads
+    by work items (runs of window rows and blocks of filters), a smaller one by ranges
+    of rows, each into a copy of that ``dw`` of its own, added up here.
     """
     N, C, _, _ = x.shape
-    F, _, KH, KW = w_shape
+    F, Cg, KH, KW = w_shape
+    G = g.groups
+    Fg = F // G
     _, _, H_out, W_out = g.out_shape
     Hp, Wp = _padded_size(x, g.padding)
     _check_width(weight_grad, x)
     B = 2 * VECTOR_BYTES // x.itemsize  # filters per block
-    Fp = _round_up(F, B)
-    S, Fs = _spread(C, x.itemsize), _spread(Fp, x.itemsize)
+    Fp = _round_up(Fg, B)
+    S, Fs = _spread(C, x.itemsize), _spread((G - 1) * Fg + Fp, x.itemsize)
     xh = _channel_last(x, g.padding, S, weight_grad.CHANNELS - 1, parallel)
     douth = _channel_last(dout, ((0, 0), (0, 0)), Fs, 0, parallel)
     # A window row's taps and channels as one run (dilation 1 in width: 3 channels x 3
     # taps fill 16 entries rather than 3 x 8), else a run of channels per tap.
-    KT, E = (1, KW * C) if g.dilation[1] == 1 or KW == 1 else (KW, C)
+    one_run = (g.dilation[1] == 1 or KW == 1) and (Cg == S or Cg % weight_grad.CHANNELS == 0)
+    KT, E = (1, KW * Cg) if one_run else (KW, Cg)
     Ep = _round_up(E, weight_grad.CHANNELS)
     rows, items, size = N * H_out, Fp // B * KH * KT, Fp * KH * KT * Ep
-    args = (xh, douth, S, C, Hp, Wp, KH, KT, *g.stride, g.dilation[0], g.dilation[1] * S,
-            H_out, W_out, E, Fs, weight_grad.pass_rows(W_out))
-    if parallel:
-        dispatch.announce_compile(weight_grad.weight_grad_parallel, x.dtype)
-        threads = numba.get_num_threads()
-        if size * x.itemsize > dispatch.WEIGHT_GRAD_SPLIT_BYTES:
-            row_ranges, item_ranges = 1, min(items, threads)
+    geometry = (S, Cg, Hp, Wp, KH, KT, *g.stride, g.dilation[0], g.dilation[1] * S, H_out,
+                W_out, E, Fs, weight_grad.pass_rows(W_out))
+    grads = []
+    for i in range(G):
+        args = (xh[i * Cg :], douth[i * Fg :], *geometry)
+        if parallel:
+            dispatch.announce_compile(weight_grad.weight_grad_parallel, x.dtype)
+            threads = numba.get_num_threads()
+            if size * x.itemsize > dispatch.WEIGHT_GRAD_SPLIT_BYTES:
+                row_ranges, item_ranges = 1, min(items, threads)
+            else:
+                row_ranges, item_ranges = min(rows, threads), 1
+            parts = np.empty((row_ranges, size), x.dtype)
+            weight_grad.weight_grad_parallel(*args, parts, rows, item_ranges)
+            dwt = parts[0] if row_ranges == 1 else parts.sum(axis=0)
         else:
-            row_ranges, item_ranges = min(rows, threads), 1
-        parts = np.empty((row_ranges, size), x.dtype)
-        weight_grad.weight_grad_parallel(*args, parts, item_ranges)
-        dwt = parts[0] if row_ranges == 1 else parts.sum(axis=0)
-    else:
-        dwt = np.empty(size, dtype=x.dtype)
-        weight_grad.weight_grad(*args, dwt, 0, rows, 0, items)
-    dw = dwt.reshape(Fp // B, KH, KT, Ep, B)[:, :, :, :E].reshape(Fp // B, KH, KW, C, B)
-    return np.ascontiguousarray(dw.transpose(0, 4, 3, 1, 2).reshape(Fp, C, KH, KW)[:F])
-
-
-def grouped_weight_gradient(x, dout, w_shape, g: ConvGeometry, parallel: bool) -> np.ndarray:
-    """``dw`` of a grouped convolution: :func:`weight_gradient` of each group's channels
-    and filters, a one-group convolution of its own (grouped 3x3 128->128 in 4 groups
-    on 28x28, N=4: about 3 ms of CPU time, against 6-10 ms for one batched product per
-    tap)."""
-    G = g.groups
-    F, Cg, KH, KW = w_shape
-    Fg = F // G
-    one_group = dataclasses.replace(g, groups=1, out_shape=(g.out_shape[0], Fg, *g.out_shape[2:]))
-    return np.concatenate([
-        weight_gradient(
-            np.ascontiguousarray(x[:, i * Cg : (i + 1) * Cg]),
-            np.ascontiguousarray(dout[:, i * Fg : (i + 1) * Fg]),
-            (Fg, Cg, KH, KW), one_group, parallel,
-        )
-        for i in range(G)
-    ])
+            dwt = np.empty(size, dtype=x.dtype)
+            weight_grad.weight_grad(*args, dwt, 0, rows, 0, items)
+        dw = dwt.reshape(Fp // B, KH, KT, Ep, B)[:, :, :, :E].reshape(Fp // B, KH, KW, Cg, B)
+        grads.append(dw.transpose(0, 4, 3, 1, 2).reshape(Fp, Cg, KH, KW)[:Fg])
+    return np.ascontiguousarray(np.concatenate(grads) if G > 1 else grads[0])
 
 
 def _depthwise_geometry(x: np.ndarray, g: ConvGeometry) -> tuple[int, ...]:

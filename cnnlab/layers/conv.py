@@ -282,10 +282,7 @@ def conv2d_backward(
             dx = _input_gradient_by_phases(dout, w, g, x.shape)
         parallel = dispatch.conv_parallel(dout.size * w[0].size)
         dispatch.record("conv2d_backward", path, parallel)
-        if g.groups > 1:
-            dw = paths.grouped_weight_gradient(x, dout, w.shape, g, parallel)
-        else:
-            dw = paths.weight_gradient(x, dout, w.shape, g, parallel)
+        dw = paths.weight_gradient(x, dout, w.shape, g, parallel)
     else:
         dispatch.record("conv2d_backward", path, False)
         backward = paths.pointwise_backward if path == "pointwise" else paths.im2col_backward
