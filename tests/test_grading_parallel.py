@@ -193,6 +193,24 @@ def _stored(course: str) -> int:
                for _, _, files in os.walk(folder))
 
 
+def _start_held_run(course: str, marker, what: str) -> subprocess.Popen:
+    """``grade --workers 1`` in its own process group, held by ``pause_hook`` after the
+    gradebook pass's 2nd submission: returns once ``marker`` says it is held there."""
+    env = {**env_for_workers(), "CNNLAB_TEST_PAUSE_AFTER": "2",
+           "CNNLAB_TEST_PAUSE_FILE": str(marker)}
+    run = subprocess.Popen([sys.executable, "-m", "autograder.tools", "grade", "--course",
+                            course, "--workers", "1"], env=env, cwd=course,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    try:
+        _wait_for(lambda: marker.exists() or run.poll() is not None, 300, what)
+        assert run.poll() is None, "the run ended before the gradebook pass was held"
+    except BaseException:
+        _stop(run)
+        raise
+    return run
+
+
 def _wait_for(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -273,19 +291,7 @@ def test_a_run_killed_while_nbgrader_writes_the_gradebook_resumes(serial, tmp_pa
     students = make_class(course, {**SETTINGS, "Autograde.post_convert_hook":
                                    "pause_hook.post_convert_hook"})
     grade_cli(course, "--workers", "1", "--student", "correct")  # graded and recorded
-    marker = tmp_path / "paused"
-    env = {**env_for_workers(), "CNNLAB_TEST_PAUSE_AFTER": "2",
-           "CNNLAB_TEST_PAUSE_FILE": str(marker)}
-    run = subprocess.Popen([sys.executable, "-m", "autograder.tools", "grade", "--course",
-                            course, "--workers", "1"], env=env, cwd=course,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           start_new_session=True)
-    try:
-        _wait_for(lambda: marker.exists() or run.poll() is not None, 300,
-                  "the gradebook pass")
-        assert run.poll() is None, "the run ended before the gradebook pass was held"
-    finally:
-        _stop(run)
+    _stop(_start_held_run(course, tmp_path / "paused", "the gradebook pass"))
     # none of the interrupted pass's submissions is recorded as graded; the database
     # itself is whole (sqlite's journal undoes an unfinished transaction)
     with open(os.path.join(course, ".cnnlab", "grading-state.json")) as fh:
@@ -458,17 +464,8 @@ def test_an_overlapped_gradebook_pass_killed_resumes_to_the_serial_result(tmp_pa
     course = str(tmp_path / "course")
     make_two_assignment_class(course, {**SETTINGS, "Autograde.post_convert_hook":
                                        "pause_hook.post_convert_hook"})
-    marker = tmp_path / "paused"
-    env = {**env_for_workers(), "CNNLAB_TEST_PAUSE_AFTER": "2",
-           "CNNLAB_TEST_PAUSE_FILE": str(marker)}
-    run = subprocess.Popen([sys.executable, "-m", "autograder.tools", "grade", "--course",
-                            course, "--workers", "1"], env=env, cwd=course,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           start_new_session=True)
+    run = _start_held_run(course, tmp_path / "paused", "the first gradebook pass")
     try:
-        _wait_for(lambda: marker.exists() or run.poll() is not None, 300,
-                  "the first gradebook pass")
-        assert run.poll() is None, "the run ended before the gradebook pass was held"
         logs = os.path.join(course, ".cnnlab", "logs")
         with open(os.path.join(logs, os.listdir(logs)[0])) as fh:
             log = fh.read()
