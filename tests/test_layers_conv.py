@@ -218,6 +218,37 @@ def test_conv_backward_checks_dout_and_cache():
         conv2d_backward(out, (X, W, B))
 
 
+def test_conv_geometry_memo_keeps_every_check(monkeypatch):
+    # A layer called again with the same shapes and options reuses the geometry it got
+    # before; options that compare equal to a good one but are not plain ints must
+    # still raise as on a first call, and other shapes get geometries of their own.
+    from cnnlab.layers import _validate
+
+    _validate._geometries.clear()
+    _, cache = conv2d_forward(X, W, B, stride=1, padding=(1, 2), groups=1)
+    _, again = conv2d_forward(X + 1, W, B, stride=1, padding=(1, 2), groups=1)
+    assert again.geometry is cache.geometry
+    assert len(_validate._geometries) == 1
+    for bad, error in [({"stride": 1.0}, TypeError), ({"stride": True}, TypeError),
+                       ({"padding": (1.0, 2)}, TypeError), ({"groups": True}, ValueError),
+                       ({"groups": 1.0}, ValueError)]:
+        options = {"stride": 1, "padding": (1, 2), "groups": 1, **bad}
+        with pytest.raises(error):
+            conv2d_forward(X, W, B, **options)
+    with pytest.raises(ValueError, match="b must have one value per filter"):
+        conv2d_forward(X, W, np.zeros(3), stride=1, padding=(1, 2), groups=1)
+    out, other = conv2d_forward(X[:, :, :6], W, B, stride=1, padding=(1, 2), groups=1)
+    assert other.geometry.out_shape == out.shape == (2, 4, 6, 10)
+    # np.int64 options are checked in full every time, not memoised.
+    conv2d_forward(X, W, B, stride=np.int64(1), padding=(1, 2), groups=np.int64(1))
+    assert len(_validate._geometries) == 2
+    monkeypatch.setattr(_validate, "GEOMETRY_MEMO_SIZE", 4)
+    for H in range(8, 14):
+        out, cache = conv2d_forward(np.zeros((1, 3, H, 3)), W, padding=1)
+        assert out.shape == cache.geometry.out_shape == (1, 4, H, 3)
+        assert len(_validate._geometries) <= 4
+
+
 @pytest.mark.parametrize("chunk_bytes", [1, 3000])
 @pytest.mark.parametrize(("stride", "padding"), [(1, 1), (2, 0), ((1, 2), "same")])
 def test_conv_streams_the_batch_in_chunks(monkeypatch, chunk_bytes, stride, padding):

@@ -175,23 +175,13 @@ def blocked_forward(x, w, bias, g: ConvGeometry, parallel: bool) -> np.ndarray:
 
 def direct_forward(x, w, bias, g: ConvGeometry, parallel: bool) -> np.ndarray:
     """Stride-1 forward pass without im2col (:mod:`cnnlab.kernels.direct`)."""
-    N, C, H, W = x.shape
-    F, Cg, KH, KW = w.shape
+    N, _, _, _ = x.shape
+    F = w.shape[0]
     (top, _), (left, _) = g.padding
     Hp, Wp = _padded_size(x, g.padding)
-    dh, dw = g.dilation
     _check_width(direct, x)
-    # Channel-major padded copy, (C, N, Hp, Wp), plus room for the last tile's overhang.
-    xflat = np.zeros(C * N * Hp * Wp + 2 * VECTOR_BYTES // x.itemsize, dtype=x.dtype)
-    xc = xflat[: C * N * Hp * Wp].reshape(C, N, Hp, Wp)
-    xc[:, :, top : top + H, left : left + W] = x.transpose(1, 0, 2, 3)
-    # Where tap (c, kh, kw) of group g starts in xflat: ((g*Cg + c)*N*Hp + kh*dh)*Wp + kw*dw
-    channel_starts = np.arange(0, C * N * Hp * Wp, N * Hp * Wp).reshape(g.groups, Cg, 1, 1)
-    row_starts = np.arange(0, KH * dh * Wp, dh * Wp).reshape(KH, 1)
-    offsets = (channel_starts + row_starts + np.arange(0, KW * dw, dw)).reshape(g.groups, -1)
-    Fg = F // g.groups
-    wt = np.zeros((g.groups, Cg * KH * KW, _round_up(Fg, 4)), dtype=x.dtype)
-    wt[:, :, :Fg] = w.reshape(g.groups, Fg, -1).transpose(0, 2, 1)
+    xflat, offsets, wt = direct.layout(np.ascontiguousarray(x), w, g.groups, top, left, Hp, Wp,
+                                       *g.dilation)
     out = np.empty(g.out_shape, dtype=x.dtype)
     images, items = direct.work_split(N, F, g.groups, Hp * Wp)
     args = (xflat, offsets, wt, bias, N, Hp, Wp, images, out)
