@@ -394,6 +394,49 @@ def test_channel_last_kernel_runs_each_group(monkeypatch, C, F, groups, stride, 
         np.testing.assert_allclose(got, want, rtol=tolerance, atol=10 * tolerance, err_msg=name)
 
 
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("N", "C", "M", "H", "W", "kernel", "stride", "dilation", "padding"),
+    [
+        (2, 3, 1, 9, 37, 3, 1, 1, 1),  # odd width, past a vector: the last one moved back
+        (1, 2, 1, 6, 9, 3, 1, 1, 1),  # W_out under a vector: through the row buffer
+        (2, 3, 1, 3, 40, 3, 1, 1, 1),  # H_out under a block of rows
+        (1, 4, 1, 29, 35, 3, 2, 1, 1),  # stride 2, odd H and W: dx in four phases
+        (2, 2, 1, 20, 23, 3, 1, 2, 2),  # dilation 2, stride 1
+        (1, 3, 2, 19, 21, 3, 2, 2, (2, 1)),  # M=2, stride and dilation 2 (phases without taps)
+        (1, 2, 2, 40, 18, (2, 5), (3, 1), (1, 2), ((0, 2), (3, 1))),  # stride 3, 2x5 kernel
+        (1, 2, 1, 16, 64, 1, 2, 1, 0),  # 1x1: fewer taps than dw's three at a time
+    ],
+)
+def test_depthwise_kernel_covers_every_block(monkeypatch, N, C, M, H, W, kernel, stride,
+                                             dilation, padding, dtype, parallel):
+    # The depthwise kernels compute blocks of rows by vectors of columns, the last ones
+    # moved back to end at the plane's edge or, on a smaller plane, through a buffer;
+    # dx gathers by stride phase. Every output and gradient must be the naive loops'.
+    from cnnlab.layers import dispatch
+
+    monkeypatch.setattr(dispatch, "DEPTHWISE_PARALLEL_MIN_MACS", 0 if parallel else 1 << 62)
+    rng = np.random.default_rng(H * W + C)
+    KH, KW = (kernel, kernel) if isinstance(kernel, int) else kernel
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((C * M, 1, KH, KW)).astype(dtype)
+    b = rng.standard_normal(C * M).astype(dtype)
+    params = {"stride": stride, "padding": padding, "dilation": dilation, "groups": C}
+    with dispatch.trace() as log:
+        out, cache = conv2d_forward(x, w, b, **params)
+        grads = conv2d_backward(dout := rng.standard_normal(out.shape).astype(dtype), cache)
+    assert [entry[1:] for entry in log] == [("depthwise", parallel)] * 2
+    expected, naive_cache = naive.conv2d_forward(
+        x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), **params
+    )
+    tolerance = 1e-12 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(out, expected, rtol=tolerance, atol=tolerance)
+    expected_grads = naive.conv2d_backward(dout.astype(np.float64), naive_cache)
+    for name, got, want in zip(("dx", "dw", "db"), grads, expected_grads, strict=True):
+        np.testing.assert_allclose(got, want, rtol=tolerance, atol=10 * tolerance, err_msg=name)
+
+
 def test_channel_last_kernel_is_used_from_enough_channels_and_filters(monkeypatch):
     # Which kernel runs is a speed choice, but the choice itself must work as
     # documented: BLOCKED_MIN_FILTERS filters in one group (8 with AVX, 24 with
