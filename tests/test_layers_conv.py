@@ -518,3 +518,80 @@ def test_weight_gradient_kernel_covers_every_block_and_split(monkeypatch, C, F, 
 
     dw = _conv_paths.weight_gradient(x, dout, w.shape, cache.geometry, parallel)
     np.testing.assert_allclose(dw, expected, rtol=tolerance, atol=10 * tolerance)
+
+
+PHASE_CASES = {
+    # (x shape, w shape, params): strided one-group layers for the phase path
+    "s2 3x3 p1, odd size": ((2, 9, 7, 9), (10, 9, 3, 3), {"stride": 2, "padding": 1}),
+    "s2 3x3 p0, last row and column unread": ((2, 8, 8, 8), (5, 8, 3, 3), {"stride": 2}),
+    "s3 3x2 p2, rectangular": ((1, 8, 11, 10), (6, 8, 3, 2), {"stride": 3, "padding": 2}),
+    "s(2,3) 5x3 per-side": (
+        (2, 12, 13, 11), (7, 12, 5, 3), {"stride": (2, 3), "padding": ((0, 1), (2, 1))}
+    ),
+    "s3 2x2 p1, phases without taps": ((2, 8, 9, 10), (4, 8, 2, 2), {"stride": 3, "padding": 1}),
+    "s2 same, N=1": ((1, 33, 6, 5), (40, 33, 3, 3), {"stride": 2, "padding": "same"}),
+    "s4 1x3 p(0, 1)": ((2, 8, 9, 9), (3, 8, 1, 3), {"stride": (4, 2), "padding": (0, 1)}),
+    "s2 4x4 p2, one output row": ((2, 9, 4, 7), (8, 9, 4, 4), {"stride": 2, "padding": 2}),
+}
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+@pytest.mark.parametrize("case", PHASE_CASES)
+def test_phase_path_of_one_group_matches_naive_and_finite_differences(monkeypatch, case,
+                                                                         parallel):
+    # dx of a strided one-group layer a stride phase at a time from one channel-last
+    # copy of dout (cnnlab.layers._conv_paths.phase_input_gradient): phases with fewer
+    # taps, phases with no taps (stride larger than the kernel), rows and columns of x
+    # that no window reads, partial blocks of channels; serial and parallel kernels.
+    from cnnlab.layers import dispatch
+
+    x_shape, w_shape, params = PHASE_CASES[case]
+    rng = np.random.default_rng(len(case))
+    inputs = {"x": rng.standard_normal(x_shape), "w": rng.standard_normal(w_shape),
+              "b": rng.standard_normal(w_shape[0])}
+    with dispatch.force(conv_backward="by_phases", parallel=parallel), dispatch.trace() as log:
+        check_op(FAST, inputs, params, naive=NAIVE)
+    assert ("conv2d_backward", "by_phases", parallel) in log
+    assert {path for op, path, _ in log if op == "conv2d_backward"} == {"by_phases"}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case", PHASE_CASES)
+def test_phase_path_of_one_group_matches_torch(case):
+    pytest.importorskip("torch", reason="PyTorch is the optional cross-check (pip install torch)")
+    from cnnlab.layers import dispatch
+
+    x_shape, w_shape, params = PHASE_CASES[case]
+    rng = np.random.default_rng(len(case))
+    inputs = {"x": rng.standard_normal(x_shape), "w": rng.standard_normal(w_shape),
+              "b": rng.standard_normal(w_shape[0])}
+    with dispatch.force(conv_backward="by_phases"):
+        check_op(FAST, inputs, params, torch_fn=torch_conv2d, finite_differences=False)
+
+
+def test_strided_one_group_backward_path_by_channels():
+    # Strided one-group layers take the phases from 8 channels on; fewer channels
+    # (AlexNet's conv1), dilation with stride, and outputs of at most
+    # TINY_STRIDED_OUTPUT_PIXELS keep im2col; the
+    # forced phase path refuses dilation by name.
+    from cnnlab.layers import dispatch
+
+    assert dispatch.TINY_STRIDED_OUTPUT_PIXELS == 4
+    rng = np.random.default_rng(1)
+    layers_and_paths = [
+        ((2, 8, 9, 9), (16, 8, 3, 3), {"stride": 2, "padding": 1}, "by_phases"),
+        ((2, 7, 9, 9), (16, 7, 3, 3), {"stride": 2, "padding": 1}, "im2col"),
+        ((2, 8, 9, 9), (16, 8, 3, 3), {"stride": 2, "padding": 2, "dilation": 2}, "im2col"),
+        ((1, 64, 7, 7), (64, 64, 3, 3), {"stride": 2, "padding": 1}, "by_phases"),  # 4x4
+        ((1, 64, 4, 4), (64, 64, 3, 3), {"stride": 2, "padding": 1}, "im2col"),  # 2x2 out
+    ]
+    for x_shape, w_shape, params, expected in layers_and_paths:
+        out, cache = conv2d_forward(rng.standard_normal(x_shape), rng.standard_normal(w_shape),
+                                    **params)
+        with dispatch.trace() as log:
+            conv2d_backward(out, cache)
+        assert log[-1][1] == expected, (x_shape, w_shape, params)
+    out, cache = conv2d_forward(rng.standard_normal((1, 8, 9, 9)),
+                                rng.standard_normal((8, 8, 3, 3)), stride=2, dilation=2)
+    with dispatch.force(conv_backward="by_phases"), pytest.raises(ValueError, match="dilation 1"):
+        conv2d_backward(out, cache)

@@ -9,6 +9,9 @@ parallel); the functions here prepare that path's arrays and call its kernels:
   (:mod:`cnnlab.kernels.direct`);
 - :func:`weight_gradient`: ``dw`` from channel-last copies of ``x`` and ``dout``
   (:mod:`cnnlab.kernels.weight_grad`), a group at a time;
+- :func:`phase_input_gradient`: a strided one-group layer's ``dx``, a stride phase at a
+  time, from one channel-last copy of ``dout`` (:mod:`cnnlab.kernels.phases`,
+  :mod:`cnnlab.kernels.blocked`);
 - :func:`im2col_forward` / :func:`im2col_backward`: im2col, BLAS products and col2im,
   a chunk of images at a time (:mod:`cnnlab.kernels.conv`);
 - :func:`depthwise_forward` / :func:`depthwise_backward`: a channel plane at a time,
@@ -22,7 +25,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from cnnlab.kernels import blocked, depthwise, direct, parallel_chunks, weight_grad
+from cnnlab.kernels import blocked, depthwise, direct, parallel_chunks, phases, weight_grad
 from cnnlab.kernels import conv as kernels
 from cnnlab.kernels.simd import VECTOR_BYTES, aligned_empty
 from cnnlab.layers import dispatch
@@ -273,6 +276,92 @@ def weight_gradient(x, dout, w_shape, g: ConvGeometry, parallel: bool) -> np.nda
         dw = dwt.reshape(Fp // B, KH, KT, Ep, B)[:, :, :, :E].reshape(Fp // B, KH, KW, Cg, B)
         grads.append(dw.transpose(0, 4, 3, 1, 2).reshape(Fp, Cg, KH, KW)[:Fg])
     return np.ascontiguousarray(np.concatenate(grads) if G > 1 else grads[0])
+
+
+def _phase_rows(size: int, kernel: int, stride: int, before: int) -> list[tuple[int, ...]]:
+    """Per stride phase ``r`` of one axis: ``(taps, first, count, start)``.
+
+    Padded input row ``y = q*stride + r`` (``before`` rows of padding) met taps ``r,
+    r + stride, ...`` (``taps`` of them) in output rows ``q, q - 1, ...``. The phase's
+    rows of ``dx`` (the unpadded input, ``size`` rows) are ``start, start + stride, ...``
+    (``count`` of them), the first being ``q = first``.
+    """
+    phases = []
+    for r in range(stride):
+        first = -((r - before) // stride)  # the first q with q*stride + r >= before
+        start = first * stride + r - before
+        phases.append((len(range(r, kernel, stride)), first, len(range(start, size, stride)),
+                       start))
+    return phases
+
+
+def _phase_padding(phases: list[tuple[int, ...]], out_size: int) -> tuple[int, int]:
+    """Rows of zeros before and after ``dout`` that every phase's windows stay in: phase
+    rows ``first .. first + count - 1`` read output rows ``first - taps + 1 .. first +
+    count - 1``."""
+    used = [(taps, first, count) for taps, first, count, _ in phases if taps and count]
+    before = max([taps - 1 - first for taps, first, _ in used], default=0)
+    after = max([first + count - out_size for _, first, count in used], default=0)
+    return max(0, before), max(0, after)
+
+
+def phase_input_gradient(dout, w, g: ConvGeometry, x_shape, parallel: bool) -> np.ndarray:
+    """``dx`` of a strided convolution with one group and dilation 1, a stride phase at
+    a time, on the channel-last kernel (:mod:`cnnlab.kernels.blocked`).
+
+    Phase ``(r, s)``'s pixels of the padded input, ``(q*sh + r, p*sw + s)``, met taps
+    ``(r + t*sh, s + u*sw)`` in output pixels ``(q - t, p - u)``: they are a stride-1
+    convolution of ``dout`` with those taps, flipped, filters and channels swapped
+    (:mod:`cnnlab.kernels.phases` lays out every phase's filters in one pass). All the
+    phases read one channel-last copy of ``dout``, padded so that each phase's windows
+    stay inside it (:func:`_phase_padding`); a phase reads it from its own first row and
+    column on and computes only its pixels of the unpadded ``dx``
+    (``dx[:, :, start::sh, start_w::sw]``, see :func:`_phase_rows`), so no multiply
+    touches a zero inserted between outputs and nothing goes through im2col. Phases
+    with no taps (stride larger than the kernel) are zero.
+    """
+    N, C, H, W = x_shape
+    F, _, KH, KW = w.shape
+    sh, sw = g.stride
+    (top, _), (left, _) = g.padding
+    _, _, H_out, W_out = g.out_shape
+    _check_width(blocked, dout)
+    B = 2 * VECTOR_BYTES // dout.itemsize
+    Cp = _round_up(C, B)
+    rows_h, rows_w = _phase_rows(H, KH, sh, top), _phase_rows(W, KW, sw, left)
+    (pad_top, pad_bottom), (pad_left, pad_right) = padding = (
+        _phase_padding(rows_h, H_out), _phase_padding(rows_w, W_out))
+    Hq, Wq = pad_top + H_out + pad_bottom, pad_left + W_out + pad_right
+    douth = _channel_last(dout, padding, F, 0, parallel)
+    sizes = [T * U * F * Cp for T, *_ in rows_h for U, *_ in rows_w]
+    starts = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+    wt = aligned_empty(sum(sizes), dout.dtype)
+    w = np.ascontiguousarray(w)
+    phases.phase_filters(w, sh, sw, B, Cp, starts, wt)
+    bias = aligned_empty(Cp, dout.dtype)
+    bias[:] = 0
+    tile = blocked.tile_rows(F, Wq, 1, dout.itemsize)
+    dx = (np.zeros if sh > KH or sw > KW else np.empty)(x_shape, dtype=dout.dtype)
+    for r, (T, first_h, count_h, start_h) in enumerate(rows_h):
+        for s, (U, first_w, count_w, start_w) in enumerate(rows_w):
+            if not (T and U and count_h and count_w):
+                continue  # no taps (dx stays zero) or no pixels
+            # the phase's window of its first pixel starts at this row and column
+            y0, x0 = pad_top + first_h - (T - 1), pad_left + first_w - (U - 1)
+            out = np.empty((N, C, count_h, count_w), dtype=dout.dtype)
+            start = starts[r * sw + s]
+            args = (douth[(y0 * Wq + x0) * F :], wt[start : start + sizes[r * sw + s]], bias,
+                    F, 1, Hq, Wq, T, U, 1, 1, 1, 1, out, tile)
+            rows = N * count_h
+            if parallel:
+                dispatch.announce_compile(blocked.conv_rows_parallel, dout.dtype)
+                blocks = Cp // B
+                blocked.conv_rows_parallel(
+                    *args, *blocked.work_split(rows, blocks, tile, parallel_chunks(rows * blocks)))
+            else:
+                blocked.conv_rows(*args, 0, rows, 0, Cp // B)
+            dx[:, :, start_h::sh, start_w::sw] = out
+    return dx
 
 
 def _depthwise_geometry(x: np.ndarray, g: ConvGeometry) -> tuple[int, ...]:

@@ -11,8 +11,9 @@ layers, for stride 1, the wide-grid kernel (:mod:`cnnlab.kernels.direct`), other
 im2col and one BLAS product per chunk of images. :func:`conv2d_backward` computes a
 stride-1 layer's ``dx`` as a convolution of ``dout`` on the same kernels and its ``dw`` with
 :mod:`cnnlab.kernels.weight_grad` (a group at a time); depthwise layers take their own
-kernel in this direction too; other layers take im2col, two BLAS products and
-``col2im``, which *adds* the gradients of overlapping receptive fields.
+kernel in this direction too; strided layers without dilation compute ``dx`` a stride
+phase at a time, each phase a stride-1 convolution; other layers take im2col, two BLAS
+products and ``col2im``, which *adds* the gradients of overlapping receptive fields.
 :mod:`cnnlab.layers._conv_paths` prepares each kernel's arrays. :mod:`cnnlab.naive` has
 the same layer as the four nested loops of the lecture; the two agree in the tests.
 """
@@ -225,8 +226,10 @@ def conv2d_backward(
     and filters swapped (within each group), run on the forward kernels, and ``dw`` is
     summed by :mod:`cnnlab.kernels.weight_grad` (one group, or each group in turn;
     no BLAS call, so that Numba's and BLAS's threads never take turns on the cores);
-    strided layers with groups take one such
-    convolution per stride phase for ``dx``. A depthwise layer (``groups == C``) gets
+    strided layers without dilation take one such convolution per stride phase for
+    ``dx`` (with one group, :func:`cnnlab.layers._conv_paths.phase_input_gradient`:
+    every phase on the channel-last kernel, from one copy of ``dout``; a layer with
+    fewer than 8 channels keeps im2col). A depthwise layer (``groups == C``) gets
     both ``dx`` and ``dw`` from one pass of :mod:`cnnlab.kernels.depthwise` over
     ``dout``, at any stride. A 1x1 kernel with one group and no padding has
     ``dw = sum_n dout[n] @ x_n.T`` and ``dx[n, :, ::sh, ::sw] = w.T @ dout[n]``
@@ -276,11 +279,13 @@ def conv2d_backward(
         dispatch.record("conv2d_backward", path, parallel)
         dx, dw = paths.depthwise_backward(x, w, dout, g, parallel)
     elif path not in dispatch.BLAS_ONLY:
+        parallel = dispatch.conv_parallel(dout.size * w[0].size)
         if path == "by_convolution":
             dx = _input_gradient_by_convolution(dout, w, padding, g, x.shape)
+        elif g.groups == 1:
+            dx = paths.phase_input_gradient(dout, w, g, x.shape, parallel)
         else:
             dx = _input_gradient_by_phases(dout, w, g, x.shape)
-        parallel = dispatch.conv_parallel(dout.size * w[0].size)
         dispatch.record("conv2d_backward", path, parallel)
         dw = paths.weight_gradient(x, dout, w.shape, g, parallel)
     else:

@@ -51,6 +51,7 @@ __all__ = [
     "PATHS",
     "POOL_PARALLEL_MIN_SIZE",
     "TINY_OUTPUT_PIXELS",
+    "TINY_STRIDED_OUTPUT_PIXELS",
     "WEIGHT_GRAD_SPLIT_BYTES",
     "Path",
     "announce_compile",
@@ -101,6 +102,13 @@ CHUNK_BYTES = 1 << 21
 #: 8->16 on 4x4 (N=64) took 0.09 ms there against 0.32 ms on im2col.
 TINY_OUTPUT_PIXELS = 16
 
+#: The same rule for the backward pass of strided one-group layers, whose stride phases
+#: are smaller problems than a stride-1 layer's: these take im2col up to this many output
+#: pixels per image, the phases from there on (one thread, float32, N=8, 3x3 stride 2,
+#: against PyTorch in the same run: 256->512 on 2x2 output 1.00x on im2col against 1.19x
+#: on the phases; 128->256 on 4x4 1.77x against 1.22x, 64->64 on 3x3 1.86x against 0.69x).
+TINY_STRIDED_OUTPUT_PIXELS = 4
+
 #: Depthwise convolutions with fewer multiply-adds than this run on one thread. A
 #: depthwise layer does a few multiply-adds per number it reads, as pooling does, so
 #: threads pay off far sooner than for a dense layer (:data:`PARALLEL_MIN_MACS`).
@@ -132,7 +140,8 @@ NORM_PARALLEL_MIN_SIZE = 1 << 15
 CONV_FORWARD_PATHS = ("blocked", "direct", "im2col", "depthwise", "pointwise")
 
 #: Backward paths: ``dx`` as a stride-1 convolution of ``dout`` on the forward kernels
-#: (stride 1), or as one such convolution per stride phase (strided, dilation 1), plus
+#: (stride 1), or as one such convolution per stride phase (strided, dilation 1; with
+#: one group all phases on the channel-last kernel from one copy of ``dout``), plus
 #: ``dw`` by :mod:`cnnlab.kernels.weight_grad` (one group, or each group in turn); or im2col,
 #: two BLAS products and col2im (anything); or, for ``groups == C``, ``dx`` and ``dw``
 #: in one pass of :mod:`cnnlab.kernels.depthwise`; or, for 1x1 kernels (one group, no
@@ -264,15 +273,19 @@ def conv_backward_path(
 
     ``by_convolution_fits``: the layer has stride 1 and no padding wider than its
     dilated kernel (see :func:`cnnlab.layers.conv._input_gradient_padding`); any number
-    of groups. Strided grouped layers without dilation take ``by_phases`` (depthwise
-    3x3 stride 2: about 3x faster than im2col on one thread); strided layers with one
-    group take im2col, whose two BLAS products beat the phases' small kernels (ResNet's
-    3x3 stride 2, 64->128: 7.1 ms against 9.5 ms of CPU time). ``depthwise``: the
-    layer has ``groups == C`` (more than one); it then takes ``depthwise`` at any stride.
-    ``pixels``: output pixels per image; one-group layers wide enough for the
-    channel-last kernel (``channels``, ``filters``) with :data:`TINY_OUTPUT_PIXELS` or
-    fewer take im2col. ``pointwise`` layers (as for :func:`conv_forward_path`) take two
-    BLAS products per image (one thread, float32: 64->256 on 56x56, N=2, 4.5 ms against
+    of groups. Strided layers without dilation take ``by_phases`` (grouped: depthwise
+    3x3 stride 2, about 3x faster than im2col on one thread; one group: every phase
+    from one channel-last copy of ``dout``, from :data:`BLOCKED_MIN_CHANNELS` channels
+    on; one thread, float32, against PyTorch in the same run, ResNet's 3x3 stride 2
+    64->128 on 56x56 (N=2) 1.0-1.4x against im2col's 1.9-3.0x, 256->512 on 14x14
+    (N=4) 1.3x against 1.4-1.7x; AlexNet's 3->96 11x11 stride 4 keeps im2col, 0.9x
+    against 1.9x). ``depthwise``: the layer has ``groups == C`` (more than one); it then
+    takes ``depthwise`` at any stride. ``pixels``: output pixels per image; one-group
+    layers wide enough for the channel-last kernel (``channels``, ``filters``) with
+    :data:`TINY_OUTPUT_PIXELS` or fewer take im2col, strided ones with
+    :data:`TINY_STRIDED_OUTPUT_PIXELS` or fewer (any width). ``pointwise`` layers (as
+    for :func:`conv_forward_path`) take two BLAS products per image (one thread,
+    float32: 64->256 on 56x56, N=2, 4.5 ms against
     9.7-14 ms).
     """
     fits = {
@@ -297,8 +310,10 @@ def conv_backward_path(
         return "pointwise"
     if depthwise and groups > 1:
         return "depthwise"
-    tiny = pixels <= TINY_OUTPUT_PIXELS and _wide(channels, filters, stride)
-    if groups == 1 and (fits["by_phases"] or tiny):
+    if groups == 1 and fits["by_phases"]:
+        few = channels < BLOCKED_MIN_CHANNELS or pixels <= TINY_STRIDED_OUTPUT_PIXELS
+        return "im2col" if few else "by_phases"
+    if groups == 1 and pixels <= TINY_OUTPUT_PIXELS and _wide(channels, filters, stride):
         return "im2col"
     return next(path for path in CONV_BACKWARD_PATHS if fits[path])
 
