@@ -754,10 +754,12 @@ NOTES = """## Reading these numbers
   kernel (`kernels/weight_grad.py`), a group at a time for grouped layers; its threads
   share out the rows, or, for a `dw` over 1 MB, the taps and blocks of filters. These
   paths call no BLAS, so Numba's and BLAS's thread pools never take turns on the
-  cores. 1x1 layers without padding take two BLAS products per image. Strided grouped
-  layers compute `dx` as one stride-1 convolution per stride phase. Depthwise layers
-  get `dx` and `dw` from one pass of their own kernel over `dout`, at any stride.
-  Strided one-group layers still use im2col, two BLAS products and col2im.
+  cores. 1x1 layers without padding take two BLAS products per image. Strided layers
+  without dilation compute `dx` as one stride-1 convolution per stride phase (one
+  group: every phase on the channel-last kernel, from one copy of `dout`). Depthwise
+  layers get `dx` and `dw` from one pass of their own kernel over `dout`, at any
+  stride. Strided one-group layers with fewer than 8 channels (AlexNet's conv1) or
+  dilation still use im2col, two BLAS products and col2im.
 - Warm-up. Every block of runs starts with 0.3 s of untimed calls, so that neither
   library's first calls after a change of sizes (thread pools, allocator) count.
 - Pooling. cnnlab's kernels loop over the taps of the window and, for each tap, over
