@@ -192,8 +192,10 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
     """Grade what is new or changed in ``course`` (see the module docstring)."""
     from autograder.grader import gradebook_guard, intake
     from autograder.grader.plan import ResultStore
+    from autograder.tools import gradebook_engines
     from autograder.tools.workers import dask_client
 
+    gradebook_engines.share()  # planning, nbgrader and the checks: one engine
     course = os.path.abspath(course)
     log = Log(course)
     timing: dict[str, float] = {}

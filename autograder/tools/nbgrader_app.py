@@ -12,7 +12,8 @@ included), all restored afterwards. Its log lines (nbgrader's
 as lines, in order.
 
 There is still one writer of the gradebook: the commands run one after another in
-the coordinator, never at once.
+the coordinator, never at once. Their gradebooks share one SQLAlchemy engine per
+database (:mod:`autograder.tools.gradebook_engines`), so a query is compiled once.
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ def run(course: str, args: Sequence[str], *, env: Mapping[str, str],
     from nbgrader.apps import NbGraderApp
     from traitlets.config.application import Application
 
+    from autograder.tools import gradebook_engines
+
+    gradebook_engines.share()
     stream = _Lines(on_line)
     code = 0
     with _as_the_command_line(course, env), contextlib.redirect_stderr(stream):
