@@ -339,12 +339,10 @@ def backward(x, w, dout, sh, sw, dh, dw, top, left, Hp, Wp, dx, dw_parts, p0, p1
                      m * Rd * Ud, Rd, Ud, 1, Qh, Qw)
         for f in range(c * M, (c + 1) * M):  # dw
             g0 = (f - c * M) * Rd * Ud + Qh * Ud + Qw
-            sums[:, :] = 0
-            for i in range(0, H_out, 2):
-                for t in range(0, T3, 3):
-                    s00, s01 = load(sums[t], 0), load(sums[t], V)
-                    s10, s11 = load(sums[t + 1], 0), load(sums[t + 1], V)
-                    s20, s21 = load(sums[t + 2], 0), load(sums[t + 2], V)
+            for t in range(0, T3, 3):
+                s00, s01, s10, s11 = zeros(taps), zeros(taps), zeros(taps), zeros(taps)
+                s20, s21 = zeros(taps), zeros(taps)
+                for i in range(0, H_out, 2):
                     g = g0 + i * Ud
                     at0 = i * step + reach[t]
                     at1, at2 = at0 + reach[t + 1] - reach[t], at0 + reach[t + 2] - reach[t]
@@ -356,12 +354,12 @@ def backward(x, w, dout, sh, sw, dh, dw, top, left, Hp, Wp, dx, dw_parts, p0, p1
                         s11 = muladd(d1, load(phases, at1 + step + j), s11)
                         s20 = muladd(d0, load(phases, at2 + j), s20)
                         s21 = muladd(d1, load(phases, at2 + step + j), s21)
-                    store(sums[t], 0, s00)
-                    store(sums[t], V, s01)
-                    store(sums[t + 1], 0, s10)
-                    store(sums[t + 1], V, s11)
-                    store(sums[t + 2], 0, s20)
-                    store(sums[t + 2], V, s21)
+                store(sums[t], 0, s00)
+                store(sums[t], V, s01)
+                store(sums[t + 1], 0, s10)
+                store(sums[t + 1], V, s11)
+                store(sums[t + 2], 0, s20)
+                store(sums[t + 2], V, s21)
             for t in range(T):
                 total = sums[t, 0]
                 for lane in range(1, 2 * V):
