@@ -40,7 +40,8 @@ involved, so Numba's threads never wait on the BLAS library's (or its on theirs)
 
 from __future__ import annotations
 
-from numba import njit, prange
+import numpy as np
+from numba import njit, prange, uint64
 
 from cnnlab.kernels.simd import VECTOR_BYTES, broadcast, lanes, load, muladd, store, zeros
 
@@ -209,6 +210,50 @@ def weight_grad_parallel(xh, douth, S, C, Hp, Wp, KH, KT, sh, sw, dh, tap_step, 
             parts[r], r * total_rows // row_ranges, (r + 1) * total_rows // row_ranges,
             i * items // item_ranges, (i + 1) * items // item_ranges,
         )
+
+
+#: Channels of ``dw`` that :func:`to_filters` moves at a time, for a block of filters.
+COPY_CHANNELS = 8
+
+
+@njit(cache=True)
+def to_filters(dwt, KH, KW, KT, Ep, out):
+    """``dw`` in the layer's layout from :func:`weight_grad`'s blocks.
+
+    ``out[f, c, kh, kw] = dwt[((((f // B)*KH + kh)*KT + k)*Ep + e)*B + f % B]`` with
+    ``(k, e) = (0, kw*C + c)`` for one run per window row (``KT == 1``), else ``(kw,
+    c)``; ``out`` is (F, C, KH, KW), C-contiguous. A block of ``B = 2*lanes`` filters
+    and :data:`COPY_CHANNELS` channels at a time goes through a small ``tile``: read
+    from ``dwt`` in runs of ``B``, written to ``out`` a filter's run of
+    ``COPY_CHANNELS*KH*KW`` after the other, both from the L1 cache. (NumPy's
+    transposing copy reads ``dwt`` a number every ``B`` across all of it; writing the
+    block's 32 filters side by side instead put them 18 KB apart with 512 channels,
+    in two sets of the L1 cache.) One thread, float32, 3x3: 256->512 2.1 -> 0.9 ms,
+    512->512 3.5 -> 2.2 ms, 256->256 0.68 -> 0.45 ms. Unsigned indices: no test for
+    negative ones on every number.
+    """
+    F, C = out.shape[0], out.shape[1]
+    B = 2 * lanes(dwt)
+    flat = out.reshape(out.size)
+    run = COPY_CHANNELS * KH * KW
+    tile = np.empty(B * run, dtype=dwt.dtype)  # [j, c - c0, kh, kw]: a filter's run
+    for f0 in range(0, F, B):
+        count = min(B, F - f0)
+        for c0 in range(0, C, COPY_CHANNELS):
+            c1 = min(C, c0 + COPY_CHANNELS)
+            for c in range(c0, c1):
+                for kh in range(KH):
+                    for kw in range(KW):
+                        k, e = (0, kw * C + c) if KT == 1 else (kw, c)
+                        source = uint64(((((f0 // B) * KH + kh) * KT + k) * Ep + e) * B)
+                        spot = uint64(((c - c0) * KH + kh) * KW + kw)
+                        for j in range(count):
+                            tile[spot + uint64(j * run)] = dwt[source + uint64(j)]
+            length = (c1 - c0) * KH * KW
+            for j in range(count):
+                target = uint64(((f0 + j) * C + c0) * KH * KW)
+                for q in range(length):
+                    flat[target + uint64(q)] = tile[uint64(j * run + q)]
 
 
 def pass_rows(W_out: int) -> int:

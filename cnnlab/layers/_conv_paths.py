@@ -257,7 +257,7 @@ def weight_gradient(x, dout, w_shape, g: ConvGeometry, parallel: bool) -> np.nda
     rows, items, size = N * H_out, Fp // B * KH * KT, Fp * KH * KT * Ep
     geometry = (S, Cg, Hp, Wp, KH, KT, *g.stride, g.dilation[0], g.dilation[1] * S, H_out,
                 W_out, E, Fs, weight_grad.pass_rows(W_out))
-    grads = []
+    grads = np.empty(w_shape, dtype=x.dtype)
     for i in range(G):
         args = (xh[i * Cg :], douth[i * Fg :], *geometry)
         if parallel:
@@ -273,9 +273,8 @@ def weight_gradient(x, dout, w_shape, g: ConvGeometry, parallel: bool) -> np.nda
         else:
             dwt = np.empty(size, dtype=x.dtype)
             weight_grad.weight_grad(*args, dwt, 0, rows, 0, items)
-        dw = dwt.reshape(Fp // B, KH, KT, Ep, B)[:, :, :, :E].reshape(Fp // B, KH, KW, Cg, B)
-        grads.append(dw.transpose(0, 4, 3, 1, 2).reshape(Fp, Cg, KH, KW)[:Fg])
-    return np.ascontiguousarray(np.concatenate(grads) if G > 1 else grads[0])
+        weight_grad.to_filters(dwt, KH, KW, KT, Ep, grads[i * Fg : (i + 1) * Fg])
+    return grads
 
 
 def _phase_rows(size: int, kernel: int, stride: int, before: int) -> list[tuple[int, ...]]:
