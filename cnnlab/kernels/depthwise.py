@@ -271,8 +271,8 @@ def _gather_taps(M, KH, KW, sh, sw, dh, dw, Qh, Qw, Pd, Ud):
 
 
 @njit(cache=True)
-def backward(x, w, dout, sh, sw, dh, dw, top, left, Hp, Wp, dx, dw_parts, p0, p1):
-    """``dx`` and per-image ``dw`` of the input planes ``p0 <= n*C + c < p1``.
+def backward(x, w, dout, sh, sw, dh, dw, top, left, Hp, Wp, dx, dw_parts, db_parts, p0, p1):
+    """``dx`` and per-image ``dw`` and ``db`` of the input planes ``p0 <= n*C + c < p1``.
 
     Parameters
     ----------
@@ -285,6 +285,9 @@ def backward(x, w, dout, sh, sw, dh, dw, top, left, Hp, Wp, dx, dw_parts, p0, p1
         C-contiguous, written in place.
     dw_parts : ndarray, shape (N, C*M, KH*KW)
         Written in place: image ``n``'s share of ``dw``; ``dw = dw_parts.sum(0)``.
+    db_parts : ndarray, shape (N, C*M)
+        Written in place: ``db_parts[n, f] = dout[n, f].sum()``; ``db = db_parts.sum(0)``
+        (summed from the padded copy of ``dout``, in the core's cache).
     p0, p1 : int
         The input planes.
 
@@ -328,6 +331,7 @@ def backward(x, w, dout, sh, sw, dh, dw, top, left, Hp, Wp, dx, dw_parts, p0, p1
     T3 = -(-T // 3) * 3
     reach = np.concatenate((offsets, np.full(T3 - T, offsets[0])))
     sums = np.empty((T3, 2 * V), dtype=x.dtype)
+    one = broadcast(np.ones(1, dtype=x.dtype), 0)
     flat_x, flat_w = x.reshape(x.size), np.ascontiguousarray(w).reshape(F * T)
     flat_dout, flat_dx = dout.reshape(dout.size), dx.reshape(dx.size)
     step = sh * U
@@ -365,6 +369,20 @@ def backward(x, w, dout, sh, sw, dh, dw, top, left, Hp, Wp, dx, dw_parts, p0, p1
                 for lane in range(1, 2 * V):
                     total += sums[t, lane]
                 dw_parts[n, f, t] = total
+            b0, b1, b2, b3 = zeros(taps), zeros(taps), zeros(taps), zeros(taps)
+            for i in range(0, H_out, ROWS):  # db: the rows past H_out are zeros
+                g = g0 + i * Ud
+                for j in range(0, W_out, V):
+                    b0 = muladd(load(padded, g + j), one, b0)
+                    b1 = muladd(load(padded, g + Ud + j), one, b1)
+                    b2 = muladd(load(padded, g + 2 * Ud + j), one, b2)
+                    b3 = muladd(load(padded, g + 3 * Ud + j), one, b3)
+            store(sums[0], 0, muladd(b0, one, b1))
+            store(sums[0], V, muladd(b2, one, b3))
+            total = sums[0, 0]
+            for lane in range(1, 2 * V):
+                total += sums[0, lane]
+            db_parts[n, f] = total
         for t in range(M * T):  # dx
             taps[t] = flat_w[c * M * T + which[t]]
         if direct:  # stride 1: one phase, straight into dx
@@ -395,9 +413,10 @@ def backward(x, w, dout, sh, sw, dh, dw, top, left, Hp, Wp, dx, dw_parts, p0, p1
 
 
 @njit(cache=True, parallel=True)
-def backward_parallel(x, w, dout, sh, sw, dh, dw, top, left, Hp, Wp, dx, dw_parts, chunks):
+def backward_parallel(x, w, dout, sh, sw, dh, dw, top, left, Hp, Wp, dx, dw_parts, db_parts,
+                      chunks):
     """:func:`backward` on every input plane, in ``chunks`` ranges run in parallel."""
     P = x.shape[0] * x.shape[1]
     for k in prange(chunks):
-        backward(x, w, dout, sh, sw, dh, dw, top, left, Hp, Wp, dx, dw_parts,
+        backward(x, w, dout, sh, sw, dh, dw, top, left, Hp, Wp, dx, dw_parts, db_parts,
                  k * P // chunks, (k + 1) * P // chunks)

@@ -383,18 +383,19 @@ def depthwise_forward(x, w, bias, g: ConvGeometry, parallel: bool) -> np.ndarray
 
 
 def depthwise_backward(x, w, dout, g: ConvGeometry, parallel: bool):
-    """``(dx, dw)`` of a depthwise layer in one pass over ``dout``
-    (:mod:`cnnlab.kernels.depthwise`); ``dw`` is the sum of per-image parts."""
+    """``(dx, dw, db)`` of a depthwise layer in one pass over ``dout``
+    (:mod:`cnnlab.kernels.depthwise`); ``dw`` and ``db`` are sums of per-image parts."""
     N, F, KH, KW = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
     dx = np.empty(x.shape, dtype=x.dtype)
     dw_parts = np.empty((N, F, KH * KW), dtype=x.dtype)
-    args = (x, w, dout, *_depthwise_geometry(x, g), dx, dw_parts)
+    db_parts = np.empty((N, F), dtype=x.dtype)
+    args = (x, w, dout, *_depthwise_geometry(x, g), dx, dw_parts, db_parts)
     if parallel:
         dispatch.announce_compile(depthwise.backward_parallel, x.dtype)
         depthwise.backward_parallel(*args, parallel_chunks(N * x.shape[1]))
     else:
         depthwise.backward(*args, 0, N * x.shape[1])
-    return dx, dw_parts.sum(axis=0).reshape(w.shape)
+    return dx, dw_parts.sum(axis=0).reshape(w.shape), db_parts.sum(axis=0)
 
 
 def _pointwise_input(x: np.ndarray, g: ConvGeometry) -> np.ndarray:

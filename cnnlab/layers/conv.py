@@ -265,7 +265,6 @@ def conv2d_backward(
         )
     x, w, g = cache.x, cache.w, cache.geometry
     dout = check_dout(dout, g.out_shape, x.dtype, "conv2d_backward")
-    db = dout.sum(axis=(0, 2, 3)) if cache.has_bias else None
     padding = _input_gradient_padding(w.shape, g)
     path = dispatch.conv_backward_path(
         channels=x.shape[1], filters=w.shape[0], groups=g.groups, stride=g.stride,
@@ -277,8 +276,10 @@ def conv2d_backward(
     if path == "depthwise":
         parallel = dispatch.depthwise_parallel(dout.size * w[0].size)
         dispatch.record("conv2d_backward", path, parallel)
-        dx, dw = paths.depthwise_backward(x, w, dout, g, parallel)
-    elif path not in dispatch.BLAS_ONLY:
+        dx, dw, db = paths.depthwise_backward(x, w, dout, g, parallel)  # db for free
+        return dx, dw, db if cache.has_bias else None
+    db = dout.sum(axis=(0, 2, 3)) if cache.has_bias else None
+    if path not in dispatch.BLAS_ONLY:
         parallel = dispatch.conv_parallel(dout.size * w[0].size)
         if path == "by_convolution":
             dx = _input_gradient_by_convolution(dout, w, padding, g, x.shape)
