@@ -299,6 +299,12 @@ def test_stride1_kernel_covers_every_block_of_filters(monkeypatch, F, groups, KW
     np.testing.assert_allclose(out, expected, rtol=tolerance, atol=tolerance)
 
 
+#: The input layouts of the channel-last kernel, by the smallest channel count per group
+#: that takes the padded planes (dispatch.PLANES_MIN_CHANNELS): never, or always.
+LAYOUTS = {"channel_last": 1 << 30, "planes": 1}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
 @pytest.mark.parametrize("tile_bytes", [None, 1, 2000], ids=["tile", "tile1row", "tile2000"])
 @pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -318,17 +324,20 @@ def test_stride1_kernel_covers_every_block_of_filters(monkeypatch, F, groups, KW
     ],
 )
 def test_channel_last_kernel_covers_every_block(monkeypatch, C, F, W, stride, dilation,
-                                                padding, dtype, parallel, tile_bytes):
+                                                padding, dtype, parallel, tile_bytes, layout):
     # The register-blocked kernel works on blocks of 8 pixels x 2 vectors of filters:
     # partial blocks of filters (zero filters padded in), blocks of pixels that run on
     # into the next row or image, and the last block (which repeats the last pixel)
     # must not change the result or read outside the input copy. Rows go in tiles
     # (tile2000: 2 to 5 rows, across images; tile1row: one row each), and the parallel
-    # kernel splits rows and blocks of filters among the threads.
+    # kernel splits rows and blocks of filters among the threads. Both input layouts,
+    # channel last and padded planes (an odd number of cache lines each), read the
+    # same windows.
     from cnnlab.kernels import blocked
     from cnnlab.layers import dispatch
 
     assert C >= dispatch.BLOCKED_MIN_CHANNELS or stride != 1
+    monkeypatch.setattr(dispatch, "PLANES_MIN_CHANNELS", LAYOUTS[layout])
     if parallel:
         monkeypatch.setattr(dispatch, "PARALLEL_MIN_MACS", 0)
     if tile_bytes is not None:
@@ -356,6 +365,7 @@ def test_channel_last_kernel_covers_every_block(monkeypatch, C, F, W, stride, di
         np.testing.assert_allclose(got, want, rtol=tolerance, atol=10 * tolerance, err_msg=name)
 
 
+@pytest.mark.parametrize("layout", list(LAYOUTS))
 @pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
@@ -367,12 +377,13 @@ def test_channel_last_kernel_covers_every_block(monkeypatch, C, F, W, stride, di
     ],
 )
 def test_channel_last_kernel_runs_each_group(monkeypatch, C, F, groups, stride, dilation,
-                                             padding, dtype, parallel):
+                                             padding, dtype, parallel, layout):
     # A grouped layer reads each group's channels of one channel-last copy, with each
     # group's filters padded to whole blocks of their own: every group's outputs must
     # be the naive loops', whichever blocks the threads share out.
     from cnnlab.layers import dispatch
 
+    monkeypatch.setattr(dispatch, "PLANES_MIN_CHANNELS", LAYOUTS[layout])
     if parallel:
         monkeypatch.setattr(dispatch, "PARALLEL_MIN_MACS", 0)
     rng = np.random.default_rng(C + F)
@@ -392,6 +403,45 @@ def test_channel_last_kernel_runs_each_group(monkeypatch, C, F, groups, stride, 
     expected_grads = naive.conv2d_backward(dout.astype(np.float64), naive_cache)
     for name, got, want in zip(("dx", "dw", "db"), grads, expected_grads, strict=True):
         np.testing.assert_allclose(got, want, rtol=tolerance, atol=10 * tolerance, err_msg=name)
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("C", "kernel", "stride", "groups"),
+    [(17, (1, 1), (2, 1), 1), (16, (2, 1), 1, 1), (18, (1, 3), 1, 2), (16, (1, 1), 1, 1)],
+)
+def test_channel_last_kernel_takes_one_column_kernels(monkeypatch, C, kernel, stride, groups,
+                                                      dtype, layout):
+    # A kernel one tap wide runs through a window row's channels in one loop either
+    # way; the step from one channel to the next is the layout's (1 or a plane).
+    from cnnlab.layers import dispatch
+
+    monkeypatch.setattr(dispatch, "PLANES_MIN_CHANNELS", LAYOUTS[layout])
+    rng = np.random.default_rng(C)
+    x = rng.standard_normal((2, C, 7, 9)).astype(dtype)
+    w = rng.standard_normal((24, C // groups, *kernel)).astype(dtype)
+    b = rng.standard_normal(24).astype(dtype)
+    params = {"stride": stride, "padding": 1, "groups": groups}
+    with dispatch.force(conv_forward="blocked"):
+        out, _ = conv2d_forward(x, w, b, **params)
+    expected, _ = naive.conv2d_forward(
+        x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), **params
+    )
+    tolerance = 1e-12 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(out, expected, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("itemsize", [4, 8])
+def test_planes_take_an_odd_number_of_cache_lines(itemsize):
+    from cnnlab.kernels import blocked
+
+    line = 64 // itemsize
+    for pixels in [1, line - 1, line, line + 1, 2 * line, 58 * 58, 64 * 64, 9 * 9]:
+        plane = blocked.plane_stride(pixels, itemsize)
+        assert pixels <= plane < pixels + 2 * line
+        assert plane % line == 0
+        assert (plane // line) % 2 == 1
 
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])

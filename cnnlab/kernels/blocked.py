@@ -22,8 +22,15 @@ each other, both are copied once per call into the layouts
                             zero filters to whole blocks (per group)
 
 With dilation 1 in width and one group, a window row's taps ``(kw, c)`` are then one
-contiguous run of ``KW*C`` numbers in both arrays. A grouped layer reads each
-group's channels of the same copy, with each group's filters in blocks of their own.
+contiguous run of ``KW*C`` numbers in both arrays. From
+:data:`cnnlab.layers.dispatch.PLANES_MIN_CHANNELS` channels a group on, that run buys
+nothing (the kernel runs through a window's channels either way) and the input is
+copied instead into padded planes, ``xh[n, c, y, x]`` with each plane an odd number of
+cache lines long (:func:`plane_stride`): a copy a row at a time rather than a
+transpose; the blocks of pixels then read a row of each channel's plane in turn.
+
+A grouped layer reads each group's channels of the same copy, with each group's
+filters in blocks of their own.
 A block's sums go to a scratch array and from there, transposed, into the NCHW
 output, one cache line of a filter's plane at a time.
 
@@ -57,11 +64,11 @@ COPY_PIXELS = 16
 
 @njit(cache=True, inline="always")
 def _block(xh, x0, x1, x2, x3, x4, x5, x6, x7, wt, w0, row_step, outer, outer_step, inner,
-           tap_step, KH, KW, bias, f, sums, s0, Fp):
+           inner_step, tap_step, KH, KW, bias, f, sums, s0, Fp):
     """The sums of one block: 8 pixels x filters ``f`` to ``f + 2*lanes``.
 
     Pixel ``p``'s window starts at ``xh[xp]`` (``xp`` = ``x0`` ... ``x7``); its tap
-    ``(kh, k, u)`` reads ``xh[xp + kh*row_step + k*outer_step + u]`` and the block's
+    ``(kh, k, u)`` reads ``xh[xp + kh*row_step + k*outer_step + u*inner_step]`` and the block's
     weights for it ``wt[w0 + (kh*KW + k)*tap_step + u*2*lanes :]``. The sums (plus
     bias) of pixel ``p`` go to ``sums[s0 + p*Fp :]``.
     """
@@ -100,7 +107,7 @@ def _block(xh, x0, x1, x2, x3, x4, x5, x6, x7, wt, w0, row_step, outer, outer_st
                 v = broadcast(xh, x7 + d)
                 s70 = muladd(v, wa, s70)
                 s71 = muladd(v, wb, s71)
-                d += 1
+                d += inner_step
                 wi += 2 * V
     store(sums, s0, s00)
     store(sums, s0 + V, s01)
@@ -131,7 +138,8 @@ def _aligned_scratch(size, a):
 
 
 @njit(cache=True)
-def conv_rows(xh, wt, bias, C, G, Hp, Wp, KH, KW, sh, sw, dh, dw, out, tile, t0, t1, b0, b1):
+def conv_rows(xh, wt, bias, C, G, Hp, Wp, KH, KW, sh, sw, dh, dw, pixel_step, channel_step,
+              image_step, out, tile, t0, t1, b0, b1):
     """Output rows ``t0 <= t < t1`` (``t = n*H_out + i``) of the filter blocks
     ``b0 <= b < b1`` of a convolution in ``G`` groups (block ``b`` holds filters
     ``(b % K)*B`` to ``(b % K + 1)*B`` of group ``b // K``, ``K`` blocks a group, ``B =
@@ -139,18 +147,24 @@ def conv_rows(xh, wt, bias, C, G, Hp, Wp, KH, KW, sh, sw, dh, dw, out, tile, t0,
 
     Parameters
     ----------
-    xh : ndarray, shape (N*Hp*Wp*C,)
-        The zero-padded input, channel last (``xh[((n*Hp + y)*Wp + x)*C + c]``).
+    xh : ndarray, 1-D
+        The zero-padded input, ``xp[n, c, y, x]`` at ``n*image_step + (y*Wp +
+        x)*pixel_step + c*channel_step``: channel last (``pixel_step = C``,
+        ``channel_step = 1``, ``image_step = Hp*Wp*C``) or in planes (``pixel_step = 1``,
+        ``channel_step`` a plane of at least ``Hp*Wp`` numbers, ``image_step =
+        C*channel_step``).
     wt : ndarray, shape (G*Fp*KH*KW*Cg,)
         Blocks of ``B`` filters one after the other, each group's padded with zero
         filters to ``Fp`` (``K = Fp/B`` blocks; ``Cg = C/G`` channels): ``w[g*Fg + f,
         c, kh, kw]`` (``Fg = F/G``) at ``((((g*K + f // B)*KH + kh)*KW + kw)*Cg + c)*B
-        + f % B``, zero for ``f >= Fg``. A block's weights are one contiguous run,
-        which a block of outputs reads from start to end.
+        + f % B``, zero for ``f >= Fg`` (:func:`filter_blocks`). A block's weights are
+        one contiguous run, which a block of outputs reads from start to end.
     bias : ndarray, shape (G*Fp,)
         ``b[g*Fg + f]`` at ``g*Fp + f``, zero for ``f >= Fg``.
     C, G, Hp, Wp, KH, KW, sh, sw, dh, dw : int
         Channels, groups, padded size, kernel size, stride and dilation.
+    pixel_step, channel_step, image_step : int
+        The layout of ``xh`` (above).
     out : ndarray, shape (N, F, H_out, W_out)
         Written in place.
     tile : int
@@ -171,17 +185,18 @@ def conv_rows(xh, wt, bias, C, G, Hp, Wp, KH, KW, sh, sw, dh, dw, out, tile, t0,
     # (512->512 on 7x7: 9 MB of weights for 7 pixels a row).
     sums = _aligned_scratch((min(tile, t1 - t0) * W_out + PIXELS) * Fq, xh)
     windows = np.empty(min(tile, t1 - t0) * W_out + PIXELS, dtype=np.int64)
-    if dw == 1 and G == 1:  # a window row's taps (kw, c) are one run of KW*C numbers
-        outer, inner = 1, KW * C
+    if dw == 1 and G == 1 and channel_step == 1 and pixel_step == C:
+        outer, inner, inner_step = 1, KW * C, 1  # a window row's taps (kw, c): one run
     else:
-        outer, inner = KW, Cg
+        outer, inner, inner_step = KW, Cg, channel_step
+    row_step = Wp * pixel_step
     for first in range(t0, t1, tile):
         last = min(t1, first + tile)
         q0, q1 = first * W_out, last * W_out
         # Where each pixel's window starts in xh; the last block repeats the last one.
         n, i, j = first // H_out, first % H_out, 0
         for p in range(q1 - q0):
-            windows[p] = ((n * Hp + i * sh) * Wp + j * sw) * C
+            windows[p] = n * image_step + (i * sh * Wp + j * sw) * pixel_step
             j += 1
             if j == W_out:
                 i, j = i + 1, 0
@@ -189,7 +204,7 @@ def conv_rows(xh, wt, bias, C, G, Hp, Wp, KH, KW, sh, sw, dh, dw, out, tile, t0,
                     n, i = n + 1, 0
         windows[q1 - q0 :] = windows[q1 - q0 - 1]
         for b in range(b0, b1):
-            c0 = (b // K) * Cg  # the group's first channel
+            c0 = (b // K) * Cg * channel_step  # the group's first channel
             for q in range(q0, q1, PIXELS):
                 _block(
                     xh,
@@ -203,10 +218,11 @@ def conv_rows(xh, wt, bias, C, G, Hp, Wp, KH, KW, sh, sw, dh, dw, out, tile, t0,
                     windows[q - q0 + 7] + c0,
                     wt,
                     b * KH * KW * Cg * B,
-                    dh * Wp * C,
+                    dh * row_step,
                     outer,
-                    dw * C,
+                    dw * pixel_step,
                     inner,
+                    inner_step,
                     Cg * B,
                     KH,
                     KW,
@@ -285,8 +301,8 @@ def work_split(rows: int, blocks: int, tile: int, items: int) -> tuple[int, int]
 
 
 @njit(cache=True, parallel=True)
-def conv_rows_parallel(xh, wt, bias, C, G, Hp, Wp, KH, KW, sh, sw, dh, dw, out, tile, tiles,
-                       groups):
+def conv_rows_parallel(xh, wt, bias, C, G, Hp, Wp, KH, KW, sh, sw, dh, dw, pixel_step,
+                       channel_step, image_step, out, tile, tiles, groups):
     """:func:`conv_rows` on every output row and filter, in ``tiles`` ranges of rows x
     ``groups`` ranges of filter blocks, in parallel (see :func:`work_split`)."""
     rows = out.shape[0] * out.shape[2]
@@ -294,21 +310,8 @@ def conv_rows_parallel(xh, wt, bias, C, G, Hp, Wp, KH, KW, sh, sw, dh, dw, out, 
     for k in prange(tiles * groups):
         r, g = k // groups, k % groups
         conv_rows(
-            xh,
-            wt,
-            bias,
-            C,
-            G,
-            Hp,
-            Wp,
-            KH,
-            KW,
-            sh,
-            sw,
-            dh,
-            dw,
-            out,
-            tile,
+            xh, wt, bias, C, G, Hp, Wp, KH, KW, sh, sw, dh, dw, pixel_step, channel_step,
+            image_step, out, tile,
             r * rows // tiles,
             (r + 1) * rows // tiles,
             g * blocks // groups,
@@ -418,6 +421,49 @@ def to_channel_last_parallel(x, top, left, Hp, Wp, stride, xh):
     H = x.shape[2]
     for r in prange(x.shape[0] * H):
         _row_to_channel_last(x, r // H, r % H, top, left, Hp, Wp, stride, xh)
+
+
+def plane_stride(pixels: int, itemsize: int) -> int:
+    """Numbers from one channel's plane to the next in :func:`to_padded_planes`'s copy:
+    ``pixels`` rounded up to whole cache lines, and to an odd number of them. The
+    kernel reads a line of each channel's plane in turn; a plane of an even number of
+    lines would put them into half the sets of the L1 cache or fewer (64x64 planes, 16
+    KB, all into one)."""
+    line = 64 // itemsize
+    lines = -(-pixels // line)
+    return (lines + 1 - lines % 2) * line
+
+
+@njit(cache=True, inline="always")
+def _planes_of(x, n, top, left, Wp, plane, xp):
+    """Every channel of image ``n`` of :func:`to_padded_planes`."""
+    _, C, H, W = x.shape
+    flat = x.reshape(x.size)
+    width = uint64(W)
+    for c in range(C):
+        source = uint64((n * C + c) * H * W)
+        target = uint64((n * C + c) * plane + top * Wp + left)
+        for _ in range(H):
+            for j in range(width):
+                xp[target + j] = flat[source + j]
+            source += width
+            target += uint64(Wp)
+
+
+@njit(cache=True)
+def to_padded_planes(x, top, left, Wp, plane, xp):
+    """``xp[(n*C + c)*plane + (top + y)*Wp + left + j] = x[n, c, y, j]`` for a
+    C-contiguous ``x``; the rest of ``xp`` (padding, the end of each plane) is left as
+    it is (zeros). A row at a time, with unsigned indices."""
+    for n in range(x.shape[0]):
+        _planes_of(x, n, top, left, Wp, plane, xp)
+
+
+@njit(cache=True, parallel=True)
+def to_padded_planes_parallel(x, top, left, Wp, plane, xp):
+    """:func:`to_padded_planes`, an image per iteration in parallel."""
+    for n in prange(x.shape[0]):
+        _planes_of(x, n, top, left, Wp, plane, xp)
 
 
 @njit(cache=True)

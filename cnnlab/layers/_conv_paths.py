@@ -120,6 +120,23 @@ def _channel_last(x: np.ndarray, padding, stride: int, slack: int, parallel: boo
     return xh
 
 
+def _padded_planes(x: np.ndarray, padding, plane: int, parallel: bool) -> np.ndarray:
+    """``x`` (N, C, H, W) zero-padded, flat, each channel's padded image in a plane of
+    ``plane`` numbers: ``x[n, c, y, x]`` at ``(n*C + c)*plane + (top + y)*Wp + left + x``
+    (:func:`cnnlab.kernels.blocked.plane_stride`)."""
+    N, C = x.shape[:2]
+    (top, _), (left, _) = padding
+    _, Wp = _padded_size(x, padding)
+    x = np.ascontiguousarray(x)
+    xp = np.zeros(N * C * plane, dtype=x.dtype)
+    if parallel:
+        dispatch.announce_compile(blocked.to_padded_planes_parallel, x.dtype)
+        blocked.to_padded_planes_parallel(x, top, left, Wp, plane, xp)
+    else:
+        blocked.to_padded_planes(x, top, left, Wp, plane, xp)
+    return xp
+
+
 def _spread(n: int, itemsize: int) -> int:
     """A pixel stride of at least ``n`` numbers for a channel-last copy: ``n``, or one
     cache line (64 bytes) more when ``n`` numbers make a multiple of 8 lines. With a
@@ -152,7 +169,13 @@ def blocked_forward(x, w, bias, g: ConvGeometry, parallel: bool) -> np.ndarray:
     B = 2 * VECTOR_BYTES // x.itemsize  # a block: two vectors of filters
     Fp = _round_up(Fg, B)  # filters per group, padded to whole blocks
     out = np.empty(g.out_shape, dtype=x.dtype)
-    xh = _channel_last(x, g.padding, C, 0, parallel)
+    if Cg >= dispatch.PLANES_MIN_CHANNELS:  # padded planes: a copy, not a transpose
+        plane = blocked.plane_stride(Hp * Wp, x.itemsize)
+        xh = _padded_planes(x, g.padding, plane, parallel)
+        steps = (1, plane, C * plane)
+    else:
+        xh = _channel_last(x, g.padding, C, 0, parallel)
+        steps = (C, 1, Hp * Wp * C)
     # Each block's weights, one run; aligned like the bias, for the kernel's vector loads.
     wt = aligned_empty(G * Fp * Cg * KH * KW, x.dtype)
     if parallel:
@@ -163,7 +186,7 @@ def blocked_forward(x, w, bias, g: ConvGeometry, parallel: bool) -> np.ndarray:
     bias_padded = aligned_empty(G * Fp, x.dtype)
     bias_padded.reshape(G, Fp)[...] = 0
     bias_padded.reshape(G, Fp)[:, :Fg] = bias.reshape(G, Fg)
-    args = (xh, wt, bias_padded, C, G, Hp, Wp, KH, KW, *g.stride, *g.dilation, out)
+    args = (xh, wt, bias_padded, C, G, Hp, Wp, KH, KW, *g.stride, *g.dilation, *steps, out)
     blocks = G * Fp // B
     rows = N * g.out_shape[2]
     tile = blocked.tile_rows(C, Wp, g.stride[0], x.itemsize)
@@ -350,7 +373,7 @@ def phase_input_gradient(dout, w, g: ConvGeometry, x_shape, parallel: bool) -> n
             out = np.empty((N, C, count_h, count_w), dtype=dout.dtype)
             start = starts[r * sw + s]
             args = (douth[(y0 * Wq + x0) * F :], wt[start : start + sizes[r * sw + s]], bias,
-                    F, 1, Hq, Wq, T, U, 1, 1, 1, 1, out, tile)
+                    F, 1, Hq, Wq, T, U, 1, 1, 1, 1, F, 1, Hq * Wq * F, out, tile)
             rows = N * count_h
             if parallel:
                 dispatch.announce_compile(blocked.conv_rows_parallel, dout.dtype)

@@ -135,7 +135,8 @@ def conv2d_forward(
     sums in registers, a block of outputs at a time:
     on a channel-last copy of the input with enough filters per group
     (``dispatch.BLOCKED_MIN_FILTERS``; and 8 or more channels per group if the stride
-    is 1, :mod:`cnnlab.kernels.blocked`), on the wide grid
+    is 1, :mod:`cnnlab.kernels.blocked`; from ``dispatch.PLANES_MIN_CHANNELS`` channels
+    a group, on a padded copy in planes instead), on the wide grid
     of the padded input for the other stride-1 layers (:mod:`cnnlab.kernels.direct`);
     the rest as ``w.reshape(F, -1) @ im2col(xp)`` per group, a few images at a time
     (:mod:`cnnlab.kernels.conv`).

@@ -49,6 +49,7 @@ __all__ = [
     "NORM_PARALLEL_MIN_SIZE",
     "PARALLEL_MIN_MACS",
     "PATHS",
+    "PLANES_MIN_CHANNELS",
     "POOL_PARALLEL_MIN_SIZE",
     "TINY_OUTPUT_PIXELS",
     "TINY_STRIDED_OUTPUT_PIXELS",
@@ -84,6 +85,13 @@ BLOCKED_MIN_CHANNELS = 8
 #: thread, float32: 8->8 on 16x16 took 0.10 ms there against 0.24 ms here, 16->16 on
 #: 32x32 0.67 against 0.90 ms, 32->24 on 16x16 0.33 against 0.36 ms).
 BLOCKED_MIN_FILTERS = 24 if VECTOR_BYTES == 64 else 8
+
+#: The channel-last kernel reads layers with this many channels per group or more from
+#: a zero-padded copy of the input in planes (NCHW), a copy row by row, rather than
+#: from a channel-last one, a transpose that took a fifth of the time of 64->64 3x3 on
+#: 56x56 (:func:`cnnlab.layers._conv_paths.blocked_forward`). With fewer channels a
+#: window row's taps and channels make one run only channel last (AlexNet's conv1).
+PLANES_MIN_CHANNELS = 16
 
 #: Size of the im2col buffer that the batch streams through (bytes). Smaller chunks
 #: stay in cache (on one core, 1-2 MB chunks ran about a third faster than 8 MB ones);
@@ -403,7 +411,7 @@ def _conv_paths() -> list[Path]:
     # Stride 1 and stride 2 compile different im2col/col2im kernels, so im2col has
     # an example of each; the other paths take any stride.
     cases = [
-        ("blocked", "by_convolution", (1, 8, 5, 5), (8, 8, 3, 3), {"padding": 1}),
+        ("blocked", "by_convolution", (1, 16, 5, 5), (8, 16, 3, 3), {"padding": 1}),
         ("blocked", "by_phases", (1, 8, 5, 5), (8, 8, 3, 3), {"padding": 1, "stride": 2}),
         ("blocked", "im2col", (1, 8, 5, 5), (8, 8, 3, 3), {"padding": 1, "stride": 2}),
         ("direct", "by_convolution", (1, 3, 5, 5), (4, 3, 3, 3), {"padding": 1}),
