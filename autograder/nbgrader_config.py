@@ -23,6 +23,7 @@ _NB = "nbgrader.preprocessors."
 _OURS = "autograder.grader.preprocessor."
 _OURS_HTML = "autograder.grader.html_safety."
 _OURS_VARIANT = "autograder.grader.variant_check."
+_OURS_CHECK = "autograder.grader.cell_metadata."  # nbgrader's check, its schema checked once
 
 # Before nbgrader copies or reads a submission's files: only regular files within
 # limits (no links, FIFOs, devices; see grader/intake.py); otherwise it is refused.
@@ -37,13 +38,13 @@ c.GenerateAssignment.preprocessors = [
     _NB + "LockCells",
     _NB + "ClearSolutions",
     _NB + "ClearOutput",
-    _NB + "CheckCellMetadata",
+    _OURS_CHECK + "CheckCellMetadata",
     _NB + "ComputeChecksums",
     _NB + "SaveCells",
     _NB + "ClearHiddenTests",
     _NB + "ClearMarkScheme",
     _NB + "ComputeChecksums",
-    _NB + "CheckCellMetadata",
+    _OURS_CHECK + "CheckCellMetadata",
 ]
 
 # Sanitize: clear outputs, keeping the record of the numbers the notebook showed
@@ -55,7 +56,7 @@ c.Autograde.sanitize_preprocessors = [
     _NB + "DeduplicateIds",
     _NB + "OverwriteKernelspec",
     _NB + "OverwriteCells",
-    _NB + "CheckCellMetadata",
+    _OURS_CHECK + "CheckCellMetadata",
 ]
 c.OverwriteCells.add_missing_cells = True
 
@@ -70,7 +71,7 @@ c.Autograde.autograde_preprocessors = [
     _NB + "LimitOutput",
     _NB + "SaveAutoGrades",
     _NB + "AssignLatePenalties",
-    _NB + "CheckCellMetadata",
+    _OURS_CHECK + "CheckCellMetadata",
     _OURS_HTML + "SanitizeStudentHTML",  # what the formgrader and feedback render is safe
 ]
 # After each submission: the gradebook must hold what the grader computed.
