@@ -757,9 +757,10 @@ NOTES = """## Reading these numbers
   cores. 1x1 layers without padding take two BLAS products per image. Strided layers
   without dilation compute `dx` as one stride-1 convolution per stride phase (one
   group: every phase on the channel-last kernel, from one copy of `dout`). Depthwise
-  layers get `dx` and `dw` from one pass of their own kernel over `dout`, at any
-  stride. Strided one-group layers with fewer than 8 channels (AlexNet's conv1) or
-  dilation still use im2col, two BLAS products and col2im.
+  layers get `dx`, `dw` and `db` from one pass of their own kernel over `dout`, at any
+  stride (`dx` gathered by stride phase with the sums in registers). Strided
+  one-group layers with fewer than 8 channels (AlexNet's conv1) or dilation still use
+  im2col, two BLAS products and col2im.
 - Warm-up. Every block of runs starts with 0.3 s of untimed calls, so that neither
   library's first calls after a change of sizes (thread pools, allocator) count.
 - Pooling. cnnlab's kernels loop over the taps of the window and, for each tap, over
