@@ -206,7 +206,11 @@ def test_bounded_disk_and_memory(batch):
     assert batch["disk"] < 256 * 2**20
     own, largest_child = batch["rss"]
     assert own is not None
-    assert own < 512 * 2**20
+    # The coordinator's peak moves with timing, not with the submissions: 390-580 MiB
+    # for the same batch and code, in runs side by side (threads' malloc arenas, how
+    # many outcomes wait for the gradebook pass); an attack that made it hold a
+    # submission's data would go far past this.
+    assert own < 1024 * 2**20
     assert largest_child < 1536 * 2**20  # nbgrader's processes (and any sandbox's)
 
 
