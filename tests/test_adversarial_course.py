@@ -208,8 +208,8 @@ def test_bounded_disk_and_memory(batch):
     assert own is not None
     # The coordinator's peak moves with timing, not with the submissions: 390-580 MiB
     # for the same batch and code, in runs side by side (threads' malloc arenas, how
-    # many outcomes wait for the gradebook pass); an attack that made it hold a
-    # submission's data would go far past this.
+    # many outcomes wait for the gradebook pass). A coordinator that read the zip bomb
+    # into memory (up to 2 GiB unpacked, autograder/tools/archives.py) would pass it.
     assert own < 1024 * 2**20
     assert largest_child < 1536 * 2**20  # nbgrader's processes (and any sandbox's)
 
