@@ -3,11 +3,13 @@
 1. **Select.** Every submission of the assignments (or of ``students``) whose input key
    (:meth:`~autograder.tools.planning.Planner.input_key`) differs from the one it was
    last graded with; all of them with ``force``.
-2. **Plan** each notebook in this process (the only one with the secret).
+2. **Plan** each notebook in this process (the only one with the secret), assignment
+   after assignment.
 3. **Execute** the plans not already in the result store on Dask workers
-   (:mod:`autograder.tools.workers`), assignment after assignment; outcomes are stored
-   as they arrive, from a thread of this process. With ``workers=0`` nothing is sent
-   anywhere and nbgrader grades each notebook here.
+   (:mod:`autograder.tools.workers`): each plan is sent as soon as it is made, so the
+   workers start while the rest is planned; outcomes are stored as they arrive, from
+   a thread of this process. With ``workers=0`` nothing is sent anywhere and nbgrader
+   grades each notebook here.
 4. **Write.** One ``nbgrader autograde --force`` per assignment, limited to the
    selected students and run in this process's main thread
    (:mod:`autograder.tools.nbgrader_app`), whose ``SandboxedGrading`` takes each
@@ -26,7 +28,6 @@ import os
 import queue
 import re
 import sys
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -161,30 +162,6 @@ def _autograde(course: str, assignment: str, *, env: Mapping[str, str], store: s
     return done.code, done.lines
 
 
-def _sandboxes_in_background(client, plans, store, on_result, events: queue.Queue
-                              ) -> threading.Thread:
-    """Run ``plans`` on the client's workers from a thread of this process; after each
-    outcome is stored and ``on_result`` has seen it, its plan goes into ``events``,
-    and at the end ``None`` (or the exception that stopped the run)."""
-    from autograder.tools.workers import run_plans
-
-    def arrived(plan, outcome, error) -> None:
-        on_result(plan, outcome, error)
-        events.put(plan)
-
-    def run() -> None:
-        try:
-            run_plans(client, plans, store, on_result=arrived)
-        except BaseException as exc:  # handed to the coordinator's thread
-            events.put(exc)
-        else:
-            events.put(None)
-
-    thread = threading.Thread(target=run, name="cnnlab-sandboxes", daemon=True)
-    thread.start()
-    return thread
-
-
 def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, str],
                 workers: int | None = None, scheduler: str | None = None,
                 force: bool = False, students: Sequence[str] | None = None,
@@ -193,7 +170,7 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
     from autograder.grader import gradebook_guard, intake
     from autograder.grader.plan import ResultStore
     from autograder.tools import gradebook_engines
-    from autograder.tools.workers import dask_client
+    from autograder.tools.workers import Sandboxes
 
     gradebook_engines.share()  # planning, nbgrader and the checks: one engine
     course = os.path.abspath(course)
@@ -215,51 +192,19 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
                 row = rows[r]
                 row.status, row.score, row.max_score = "unchanged", entry.score, entry.max_score
                 row.seconds = entry.seconds
-        plans = []
-        results: dict[SubmissionRef, list[str]] = {}  # the outcomes' keys, by submission
-        unmatched: dict[tuple[str, str], int] = {}
-        for r in todo:
-            try:
-                got = planner.plan(r)
-            except PlanError as exc:
-                rows[r].status, rows[r].reason = "failed", str(exc)
-                failures.append(str(exc))
-                continue
-            plans += got
-            results[r] = [p.key() for p in got]
-            for p in got:
-                for gid in p.unmatched:
-                    unmatched[(p.assignment, gid)] = unmatched.get((p.assignment, gid), 0) + 1
-        for (assignment, gid), n in sorted(unmatched.items()):
-            failures.append(f"{assignment}: test cell {gid!r} has no cnnlab question (scored 0 "
-                            f"in {n} submissions; question keys are the test cells' grade ids)")
-        timing["plan"] = time.monotonic() - t
-        log.write(f"{len(refs)} submissions, {len(todo)} to grade, {len(plans)} notebooks")
-
         store_dir = os.path.join(course, RESULTS)
         store = ResultStore(store_dir)
-        by_assignment: dict[str, list[SubmissionRef]] = {}
-        for r in todo:
-            if rows[r].status == "pending":
-                by_assignment.setdefault(r.assignment, []).append(r)
-        everyone = {a: sorted({r.student for r in find_submissions(course, [a])})
-                    for a in by_assignment}
         # assignment after assignment, so each one's gradebook pass can start while the
         # workers run the next ones' sandboxes
-        order = sorted(by_assignment)
-        pending = sorted((p for p in plans if p.key() not in store),
-                         key=lambda p: order.index(p.assignment)) if workers != 0 else []
-        if workers != 0:
-            log.write(f"{len(pending)} notebooks to run on workers "
-                      f"({len(plans) - len(pending)} already computed)")
+        order = sorted({r.assignment for r in todo})
+        todo.sort(key=lambda r: (order.index(r.assignment), r.student))
         running = dict.fromkeys(order, 0)  # plans still on the workers, by assignment
-        for p in pending:
-            running[p.assignment] += 1
         last_arrival = [time.monotonic()]
-        sandboxes = Progress(len(pending), "grading", quiet=quiet)
-        book = Progress(sum(len(planner.notebooks(a)) * len(v)
-                            for a, v in by_assignment.items()),
-                        "gradebook" if workers != 0 else "grading", quiet=quiet)
+        expected = {r: len(planner.notebooks(r.assignment)) for r in todo}
+        sandboxes = Progress(sum(expected.values()) if workers != 0 else 0, "grading",
+                             quiet=quiet)
+        book = Progress(sum(expected.values()), "gradebook" if workers != 0 else "grading",
+                        quiet=quiet)
 
         def on_result(plan, outcome, error) -> None:  # in the sandboxes' thread
             row = rows[SubmissionRef(plan.student, plan.assignment)]
@@ -275,10 +220,56 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
             sandboxes.step(failed=bool(reason))
             last_arrival[0] = time.monotonic()
 
+        events: queue.Queue = queue.Queue()
+        workers_side = None if workers == 0 else Sandboxes(
+            store, events, on_result=on_result, workers=workers, scheduler=scheduler)
+        plans = []
+        results: dict[SubmissionRef, list[str]] = {}  # the outcomes' keys, by submission
+        unmatched: dict[tuple[str, str], int] = {}
+        first_sent = None
+        for r in todo:
+            try:
+                got = planner.plan(r)
+            except PlanError as exc:
+                rows[r].status, rows[r].reason = "failed", str(exc)
+                failures.append(str(exc))
+                book.shrink(expected[r])
+                sandboxes.shrink(expected[r] if workers != 0 else 0)
+                continue
+            plans += got
+            results[r] = [p.key() for p in got]
+            for p in got:
+                for gid in p.unmatched:
+                    unmatched[(p.assignment, gid)] = unmatched.get((p.assignment, gid), 0) + 1
+            if workers_side is None:
+                continue
+            new = [p for p in got if p.key() not in store]
+            for p in new:  # sent now: the workers start while the rest is planned
+                running[p.assignment] += 1
+                workers_side.send(p)
+                first_sent = first_sent or time.monotonic()
+            sandboxes.shrink(expected[r] - len(new))
+        for (assignment, gid), n in sorted(unmatched.items()):
+            failures.append(f"{assignment}: test cell {gid!r} has no cnnlab question (scored 0 "
+                            f"in {n} submissions; question keys are the test cells' grade ids)")
+        timing["plan"] = time.monotonic() - t
+        log.write(f"{len(refs)} submissions, {len(todo)} to grade, {len(plans)} notebooks")
+        if workers_side is not None:
+            workers_side.finish()
+            log.write(f"{workers_side.sent} notebooks to run on workers "
+                      f"({len(plans) - workers_side.sent} already computed)")
+        by_assignment: dict[str, list[SubmissionRef]] = {}
+        for r in todo:
+            if rows[r].status == "pending":
+                by_assignment.setdefault(r.assignment, []).append(r)
+        everyone = {a: sorted({r.student for r in find_submissions(course, [a])})
+                    for a in by_assignment}
+
         def gradebook_pass(assignment: str) -> None:
             """One assignment's ``nbgrader autograde``, its check and its state."""
             began = time.monotonic()
-            chosen = [r for r in by_assignment[assignment] if rows[r].status == "pending"]
+            chosen = [r for r in by_assignment.get(assignment, ())
+                      if rows[r].status == "pending"]
             if not chosen:
                 return
             names = {r.student for r in chosen}
@@ -323,35 +314,34 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
             state.save()
             timing["gradebook"] = timing.get("gradebook", 0.0) + time.monotonic() - began
 
-        t = time.monotonic()
         timing["execute"] = timing["gradebook"] = 0.0
         passed: list[str] = []
         try:
-            if pending:
-                with dask_client(workers, scheduler) as client:
-                    events: queue.Queue = queue.Queue()
-                    _sandboxes_in_background(client, pending, store, on_result, events)
-                    while True:
-                        ready = [a for a in order if not running[a] and a not in passed]
-                        if ready and any(running.values()):
-                            log.write(f"gradebook pass of {ready[0]} while "
-                                      f"{sum(running.values())} notebooks are still on "
-                                      "workers")
-                            passed.append(ready[0])
-                            gradebook_pass(ready[0])
-                            continue
-                        event = events.get()
-                        if event is None:
-                            break
-                        if isinstance(event, BaseException):
-                            raise event
-                        running[event.assignment] -= 1
-                timing["execute"] = last_arrival[0] - t
+            if workers_side is not None and workers_side.sent:
+                while True:
+                    ready = [a for a in order if not running[a] and a not in passed]
+                    if ready and any(running.values()):
+                        log.write(f"gradebook pass of {ready[0]} while "
+                                  f"{sum(running.values())} notebooks are still on "
+                                  "workers")
+                        passed.append(ready[0])
+                        gradebook_pass(ready[0])
+                        continue
+                    event = events.get()
+                    if event is None:
+                        break
+                    if isinstance(event, BaseException):
+                        raise event
+                    running[event.assignment] -= 1
+                # from the first plan sent to the last outcome (it overlaps planning)
+                timing["execute"] = last_arrival[0] - first_sent
                 sandboxes.close()
             for a in order:
                 if a not in passed:
                     gradebook_pass(a)
         finally:
+            if workers_side is not None:
+                workers_side.stop()
             sandboxes.close()
             book.close()
         for line in failures:

@@ -2,10 +2,12 @@
 
 Each task is :func:`autograder.grader.plan.execute_plan` on one notebook's plan (the
 student's cells, the questions and their cases, no secret); it returns the outcome as
-plain data, which the coordinator stores by plan key the moment it arrives. A task
-whose worker dies is run again on another worker by the scheduler, so a lost worker
-costs time, not results. Finished results stay in the store when the run is
-interrupted; the next run does not send them again.
+plain data, which the coordinator stores by plan key the moment it arrives
+(:class:`Sandboxes`). Plans are sent as the coordinator makes them, so the workers
+start on the first notebooks while the rest are planned. A task whose worker dies is
+run again on another worker by the scheduler, so a lost worker costs time, not
+results. Finished results stay in the store when the run is interrupted; the next run
+does not send them again.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterator
 
 from autograder.grader.plan import GradingOutcome, GradingPlan, ResultStore, execute_plan
 
@@ -51,32 +55,94 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
         yield client
 
 
-def run_plans(client, plans: Sequence[GradingPlan], store: ResultStore, *,
-              on_result: Callable[[GradingPlan, GradingOutcome | None, str | None], None]
-              ) -> None:
-    """Execute ``plans`` on the client's workers; store each outcome as it arrives and
-    call ``on_result(plan, outcome, error)`` (error: why the task itself failed)."""
-    from dask.distributed import as_completed
+class Sandboxes:
+    """The workers' side of a run, fed plan by plan while the coordinator plans.
 
-    by_key = {p.key(): p for p in plans}
-    futures = {}
-    for key, plan in by_key.items():
-        # the plan key is the task key: the same notebook is never graded twice at once
-        futures[client.submit(execute_plan, plan, key=f"cnnlab-grade-{key}", pure=False,
-                              retries=2)] = key
-    try:
-        for future in as_completed(list(futures)):
-            plan = by_key[futures[future]]
-            if future.status == "error":
+    A thread of this process owns the Dask client. It starts the cluster (or connects
+    to ``scheduler``) when the first plan is sent, so a run with nothing to execute
+    starts none, and the cluster's start-up overlaps the planning of the rest. Each
+    plan is submitted as it is sent; each outcome is stored as it arrives, then
+    ``on_result(plan, outcome, error)`` sees it (error: why the task itself failed) and
+    the plan goes into ``events``. After :meth:`finish` and the last outcome, ``None``
+    goes into ``events`` (or the exception that stopped the thread).
+    """
+
+    _FINISHED = object()
+    _STOP = object()
+
+    def __init__(self, store: ResultStore, events: queue.Queue, *,
+                 on_result: Callable[[GradingPlan, GradingOutcome | None, str | None], None],
+                 workers: int | None = None, scheduler: str | None = None) -> None:
+        self.store, self.events, self.on_result = store, events, on_result
+        self.workers, self.scheduler = workers, scheduler
+        self.sent = 0
+        self._inbox: queue.Queue = queue.Queue()  # plans, finished futures, signals
+        self._thread: threading.Thread | None = None
+
+    def send(self, plan: GradingPlan) -> None:
+        """Run ``plan`` on a worker (the first call starts the cluster)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="cnnlab-sandboxes",
+                                            daemon=True)
+            self._thread.start()
+        self.sent += 1
+        self._inbox.put(plan)
+
+    def finish(self) -> None:
+        """No more plans: the thread ends after the last outcome."""
+        if self._thread is not None:
+            self._inbox.put(self._FINISHED)
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Cancel what has not finished and close the cluster (an interrupted run)."""
+        if self._thread is not None and self._thread.is_alive():
+            self._inbox.put(self._STOP)
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            with dask_client(self.workers, self.scheduler) as client:
+                self._serve(client)
+        except BaseException as exc:  # handed to the coordinator's thread
+            self.events.put(exc)
+        else:
+            self.events.put(None)
+
+    def _serve(self, client) -> None:
+        running: dict = {}  # future -> plan
+        feeding = True
+        try:
+            while feeding or running:
+                item = self._inbox.get()
+                if item is self._STOP:
+                    return
+                if item is self._FINISHED:
+                    feeding = False
+                elif isinstance(item, GradingPlan):
+                    # the plan key is the task key: one notebook is never graded twice
+                    # at once; a task whose worker dies is run again elsewhere
+                    future = client.submit(execute_plan, item, key=f"cnnlab-grade-{item.key()}",
+                                           pure=False, retries=2)
+                    running[future] = item
+                    future.add_done_callback(self._inbox.put)
+                elif item in running:
+                    self._arrived(running.pop(item), item)
+        finally:
+            client.cancel(list(running))
+
+    def _arrived(self, plan: GradingPlan, future) -> None:
+        if future.status != "finished":  # an error after its retries, or cancelled
+            try:
                 exc = future.exception()
-                on_result(plan, None, f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
-                continue
+            except BaseException as cancelled:  # CancelledError: its name is the reason
+                exc = cancelled
+            self.on_result(plan, None, f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
+        else:
             outcome = future.result()
             if not outcome.setup_error:
-                store.put(plan.key(), outcome, about={"assignment": plan.assignment,
-                                                      "student": plan.student,
-                                                      "notebook": plan.notebook})
-            on_result(plan, outcome, None)
+                self.store.put(plan.key(), outcome, about={"assignment": plan.assignment,
+                                                           "student": plan.student,
+                                                           "notebook": plan.notebook})
+            self.on_result(plan, outcome, None)
             future.release()
-    finally:
-        client.cancel(list(futures))
+        self.events.put(plan)
