@@ -15,6 +15,13 @@ cells, attachments, outputs, cell tags and ids) is hostile HTML until made safe:
 * :class:`SafeHTMLExporter` (generate_feedback's exporter): sanitizes the *rendered*
   markdown as well (a ``[link](javascript:...)`` is only a link after rendering) and
   turns on nbconvert's ``sanitize_html`` for outputs.
+
+The exporter gives the page nbconvert's accessibility touches (``alt`` text, keyboard
+focus) with :func:`~autograder.grader.html_access.make_accessible`, which rewrites
+only the tags concerned instead of parsing and re-serializing the whole page, and its
+bleach and pygments filters remember their results
+(:mod:`~autograder.grader.remembered_filters`): the same cleaning, done once for the
+cells that recur in every student's notebook.
 """
 
 from __future__ import annotations
@@ -23,9 +30,14 @@ import functools
 import re
 
 import bleach
-from nbconvert.exporters import HTMLExporter
+from nbconvert.exporters import HTMLExporter, TemplateExporter
+from nbconvert.filters.highlight import Highlight2HTML
+from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, default
+
+from autograder.grader.html_access import make_accessible
+from autograder.grader.remembered_filters import RememberedHighlight, clean_html_remembered
 
 try:
     from jinja2 import pass_context
@@ -175,6 +187,30 @@ class SafeHTMLExporter(HTMLExporter):
     @default("sanitize_html")
     def _sanitize_html_default(self):
         return True
+
+    def default_filters(self):
+        yield from super().default_filters()
+        yield ("clean_html", clean_html_remembered)
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        """nbconvert 7's ``HTMLExporter.from_notebook_node`` with its BeautifulSoup pass
+        replaced by :func:`make_accessible` (the same page for a reader, parsed the
+        same) and code highlighting remembered."""
+        langinfo = nb.metadata.get("language_info", {})
+        lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+        highlight_code = self.filters.get(
+            "highlight_code",
+            RememberedHighlight(Highlight2HTML(pygments_lexer=lexer, parent=self)))
+        resources = self._init_resources(resources)
+        filter_data_type = WidgetsDataTypeFilter(
+            notebook_metadata=self._nb_metadata, parent=self, resources=resources)
+        self.register_filter("highlight_code", highlight_code)
+        self.register_filter("filter_data_type", filter_data_type)
+        html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+        html, missing_alt = make_accessible(html)
+        if missing_alt:
+            self.log.warning("Alternative text is missing on %s image(s).", missing_alt)
+        return html, resources
 
     @pass_context
     def markdown2html(self, context, source):
