@@ -119,3 +119,24 @@ def test_ledger_paths_are_safe(tmp_path):
     assert path.startswith(str(tmp_path))
     (entry,) = guard.read_ledger(str(tmp_path))
     assert entry["scores"] == {"q": {"score": 1.0, "max": 2.0}}
+
+
+def test_the_check_reads_the_grades_in_one_query(course):
+    """One query for all the grades checked, not one per grade: the check runs after
+    every submission."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        assert guard.verify(C.db_url(course), _ledger(course)) == []
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    graded = [s for s in statements if "grade.auto_score" in s]
+    assert len(graded) == 1, graded
+    assert len(guard.read_ledger(_ledger(course))) == 2  # two submissions, four grades

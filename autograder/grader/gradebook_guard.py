@@ -111,7 +111,7 @@ def _close(a: float | None, b: float | None) -> bool:
 def verify(db_url: str, ledger_dir: str, assignments: Iterable[str] | None = None,
            students: Iterable[str] | None = None) -> list[Problem]:
     """Every autograded score of the ledger's submissions equals the recorded one."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import Gradebook
 
     assignments = list(assignments) if assignments is not None else None
     only = set(students) if students is not None else None
@@ -119,56 +119,72 @@ def verify(db_url: str, ledger_dir: str, assignments: Iterable[str] | None = Non
                if only is None or e["student"] in only]
     problems: list[Problem] = []
     recorded = {(e["assignment"], e["student"], e["notebook"]): e for e in entries}
+    names = {a for a, _, _ in recorded} if assignments is None else set(assignments)
     with Gradebook(db_url) as gb:
-        for (assignment, student, notebook), entry in recorded.items():
-            for gid, rec in entry["scores"].items():
-                try:
-                    grade = gb.find_grade(gid, notebook, assignment, student)
-                except MissingEntry:
-                    problems.append(Problem(assignment, student, notebook, gid, rec["score"],
-                                            None, "missing from the gradebook"))
-                    continue
-                if not _close(grade.auto_score, rec["score"]):
-                    problems.append(Problem(assignment, student, notebook, gid, rec["score"],
-                                            grade.auto_score, "autograded score differs"))
-                if not _close(grade.max_score, rec["max"]):
-                    problems.append(Problem(assignment, student, notebook, gid, rec["max"],
-                                            grade.max_score, "maximum score differs"))
-        # autograded scores nobody recorded (the grader never computed them)
-        names = {a for a, _, _ in recorded} if assignments is None else set(assignments)
-        for assignment in sorted(names):
-            for submission in _submissions(gb, assignment, only):
-                for snb in submission.notebooks:
-                    key = (assignment, submission.student.id, snb.name)
-                    for grade in snb.grades:
-                        if not grade.auto_score or grade.cell.cell_type != "code":
-                            continue  # nbgrader's own zeros: notebook missing, answer blank
-                        if key not in recorded:
-                            problems.append(Problem(*key, grade.name, None, grade.auto_score,
-                                                    "autograded score without a grader record"))
-                        elif grade.name not in recorded[key]["scores"]:
-                            problems.append(Problem(*key, grade.name, None, grade.auto_score,
-                                                    "score the grader did not compute"))
+        grades = _grades(gb, names, only)
+    found = {}  # (assignment, student, notebook, cell) -> grade, a grade cell's first
+    for grade in grades:
+        key = (grade.assignment, grade.student, grade.notebook, grade.name)
+        if key not in found or grade.kind == "GradeCell":
+            found[key] = grade
+    for (assignment, student, notebook), entry in recorded.items():
+        for gid, rec in entry["scores"].items():
+            grade = found.get((assignment, student, notebook, gid))
+            if grade is None:
+                problems.append(Problem(assignment, student, notebook, gid, rec["score"],
+                                        None, "missing from the gradebook"))
+                continue
+            if not _close(grade.auto_score, rec["score"]):
+                problems.append(Problem(assignment, student, notebook, gid, rec["score"],
+                                        grade.auto_score, "autograded score differs"))
+            if not _close(grade.max_score, rec["max"]):
+                problems.append(Problem(assignment, student, notebook, gid, rec["max"],
+                                        grade.max_score, "maximum score differs"))
+    # autograded scores nobody recorded (the grader never computed them)
+    for grade in grades:
+        if not grade.auto_score or grade.cell_type != "code":
+            continue  # nbgrader's own zeros: notebook missing, answer blank
+        key = (grade.assignment, grade.student, grade.notebook)
+        if key not in recorded:
+            problems.append(Problem(*key, grade.name, None, grade.auto_score,
+                                    "autograded score without a grader record"))
+        elif grade.name not in recorded[key]["scores"]:
+            problems.append(Problem(*key, grade.name, None, grade.auto_score,
+                                    "score the grader did not compute"))
     return problems
 
 
-def _submissions(gb, assignment: str, students: set[str] | None) -> list:
-    """The assignment's submissions in the gradebook, or only those of ``students``
-    (looked up one by one: checking one submission must not cost the whole class)."""
-    from nbgrader.api import MissingEntry
+def _grades(gb, assignments: set[str], students: set[str] | None) -> list:
+    """Every grade of the assignments' submissions (of ``students`` only, if given),
+    in one query: assignment, student, notebook, cell name and kind, auto and maximum
+    scores, cell type; by assignment, student and notebook."""
+    from nbgrader.api import (
+        Assignment,
+        BaseCell,
+        Grade,
+        Notebook,
+        SubmittedAssignment,
+        SubmittedNotebook,
+    )
 
-    if students is None:
-        try:
-            return list(gb.find_assignment(assignment).submissions)
-        except MissingEntry:
-            return []
-    found = []
-    for student in sorted(students):
-        try:
-            found.append(gb.find_submission(assignment, student))
-        except MissingEntry:
-            continue
-    return found
+    if not assignments or (students is not None and not students):
+        return []
+    query = (gb.db.query(Assignment.name.label("assignment"),
+                         SubmittedAssignment.student_id.label("student"),
+                         Notebook.name.label("notebook"), BaseCell.name.label("name"),
+                         BaseCell.type.label("kind"), Grade.auto_score,
+                         Grade.max_score, Grade.cell_type)
+             .select_from(Grade)
+             .join(BaseCell, BaseCell.id == Grade.cell_id)
+             .join(SubmittedNotebook, SubmittedNotebook.id == Grade.notebook_id)
+             .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+             .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+             .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+             .filter(Assignment.name.in_(sorted(assignments))))
+    if students is not None:  # checking one submission must not cost the whole class
+        query = query.filter(SubmittedAssignment.student_id.in_(sorted(students)))
+    return query.order_by(Assignment.name, SubmittedAssignment.student_id,
+                          Notebook.name).all()
 
 
 def check(db_url: str, ledger_dir: str, assignments: Iterable[str] | None = None) -> None:
