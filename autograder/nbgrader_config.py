@@ -24,6 +24,8 @@ _OURS = "autograder.grader.preprocessor."
 _OURS_HTML = "autograder.grader.html_safety."
 _OURS_VARIANT = "autograder.grader.variant_check."
 _OURS_CHECK = "autograder.grader.cell_metadata."  # nbgrader's check, its schema checked once
+_OURS_MASTER = "autograder.grader.master_cells."  # nbgrader's, the master read once
+_OURS_WRITES = "autograder.grader.gradebook_writes."  # nbgrader's, one commit a notebook
 
 # Before nbgrader copies or reads a submission's files: only regular files within
 # limits (no links, FIFOs, devices; see grader/intake.py); otherwise it is refused.
@@ -54,11 +56,11 @@ c.Autograde.sanitize_preprocessors = [
     _OURS_VARIANT + "ClearOutputKeepingShownVariant",
     _OURS + "RestoreCellMetadata",
     _NB + "DeduplicateIds",
-    _NB + "OverwriteKernelspec",
-    _NB + "OverwriteCells",
+    _OURS_MASTER + "OverwriteKernelspecFromMaster",
+    _OURS_MASTER + "OverwriteCellsFromMaster",
     _OURS_CHECK + "CheckCellMetadata",
 ]
-c.OverwriteCells.add_missing_cells = True
+c.OverwriteCells.add_missing_cells = True  # also OverwriteCellsFromMaster's (a subclass)
 
 # Autograde: SandboxedGrading instead of Execute. It writes every test cell's output
 # (report + score); SaveAutoGrades stores exactly those scores. ReportVariant flags a
@@ -69,7 +71,7 @@ c.Autograde.autograde_preprocessors = [
     _NB + "IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     _NB + "LimitOutput",
-    _NB + "SaveAutoGrades",
+    _OURS_WRITES + "SaveAutoGradesAtOnce",
     _NB + "AssignLatePenalties",
     _OURS_CHECK + "CheckCellMetadata",
     _OURS_HTML + "SanitizeStudentHTML",  # what the formgrader and feedback render is safe

@@ -41,7 +41,7 @@ def test_config_resolves_the_course_root_from_its_own_location(tmp_path, monkeyp
     pre = config.Autograde.autograde_preprocessors
     assert pre[0] == "autograder.grader.preprocessor.SandboxedGrading"
     assert not any(str(p).endswith(".Execute") for p in pre)
-    assert "nbgrader.preprocessors.SaveAutoGrades" in pre
+    assert "autograder.grader.gradebook_writes.SaveAutoGradesAtOnce" in pre
     assert config.Autograde.sanitize_preprocessors[1].endswith("RestoreCellMetadata")
     assert config.OverwriteCells.add_missing_cells is True
     assert any(str(p).endswith("HideTestSources") for p in config.GenerateFeedback.preprocessors)
