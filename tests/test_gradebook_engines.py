@@ -45,3 +45,34 @@ def test_same_url_different_options_are_different_engines(tmp_path):
     a = gradebook_engines.shared_engine(url, echo=False)
     assert gradebook_engines.shared_engine(url, echo=False) is a
     assert gradebook_engines.shared_engine(url, echo=True) is not a
+
+
+def _statements(engine) -> list[str]:
+    from sqlalchemy import event
+
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *rest: seen.append(statement))
+    return seen
+
+
+def test_a_complete_gradebook_is_not_asked_for_each_table(tmp_path):
+    from nbgrader.api import Gradebook
+
+    gradebook_engines.share()
+    path = tmp_path / "gradebook.db"
+    url = "sqlite:///" + str(path)
+    with Gradebook(url) as gb:  # a new file: nbgrader makes its tables and stamps it
+        gb.add_student("s1")
+        seen = _statements(gb.engine)
+    with Gradebook(url) as gb:
+        assert gb.find_student("s1").id == "s1"
+    assert not [s for s in seen if "PRAGMA" in s], seen  # SQLAlchemy's one per table
+    assert len([s for s in seen if "sqlite_master" in s]) <= 2  # nbgrader's and ours
+    path.unlink()  # the same path, a new empty file: its tables are made again
+    with Gradebook(url) as gb:
+        gb.add_student("s2")
+        assert [s.id for s in gb.students] == ["s2"]
+        version = gb.db.execute(__import__("sqlalchemy").text(
+            "SELECT version_num FROM alembic_version")).scalar()
+    assert version  # stamped like any new gradebook
