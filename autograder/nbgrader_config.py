@@ -79,6 +79,12 @@ c.Autograde.autograde_preprocessors = [
 # After each submission: the gradebook must hold what the grader computed.
 c.Autograde.post_convert_hook = "autograder.grader.gradebook_guard.post_convert_hook"
 
+# Every nbgrader step validates the notebook against nbformat's schema once, after its
+# last preprocessor (nbconvert's default validates after each one: nine times a
+# notebook in autograde, a tenth of the grading process's CPU). An invalid result is
+# still refused; the error then names the step's last preprocessor.
+c.Exporter.optimistic_validation = True
+
 # Feedback: test cells' sources (visible and hidden tests) become a one-line header;
 # written answers' rubrics are removed.
 c.GenerateFeedback.preprocessors = [
