@@ -39,6 +39,17 @@ def test_plain_folder_passes(folder):
     assert sorted(found.files) == [("notes.txt", 4), ("ps.ipynb", len(_notebook()))]
 
 
+def test_notebooks_contents_are_checked_unless_told_not_to(folder):
+    (folder / "ps.ipynb").write_text("{not json")
+    assert [p for p in intake.scan(str(folder), SMALL).problems if p.startswith("ps.ipynb")]
+    found = intake.scan(str(folder), SMALL, notebooks=False)
+    assert found.ok
+    assert sorted(rel for rel, _ in found.files) == ["notes.txt", "ps.ipynb"]
+    os.symlink("/etc/passwd", folder / "secret.txt")  # what lstat sees is still refused
+    assert intake.scan(str(folder), SMALL, notebooks=False).problems == [
+        "a link: secret.txt -> /etc/passwd"]
+
+
 def test_symlink_is_refused_with_its_target(folder):
     os.symlink("/etc/passwd", folder / "secret.txt")
     assert intake.scan(str(folder), SMALL).problems == ["a link: secret.txt -> /etc/passwd"]

@@ -109,11 +109,14 @@ def _link_target(path: str) -> str:
         return "?"
 
 
-def scan(folder: str, limits: IntakeLimits | None = None) -> Scan:
+def scan(folder: str, limits: IntakeLimits | None = None, *,
+         notebooks: bool = True) -> Scan:
     """Check ``folder`` with ``lstat`` only; list its regular files and its problems.
 
     Nothing is opened except the notebooks (regular, single-named, size-checked files,
-    opened with ``O_NOFOLLOW | O_NONBLOCK``), and no link is followed.
+    opened with ``O_NOFOLLOW | O_NONBLOCK``), and no link is followed. With
+    ``notebooks`` false, the notebooks' contents are not checked (for a caller that
+    only wants the other files, whose notebooks the intake has checked already).
     """
     limits = limits or IntakeLimits()
     out = Scan()
@@ -179,7 +182,7 @@ def scan(folder: str, limits: IntakeLimits | None = None) -> Scan:
                     return out
                 out.files.append((rel, st.st_size))
     for rel, _size in out.files:
-        if rel.endswith(".ipynb"):
+        if notebooks and rel.endswith(".ipynb"):
             problem = notebook_problem(os.path.join(folder, rel), limits)
             if problem:
                 out.problems.append(f"{shown(rel)}: {problem}")

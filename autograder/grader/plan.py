@@ -179,7 +179,7 @@ def read_files(folders: Sequence[str | None], *, ignore: Sequence[str] = IGNORED
     for folder in folders:
         if not folder or not os.path.isdir(folder) or os.path.islink(folder):
             continue
-        for rel, _size in intake.scan(folder).files:
+        for rel, _size in intake.scan(folder, notebooks=False).files:  # none is read
             if not _ignored(rel, ignore):
                 found[rel] = os.path.join(folder, rel)
     out, total = [], 0
