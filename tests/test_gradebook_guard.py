@@ -140,3 +140,12 @@ def test_the_check_reads_the_grades_in_one_query(course):
     graded = [s for s in statements if "grade.auto_score" in s]
     assert len(graded) == 1, graded
     assert len(guard.read_ledger(_ledger(course))) == 2  # two submissions, four grades
+
+
+def test_a_grade_cell_wins_over_a_task_cell_of_its_name_in_either_order():
+    rows = [("q1", "TaskCell", "task q1"), ("q1", "GradeCell", "grade q1"),
+            ("q2", "GradeCell", "grade q2"), ("q2", "TaskCell", "task q2"),
+            ("t3", "TaskCell", "task t3")]
+    assert guard.by_cell_name(rows, "GradeCell") == {
+        "q1": "grade q1", "q2": "grade q2", "t3": "task t3"}
+    assert guard.by_cell_name(rows, "TaskCell")["q1"] == "task q1"

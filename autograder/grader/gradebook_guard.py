@@ -108,6 +108,17 @@ def _close(a: float | None, b: float | None) -> bool:
     return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
 
 
+def by_cell_name(rows: Iterable[tuple], preferred: str) -> dict:
+    """``{name: obj}`` from ``(name, cell type, obj)`` rows: of two cells with one name,
+    the one of type ``preferred`` (``"GradeCell"``, ``"SolutionCell"``) wins over the
+    task cell, as in nbgrader's lookups, which try that type first."""
+    found: dict = {}
+    for name, kind, obj in rows:
+        if name not in found or kind == preferred:
+            found[name] = obj
+    return found
+
+
 def verify(db_url: str, ledger_dir: str, assignments: Iterable[str] | None = None,
            students: Iterable[str] | None = None) -> list[Problem]:
     """Every autograded score of the ledger's submissions equals the recorded one."""
@@ -122,11 +133,8 @@ def verify(db_url: str, ledger_dir: str, assignments: Iterable[str] | None = Non
     names = {a for a, _, _ in recorded} if assignments is None else set(assignments)
     with Gradebook(db_url) as gb:
         grades = _grades(gb, names, only)
-    found = {}  # (assignment, student, notebook, cell) -> grade, a grade cell's first
-    for grade in grades:
-        key = (grade.assignment, grade.student, grade.notebook, grade.name)
-        if key not in found or grade.kind == "GradeCell":
-            found[key] = grade
+    found = by_cell_name((((g.assignment, g.student, g.notebook, g.name), g.kind, g)
+                          for g in grades), "GradeCell")
     for (assignment, student, notebook), entry in recorded.items():
         for gid, rec in entry["scores"].items():
             grade = found.get((assignment, student, notebook, gid))

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from nbgrader.preprocessors import SaveAutoGrades
 
+from autograder.grader.gradebook_guard import by_cell_name
+
 
 class _CommitAtTheEnd:
     """The gradebook session as ``SaveAutoGrades`` sees it: its per-cell ``commit``
@@ -69,8 +71,8 @@ class NotebookGrades:
 def _by_cell_name(gradebook, row, preferred: str, notebook: str, assignment: str,
                   student: str) -> dict:
     """The submitted notebook's ``row`` objects (grades or comments) by their cell's
-    name; a cell of type ``preferred`` wins over a task cell of the same name, as in
-    nbgrader's lookups, which try that type first."""
+    name (:func:`~autograder.grader.gradebook_guard.by_cell_name`: a ``preferred`` cell
+    wins over a task cell of the same name)."""
     from nbgrader.api import (
         Assignment,
         BaseCell,
@@ -91,11 +93,7 @@ def _by_cell_name(gradebook, row, preferred: str, notebook: str, assignment: str
                     Student.id == student,
                     BaseCell.type.in_([preferred, "TaskCell"]))
             .all())
-    found: dict = {}
-    for obj, name, kind in rows:
-        if name not in found or kind == preferred:
-            found[name] = obj
-    return found
+    return by_cell_name(((name, kind, obj) for obj, name, kind in rows), preferred)
 
 
 class SaveAutoGradesAtOnce(SaveAutoGrades):
