@@ -18,7 +18,11 @@ Runs, each on a fresh copy of the class, as an instructor would
 3. ``--scheduler``: a ``dask scheduler`` and two ``dask worker`` processes started
    here as separate programs;
 4. the same command again with nothing new;
-5. plain nbgrader (its ``Execute`` preprocessor, one kernel per notebook, no sandbox)
+5. the machine's own ceiling: the first ``--bare`` students' plans, made here, run by
+   one bare process after another, then split over ``<cores>`` bare processes at once
+   (no coordinator, no Dask, no nbgrader): the speed-up the sandboxed work itself gets
+   from this machine's cores;
+6. plain nbgrader (its ``Execute`` preprocessor, one kernel per notebook, no sandbox)
    on the first ``--reference`` students' submissions: the reference point.
 
 CPU time is that of the whole process tree of each run (``wait4``), so it includes
@@ -34,6 +38,7 @@ import argparse
 import dataclasses
 import json
 import os
+import pickle
 import platform
 import re
 import shutil
@@ -183,14 +188,61 @@ def reference(template: str, work: str, env: dict, students: int) -> Run:
     return Run("plain nbgrader (Execute, no sandbox)", wall, cpu, n, {}, [], code)
 
 
+def bare_sandboxes(template: str, work: str, env: dict, students: int, cores: int,
+                   rounds: int) -> tuple[list[tuple[float, float]], int]:
+    """The first ``students``' plans (made here, as the coordinator makes them) run by
+    one process, then by ``cores`` processes at once, each a share, ``rounds`` times:
+    ([(wall of one, wall of ``cores``), ...], plans). No coordinator, no Dask, no
+    nbgrader: what parallelism the sandboxed work itself gets from the machine."""
+    from autograder.tools.planning import Planner, find_submissions
+
+    planner = Planner(template, env)
+    assignments = C.assignments_in(os.path.join(template, "source"))
+    chosen = [f"s{i:03d}" for i in range(students)]
+    plans = [p for ref in find_submissions(template, assignments, chosen)
+             for p in planner.plan(ref)]
+    path = os.path.join(work, "bare-plans.pickle")
+    with open(path, "wb") as fh:
+        pickle.dump(plans, fh)
+
+    def run(parts: int) -> float:
+        start = time.monotonic()
+        procs = [subprocess.Popen([sys.executable, __file__, "--execute-plans", path,
+                                   f"{i}/{parts}"], env=env) for i in range(parts)]
+        codes = [proc.wait() for proc in procs]
+        if any(codes):
+            raise RuntimeError(f"a bare sandbox process failed: exit codes {codes}")
+        return time.monotonic() - start
+
+    walls = []
+    for _ in range(max(1, rounds)):
+        walls.append((run(1), run(cores)))
+        print(f"bare sandboxes: {len(plans)} plans, 1 process {walls[-1][0]:.1f} s, "
+              f"{cores} processes {walls[-1][1]:.1f} s", flush=True)
+    return walls, len(plans)
+
+
+def execute_share(path: str, share: str) -> int:
+    """``--execute-plans PATH i/k``: run every k-th plan from the i-th on."""
+    from autograder.grader.plan import execute_plan
+
+    i, k = (int(x) for x in share.split("/"))
+    with open(path, "rb") as fh:
+        plans = pickle.load(fh)[i::k]
+    failed = [p.key() for p in plans if execute_plan(p).setup_error]
+    return 1 if failed else 0
+
+
 def _median(values) -> float:
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else float("nan")
 
 
-def report(rounds: list[tuple[Run, Run]], runs: dict[str, Run], rerun: Run, cores: int,
-           load: tuple, class_size: int, students: int, minutes: float) -> list[str]:
-    """``rounds``: the (1 worker, all cores) pairs, each run back to back."""
+def report(rounds: list[tuple[Run, Run]], runs: dict[str, Run], rerun: Run,
+           bare: tuple[list[tuple[float, float]], int], cores: int, load: tuple,
+           class_size: int, students: int, minutes: float) -> list[str]:
+    """``rounds``: the (1 worker, all cores) pairs, each run back to back; ``bare``:
+    :func:`bare_sandboxes`'s walls and plans."""
     one, many = rounds[0]
     dask, ref = runs["dask-2-workers"], runs["reference"]
     lines = [BEGIN, "## Grading a class (`make bench-grading`)", ""]
@@ -237,6 +289,8 @@ def report(rounds: list[tuple[Run, Run]], runs: dict[str, Run], rerun: Run, core
     # the machine's speed drifts (by a fifth between two rounds, on a shared VM): the
     # Dask run is compared with the 1-worker run nearest it in time, the last one
     dask_speedup = rounds[-1][0].wall / dask.wall
+    bare_walls, bare_plans = bare
+    bare_ratios = [a / b for a, b in bare_walls]
     ph = one.phases
     lines += ["", "Where a submission's time goes (1 worker, per submission):", ""]
     lines += [f"- sandbox start-up (interpreter, imports, namespaces, until the first "
@@ -267,6 +321,11 @@ def report(rounds: list[tuple[Run, Run]], runs: dict[str, Run], rerun: Run, core
               "(planning, nbgrader's gradebook pass, feedback) runs beside the one "
               f"worker, so the 1-worker run kept {one.cpu / one.wall:.2f} cores busy on "
               "average;",
+              f"- the sandboxed work alone on this machine ({bare_plans} plans, run by one "
+              f"bare process, then shared by {cores} at once; no coordinator, Dask or "
+              f"nbgrader): {statistics.median(bare_ratios):.2f}x (rounds: "
+              f"{', '.join(f'{a:.1f} s / {b:.1f} s' for a, b in bare_walls)}): the most "
+              f"{cores} cores give this work here, whatever runs it;",
               f"- median CPU per submission (its sandbox + its share of the rest): "
               f"{med:.2f} s (target <= {TARGET_CPU} s: "
               f"{'met' if med <= TARGET_CPU else 'not met'}); plain nbgrader: "
@@ -307,9 +366,15 @@ def main() -> int:
                         help="students graded by plain nbgrader (default 5)")
     parser.add_argument("--rounds", type=int, default=2,
                         help="1-worker / all-cores pairs, run alternately (default 2)")
+    parser.add_argument("--bare", type=int, default=20,
+                        help="students whose plans bare processes run (default 20)")
     parser.add_argument("--work", default=os.path.join(C.AUTOGRADER, ".scratch", "bench"))
     parser.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
+    parser.add_argument("--execute-plans", nargs=2, metavar=("PATH", "I/K"),
+                        help=argparse.SUPPRESS)  # one bare process's share
     args = parser.parse_args()
+    if args.execute_plans:
+        return execute_share(*args.execute_plans)
     load = os.getloadavg()
     started = time.monotonic()
     cores = default_workers()
@@ -329,7 +394,8 @@ def main() -> int:
     rerun = grade(template, args.work, "dask-2-workers", [], env, n, fresh=False)
     rerun.name = "re-run, nothing new"
     runs["reference"] = reference(template, args.work, env, args.reference)
-    lines = report(rounds, runs, rerun, cores, load, n, args.students,
+    bare = bare_sandboxes(template, args.work, env, args.bare, cores, args.rounds)
+    lines = report(rounds, runs, rerun, bare, cores, load, n, args.students,
                    (time.monotonic() - started) / 60)
     print("\n".join(lines))
     write_results(lines, args.out)
