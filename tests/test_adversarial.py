@@ -15,7 +15,6 @@ import os
 import secrets
 import socket
 import sqlite3
-import sys
 import threading
 import time
 
@@ -23,9 +22,6 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "fixtures", "grading_course")
-for _path in (os.path.dirname(HERE), FIXTURE):  # the autograder package, the test registry
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
 
 from autograder import adversarial  # noqa: E402
 from autograder.grader import gradebook_guard, platform  # noqa: E402

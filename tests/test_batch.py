@@ -4,7 +4,6 @@ own submission, and makes the run fail."""
 from __future__ import annotations
 
 import os
-import sys
 import types
 
 import nbformat
@@ -12,9 +11,6 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "fixtures", "grading_course")
-for _path in (os.path.dirname(HERE), FIXTURE):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
 
 from autograder.grader import plan as P  # noqa: E402
 from autograder.grader import sandbox  # noqa: E402

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import nbformat
 import pytest
@@ -11,9 +10,6 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 FIXTURE = os.path.join(HERE, "fixtures", "grading_course")
-for _path in (REPO, FIXTURE):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
 
 from autograder.grader.course_check import ungradable_cells  # noqa: E402
 from autograder.tools import course as C  # noqa: E402

@@ -16,15 +16,11 @@ import os
 import re
 import shutil
 import sqlite3
-import sys
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "fixtures", "grading_course")
-for _path in (os.path.dirname(HERE), FIXTURE):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
 
 from autograder.grader import gradebook_writes, master_cells  # noqa: E402
 from autograder.tools import course as C  # noqa: E402

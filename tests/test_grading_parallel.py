@@ -24,9 +24,6 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 FIXTURE = os.path.join(HERE, "fixtures", "grading_course")
-for _path in (REPO, FIXTURE):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
 
 from autograder.tools import course as C  # noqa: E402
 from autograder.tools.batch import RESULTS  # noqa: E402

@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import copy
 import os
-import sys
 
 import nbformat
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "fixtures", "grading_course")
-for _path in (os.path.dirname(HERE), FIXTURE):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
 
 import fixture_questions as fq  # noqa: E402
 from nbgrader import utils  # noqa: E402

@@ -15,9 +15,6 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 FIXTURE = os.path.join(HERE, "fixtures", "grading_course")
-for _path in (REPO, FIXTURE):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
 
 import fixture_questions as fq  # noqa: E402
 from traitlets.config.loader import PyFileConfigLoader  # noqa: E402
