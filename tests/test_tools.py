@@ -175,3 +175,44 @@ def test_grade_a_class_from_a_zip(tmp_path, monkeypatch):
     assert len(result.feedback) == 2
     for path in result.feedback:
         assert "FIXTURE-HIDDEN-TEST-MARKER" not in _read(path)
+
+
+def test_a_roster_saved_by_excel_imports_its_names(tmp_path):
+    """Excel's "CSV UTF-8" starts with a byte-order mark; headers may carry capitals,
+    spaces and extra columns; names may be anything Unicode."""
+    from nbgrader.api import Gradebook
+
+    course = str(tmp_path / "course")
+    C.make_course(course, {"fixture_ps": MASTER_DIR}, course_module="fixture_questions")
+    roster = tmp_path / "roster.csv"
+    roster.write_bytes("\ufeffID, First_Name ,Last_Name,Email,Section\n"
+                       "jane.doe1,José,Núñez,j@uni.example,L1\n"
+                       "Mixed-Case2,Anne-Marie,\"O'Brien, Jr.\",,L2\n".encode())
+    assert C.read_roster(str(roster)) == ["jane.doe1", "Mixed-Case2"]
+    assert C.import_roster(course, str(roster)) == 2
+    with Gradebook(C.db_url(course)) as gb:
+        names = {s.id: (s.first_name, s.last_name, s.email) for s in gb.students}
+    assert names == {"jane.doe1": ("José", "Núñez", "j@uni.example"),
+                     "Mixed-Case2": ("Anne-Marie", "O'Brien, Jr.", None)}
+    assert not [f for f in os.listdir(os.path.join(course, ".cnnlab")) if "roster" in f]
+
+
+def test_a_failed_nbgrader_command_is_one_line_naming_its_cause(tmp_path):
+    lines = ["[GenerateAssignmentApp | INFO] Copying ...",
+             "[GenerateAssignmentApp | ERROR] There was an error processing assignment: x",
+             "[GenerateAssignmentApp | ERROR] Traceback (most recent call last):",
+             '  File "nbgrader/converters/base.py", line 1, in convert_notebooks',
+             "autograder.grader.course_check.CourseConfigurationError: test cell "
+             "'ps1-bogus' (no question has this key)",
+             "[GenerateAssignmentApp | ERROR] Please see the error message above."]
+    assert C.nbgrader_cause(lines).startswith(
+        "autograder.grader.course_check.CourseConfigurationError: test cell 'ps1-bogus'")
+    assert C.nbgrader_cause(["[AutogradeApp | ERROR] No assignment with ID 'ps2' exists",
+                             "[AutogradeApp | INFO] done"]) == "No assignment with ID 'ps2' exists"
+    error = C.nbgrader_failed(str(tmp_path), ["generate_assignment", "ps1"], 1, lines)
+    message = str(error)
+    assert "\n" not in message
+    assert message.startswith("nbgrader generate_assignment ps1 failed (exit 1): autograder.")
+    log = message.rsplit("(its log: ", 1)[1].rstrip(")")
+    with open(log, encoding="utf-8") as fh:
+        assert fh.read().splitlines()[1:] == lines

@@ -18,6 +18,8 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -61,9 +63,39 @@ def run_nbgrader(course: str, *args: str, env: Mapping[str, str] | None = None,
     if not quiet:
         sys.stderr.write(proc.stderr)
     if check and proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-25:])
-        raise ToolError(f"nbgrader {' '.join(args)} failed (exit {proc.returncode}):\n{tail}")
+        raise nbgrader_failed(course, args, proc.returncode, proc.stderr.splitlines())
     return proc
+
+
+#: Where a run's log and a failed nbgrader command's whole log are written.
+LOGS = os.path.join(".cnnlab", "logs")
+_TRACEBACK_END = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Mismatch|Exit)\b.*: \S")
+_LOGGED_ERROR = re.compile(r"\[\w+App \| (?:ERROR|CRITICAL)\] (.+)")
+
+
+def nbgrader_cause(lines: Sequence[str]) -> str:
+    """The one line of an nbgrader log that says why it failed: the last exception
+    line of a traceback, else the last error it logged, else its last line."""
+    for line in reversed(lines):
+        if _TRACEBACK_END.match(line.strip()):
+            return line.strip()
+    for line in reversed(lines):
+        if (m := _LOGGED_ERROR.search(line)) and not m.group(1).startswith("Traceback"):
+            return m.group(1).strip()
+    return next((ln.strip() for ln in reversed(lines) if ln.strip()), "no output")
+
+
+def nbgrader_failed(course: str, args: Sequence[str], code: int,
+                    lines: Sequence[str]) -> ToolError:
+    """The error of a failed ``nbgrader <args>``: one line with its cause; its whole
+    log goes into ``<course>/.cnnlab/logs/``."""
+    folder = os.path.join(course, LOGS)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"nbgrader-{args[0]}-{time.strftime('%Y%m%d-%H%M%S')}.log")
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(f"$ nbgrader {' '.join(args)}\n" + "".join(ln + "\n" for ln in lines))
+    return ToolError(f"nbgrader {' '.join(args)} failed (exit {code}): "
+                     f"{nbgrader_cause(lines)[:500]} (its log: {path})")
 
 
 def db_url(course: str) -> str:
@@ -112,21 +144,34 @@ def ensure_in_gradebook(course: str, assignments: Iterable[str], *,
 
 
 ROSTER_COLUMNS = ("id", "first_name", "last_name", "email")
+#: A roster may start with a byte-order mark (Excel's "CSV UTF-8" writes one).
+ROSTER_ENCODING = "utf-8-sig"
 
 
 def import_roster(course: str, path: str, *, env: Mapping[str, str] | None = None) -> int:
     """Add or update the roster's students in the gradebook (``nbgrader db student
     import``), so names appear in the formgrader and the exports. The CSV needs the
     columns ``id,first_name,last_name,email``; returns the number of students."""
-    read_roster(path)  # the ids are checked first, with a clear message
-    with open(path, newline="", encoding="utf-8") as fh:
-        header = [h.strip().lower() for h in next(csv.reader(fh), [])]
+    ids = read_roster(path)  # the ids are checked first, with a clear message
+    with open(path, newline="", encoding=ROSTER_ENCODING) as fh:
+        rows = list(csv.reader(fh))
+    header = [h.strip().lower() for h in (rows[0] if rows else [])]
     missing = [c for c in ROSTER_COLUMNS if c not in header]
     if missing:
         raise ToolError(f"{path}: the roster needs the columns {','.join(ROSTER_COLUMNS)} "
                         f"(missing: {', '.join(missing)})")
-    run_nbgrader(course, "db", "student", "import", os.path.abspath(path), env=env)
-    return len(read_roster(path))
+    # nbgrader reads the header as it is: give it the one read here (no BOM, no spaces,
+    # lower case), in UTF-8
+    folder = os.path.join(course, ".cnnlab")
+    os.makedirs(folder, exist_ok=True)
+    fd, plain = tempfile.mkstemp(dir=folder, prefix="roster-", suffix=".csv")
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows([header, *rows[1:]])
+        run_nbgrader(course, "db", "student", "import", plain, env=env)
+    finally:
+        os.remove(plain)
+    return len(ids)
 
 
 # --------------------------------------------------------------------- course dirs
@@ -208,7 +253,7 @@ def course_api(course_module: str = "cnnlab.grading"):
 
 def read_roster(path: str) -> list[str]:
     """Student ids from a CSV with an ``id`` (or ``student_id``/``student``) column."""
-    with open(path, newline="", encoding="utf-8") as fh:
+    with open(path, newline="", encoding=ROSTER_ENCODING) as fh:
         rows = list(csv.DictReader(fh))
     ids = []
     for row in rows:
