@@ -189,3 +189,58 @@ def test_the_store_keeps_only_what_current_submissions_refer_to(tmp_path):
     assert set(store.keys()) == {key["alice_now"], key["bob"], key["carol"], key["dave"]}
     assert not os.path.exists(os.path.dirname(half_written))
     assert prune_results(course, store, state) == 0
+
+
+def test_feedback_stopped_by_an_interrupt_is_written_by_the_next_run(tmp_path, monkeypatch):
+    from autograder.tools import feedback
+
+    course = _course(tmp_path)
+    for student in ("alice", "bob"):
+        _submit(course, student)
+    written = feedback.generate_feedback
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C after the gradebook pass, before the feedback
+
+    monkeypatch.setattr(feedback, "generate_feedback", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.grade(course, None, None, quiet=True, workers=0)
+    assert not C.feedback_files(course)
+    monkeypatch.setattr(feedback, "generate_feedback", written)
+    result = pipeline.grade(course, None, None, quiet=True, workers=0)
+    assert [r.status for r in result.batch.rows] == ["unchanged", "unchanged"]
+    assert len(C.feedback_files(course)) == 2
+    calls = []
+    monkeypatch.setattr(feedback, "generate_feedback", lambda *a, **k: calls.append(a))
+    pipeline.grade(course, None, None, quiet=True, workers=0)
+    assert calls == []  # written once, not again
+
+
+def test_a_folder_that_is_no_assignment_and_an_unknown_student_are_named(tmp_path):
+    course = _course(tmp_path)
+    _submit(course, "alice")
+    os.makedirs(os.path.join(course, "submitted", "alice", "ps9"))
+    result = pipeline.grade(course, None, None, quiet=True, workers=0)
+    assert [r.status for r in result.batch.rows] == ["graded"]
+    assert result.failures == ["submitted/alice/ps9: not an assignment of this course "
+                               "(there is no source/ps9/ps9.ipynb); not graded"]
+    assert not result.ok
+    result = pipeline.grade(course, [ASSIGNMENT], None, quiet=True, workers=0)
+    assert result.ok  # asked for the course's assignment only: the stray is not its business
+    result = pipeline.grade(course, [ASSIGNMENT], None, quiet=True, workers=0,
+                            students=["alice", "nobody"])
+    assert result.failures == ["--student nobody: no submission in "
+                               f"{os.path.join(course, 'submitted')}"]
+
+
+def test_force_runs_every_sandbox_again(tmp_path):
+    course = _course(tmp_path)
+    _submit(course, "alice")
+    first = pipeline.grade(course, None, None, quiet=True, workers=1)
+    assert first.ok
+    again = pipeline.grade(course, None, None, quiet=True, workers=1, force=True)
+    assert again.ok
+    assert [r.status for r in again.batch.rows] == ["graded"]
+    with open(again.batch.log_path, encoding="utf-8") as fh:
+        log = fh.read()
+    assert "1 notebooks to run on workers (0 already computed)" in log

@@ -5,7 +5,8 @@
    last graded with; all of them with ``force``.
 2. **Plan** each notebook in this process (the only one with the secret), assignment
    after assignment.
-3. **Execute** the plans not already in the result store on Dask workers
+3. **Execute** the plans not already in the result store (all of them with
+   ``force``) on Dask workers
    (:mod:`autograder.tools.workers`): each plan is sent as soon as it is made, so the
    workers start while the rest is planned; outcomes are stored as they arrive, from
    a thread of this process. With ``workers=0`` nothing is sent anywhere and nbgrader
@@ -37,7 +38,6 @@ from autograder.tools.planning import PlanError, Planner, SubmissionRef, find_su
 from autograder.tools.state import GradingState
 
 RESULTS = os.path.join(".cnnlab", "results")
-LOGS = os.path.join(".cnnlab", "logs")
 
 
 @dataclass
@@ -50,6 +50,7 @@ class Row:
     max_score: float | None = None
     seconds: float = 0.0
     reason: str = ""
+    feedback_due: bool = False  # unchanged, but its feedback was never written
 
 
 @dataclass
@@ -63,6 +64,11 @@ class BatchResult:
     @property
     def graded(self) -> list[Row]:
         return [r for r in self.rows if r.status == "graded"]
+
+    @property
+    def feedback_due(self) -> list[SubmissionRef]:
+        """Graded by this run, or by an earlier one that stopped before its feedback."""
+        return [r.ref for r in self.rows if r.status == "graded" or r.feedback_due]
 
 
 class Progress:
@@ -99,7 +105,7 @@ class Log:
     """``<course>/.cnnlab/logs/grade-<time>.log``: this run's lines and nbgrader's log."""
 
     def __init__(self, course: str) -> None:
-        folder = os.path.join(course, LOGS)
+        folder = os.path.join(course, C.LOGS)
         os.makedirs(folder, exist_ok=True)
         self.path = os.path.join(folder, time.strftime("grade-%Y%m%d-%H%M%S.log"))
         self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
@@ -192,6 +198,7 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
                 row = rows[r]
                 row.status, row.score, row.max_score = "unchanged", entry.score, entry.max_score
                 row.seconds = entry.seconds
+                row.feedback_due = not entry.feedback
         store_dir = os.path.join(course, RESULTS)
         store = ResultStore(store_dir)
         # assignment after assignment, so each one's gradebook pass can start while the
@@ -243,7 +250,8 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
                     unmatched[(p.assignment, gid)] = unmatched.get((p.assignment, gid), 0) + 1
             if workers_side is None:
                 continue
-            new = [p for p in got if p.key() not in store]
+            # --force runs every sandbox again (a timeout on a busy machine is redone)
+            new = [p for p in got if force or p.key() not in store]
             for p in new:  # sent now: the workers start while the rest is planned
                 running[p.assignment] += 1
                 workers_side.send(p)

@@ -95,7 +95,7 @@ def generate_feedback(course: str, graded: Mapping[str, Sequence[str]], *,
                       env: Mapping[str, str], processes: int = 1) -> None:
     """``nbgrader generate_feedback --force`` for the students ``graded[assignment]`` of
     each assignment, on up to ``processes`` local processes; a failure is a
-    :class:`~autograder.tools.course.ToolError` with nbgrader's last lines."""
+    :class:`~autograder.tools.course.ToolError` naming its cause."""
     from autograder.tools import nbgrader_app
 
     graded = {a: sorted(s) for a, s in graded.items() if s}
@@ -104,7 +104,7 @@ def generate_feedback(course: str, graded: Mapping[str, Sequence[str]], *,
             for a, students in sorted(graded.items()) for chunk in split(students, n)]
     if n == 1:
         for args in jobs:
-            _check(args, nbgrader_app.run(course, args, env=env))
+            _check(course, args, nbgrader_app.run(course, args, env=env))
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -114,10 +114,9 @@ def generate_feedback(course: str, graded: Mapping[str, Sequence[str]], *,
                              initializer=_forget_secret) as pool:
         done = [(args, pool.submit(_job, course, args, quiet_env)) for args in jobs]
         for args, future in done:
-            _check(args, future.result())
+            _check(course, args, future.result())
 
 
-def _check(args: Sequence[str], done) -> None:
+def _check(course: str, args: Sequence[str], done) -> None:
     if done.code != 0:
-        tail = "\n".join(done.lines[-25:])
-        raise C.ToolError(f"nbgrader {' '.join(args)} failed (exit {done.code}):\n{tail}")
+        raise C.nbgrader_failed(course, args, done.code, done.lines)

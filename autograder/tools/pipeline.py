@@ -83,14 +83,18 @@ def run_pipeline(course: str, assignments: Sequence[str], *, env: dict[str, str]
     timing.update({f"autograde.{k}": v for k, v in batch.seconds.items()})
     problems = gradebook_guard.verify(C.db_url(course),
                                       gradebook_guard.default_ledger_dir(course), assignments)
-    if feedback and batch.graded:
+    if feedback and batch.feedback_due:
         from autograder.tools.feedback import generate_feedback
+        from autograder.tools.state import GradingState
 
         t = time.monotonic()
-        graded: dict[str, list[str]] = {}
-        for r in batch.graded:
-            graded.setdefault(r.ref.assignment, []).append(r.ref.student)
-        generate_feedback(course, graded, env=env, processes=_local_processes(workers))
+        due: dict[str, list[str]] = {}
+        for ref in batch.feedback_due:
+            due.setdefault(ref.assignment, []).append(ref.student)
+        generate_feedback(course, due, env=env, processes=_local_processes(workers))
+        state = GradingState(course)
+        state.feedback_written(str(ref) for ref in batch.feedback_due)
+        state.save()
         timing["generate_feedback"] = time.monotonic() - t
     fb = C.feedback_files(course) if feedback else []
     csv_path = None
@@ -111,13 +115,12 @@ def run_pipeline(course: str, assignments: Sequence[str], *, env: dict[str, str]
 
 def _nbgrader(course: str, *args: str, env: dict[str, str]) -> None:
     """``nbgrader <args>`` in this process (:mod:`autograder.tools.nbgrader_app`): a
-    failure is a :class:`~autograder.tools.course.ToolError` with nbgrader's last lines."""
+    failure is a :class:`~autograder.tools.course.ToolError` naming its cause."""
     from autograder.tools import nbgrader_app
 
     done = nbgrader_app.run(course, args, env=env)
     if done.code != 0:
-        tail = "\n".join(done.lines[-25:])
-        raise C.ToolError(f"nbgrader {' '.join(args)} failed (exit {done.code}):\n{tail}")
+        raise C.nbgrader_failed(course, args, done.code, done.lines)
 
 
 def _local_processes(workers: int | None) -> int:
@@ -245,10 +248,16 @@ def grade(course: str, assignments: Sequence[str] | None, submissions: str | Non
         if a not in known:
             raise C.ToolError(f"unknown assignment {a!r}: there is no source/{a}/{a}.ipynb "
                               f"in {course} (the course has: {', '.join(known) or 'none'})")
-    present = sorted({a for s in os.listdir(submitted)
-                      if os.path.isdir(os.path.join(submitted, s))
-                      for a in os.listdir(os.path.join(submitted, s))})
-    assignments = list(assignments or [a for a in present if a in known])
+    folders = sorted((s, a) for s in os.listdir(submitted)
+                     if os.path.isdir(os.path.join(submitted, s))
+                     for a in os.listdir(os.path.join(submitted, s)))
+    # grading everything: a folder that is no assignment of the course is said, not skipped
+    strays = [] if assignments else [
+        f"submitted/{s}/{a}: not an assignment of this course (there is no "
+        f"source/{a}/{a}.ipynb); not graded" for s, a in folders if a not in known]
+    lost = [f"--student {s}: no submission in {submitted}" for s in students or ()
+            if not os.path.isdir(os.path.join(submitted, s))]
+    assignments = list(assignments or sorted({a for _, a in folders if a in known}))
     if not assignments:
         raise C.ToolError("no assignment to grade (none of submitted/ has a source/ folder)")
     env = C.nbgrader_env()
@@ -260,6 +269,7 @@ def grade(course: str, assignments: Sequence[str] | None, submissions: str | Non
     result = run_pipeline(course, assignments, env=env, generate=False, quiet=quiet,
                           workers=workers, scheduler=scheduler, force=force,
                           students=students)
+    result.failures += strays + lost
     report(result, quiet=quiet)
     return result
 

@@ -2,11 +2,13 @@
 
 One entry per submission (``student/assignment``) with the input key it was graded
 with (see :meth:`autograder.tools.planning.Planner.input_key`), its score and time,
-and the keys of its notebooks' outcomes in the result store (``None`` in a state
-written before they were recorded).
+the keys of its notebooks' outcomes in the result store (``None`` in a state
+written before they were recorded), and whether its feedback has been written since.
 An entry is written only after nbgrader has stored that submission's grades and the
 gradebook check passed, and the file is replaced atomically: an interrupted run
 leaves the previous state, so the next run grades again whatever was not finished.
+Its feedback is marked written only once ``generate_feedback`` has rendered it, so a
+run stopped between the gradebook pass and the feedback writes that feedback next time.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Entry:
     seconds: float
     graded_at: float
     results: list[str] | None = None
+    feedback: bool = False  # feedback written for this grading (False in older states)
 
 
 class GradingState:
@@ -49,6 +52,17 @@ class GradingState:
                seconds: float, results: list[str] | None = None) -> None:
         self.entries[name] = Entry(input_key, score, max_score, seconds, time.time(),
                                    None if results is None else sorted(results))
+
+    def feedback_due(self, name: str) -> bool:
+        """Graded, but its feedback not written since."""
+        entry = self.entries.get(name)
+        return entry is not None and not entry.feedback
+
+    def feedback_written(self, names) -> None:
+        """The feedback of ``names`` (``student/assignment``) has been written."""
+        for name in names:
+            if name in self.entries:
+                self.entries[name].feedback = True
 
     def forget(self, name: str) -> None:
         self.entries.pop(name, None)
