@@ -12,6 +12,7 @@ does not send them again.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -20,6 +21,11 @@ import threading
 from collections.abc import Callable, Iterator
 
 from autograder.grader.plan import GradingOutcome, GradingPlan, ResultStore, execute_plan
+
+#: Seconds, all told, that :func:`probe_scheduler` waits for an address to say it is a
+#: Dask scheduler: connecting, Dask's handshake and the ``identity`` reply.
+SCHEDULER_PROBE_TIMEOUT = 20.0
+_START_ONE = "start one with `dask scheduler` (docs/instructors.md)"
 
 
 def default_workers() -> int:
@@ -33,15 +39,22 @@ def default_workers() -> int:
 @contextlib.contextmanager
 def dask_client(workers: int | None = None, scheduler: str | None = None) -> Iterator:
     """A Dask client: of the cluster at ``scheduler`` (``tcp://host:port``), else of an
-    embedded ``LocalCluster`` with ``workers`` single-threaded worker processes."""
+    embedded ``LocalCluster`` with ``workers`` single-threaded worker processes.
+
+    Raises
+    ------
+    ConnectionError
+        No Dask scheduler answers at ``scheduler`` (see :func:`probe_scheduler`).
+    """
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
+        probe_scheduler(scheduler)  # a clear ConnectionError, not a hang or a traceback
         try:
             client = Client(scheduler, timeout="20s")
         except (OSError, TimeoutError) as exc:
-            raise ConnectionError(f"no Dask scheduler answers at {scheduler} ({exc}); start "
-                                  "one with `dask scheduler` (docs/instructors.md)") from None
+            raise ConnectionError(f"no Dask scheduler answers at {scheduler} ({_brief(exc)}); "
+                                  f"{_START_ONE}") from None
         with client:
             yield client
         return
@@ -53,6 +66,107 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
                            silence_logs=logging.ERROR)
     with cluster, Client(cluster) as client:
         yield client
+
+
+def _brief(exc: BaseException) -> str:
+    """``exc`` in one short line: its type, and its message's first line."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+
+
+async def _identity(address: str, timeout: float, stage: list[str]) -> object:
+    """The reply of ``address`` to Dask's ``identity`` op; ``stage[0]`` says how far
+    it got."""
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    # Leave some of the time for the handshake and the reply: when the deadline
+    # passes, the connection was made and nothing answered.
+    comm = await connect(address, timeout=0.75 * timeout, deserialize=False,
+                         **Security().get_connection_args("client"))
+    try:
+        stage[0] = "identity"
+        await comm.write({"op": "identity", "reply": True})
+        return await comm.read()
+    finally:
+        comm.abort()
+
+
+def probe_scheduler(address: str, timeout: float | None = None) -> dict:
+    """Check that a Dask scheduler answers at ``address``, within a hard deadline.
+
+    Dask's own comm layer connects to ``address`` and makes its handshake, then asks
+    the ``identity`` op, all under one deadline; the reply must be a scheduler's (its
+    ``type`` is ``"Scheduler"``). A ``Client`` made without this check hangs for ever
+    on a server that accepts and never answers (an HTTP server, say), and fails with
+    a ``MemoryError`` on one that answers bytes Dask reads as a frame length. The
+    reply is not deserialised beyond msgpack, so nothing the peer sends is unpickled.
+
+    Parameters
+    ----------
+    address : str
+        The scheduler's address, ``tcp://HOST:PORT`` (or another scheme Dask knows).
+    timeout : float, optional
+        Seconds for the whole check; :data:`SCHEDULER_PROBE_TIMEOUT` by default.
+
+    Returns
+    -------
+    dict
+        The scheduler's identity (``type``, ``id``, ``address``, ``workers``, ...).
+
+    Raises
+    ------
+    ConnectionError
+        Anything else: nothing listens, nothing answers in time, the answer is not
+        Dask's or not a scheduler's. Its message is one line naming ``address``.
+    """
+    timeout = SCHEDULER_PROBE_TIMEOUT if timeout is None else timeout
+    try:
+        from distributed.comm import parse_address
+        from distributed.comm.registry import get_backend
+
+        get_backend(parse_address(address)[0])
+    except Exception as exc:
+        raise ConnectionError(f"{address} is not an address Dask can connect to "
+                              f"({_brief(exc)}); {_START_ONE}") from None
+
+    stage = ["connect"]
+    answer: dict = {}
+
+    async def ask() -> None:
+        answer["reply"] = await asyncio.wait_for(_identity(address, timeout, stage), timeout)
+
+    def run() -> None:
+        try:
+            asyncio.run(ask())
+        except BaseException as exc:  # anything at all: reported below
+            answer["error"] = exc
+
+    # A thread of its own: its own event loop (the caller may run one), and a hard
+    # deadline even if the loop cannot stop (a name lookup that never returns).
+    thread = threading.Thread(target=run, name="cnnlab-scheduler-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 5.0)
+    error = answer.get("error")
+    no_reply = f"no reply in {timeout:g} s"
+    if thread.is_alive() or isinstance(error, (asyncio.TimeoutError, TimeoutError)):
+        if stage[0] == "connect" and thread.is_alive():
+            why = f"no Dask scheduler answers at {address} ({no_reply})"
+        else:
+            why = f"{address} answers, but not as a Dask scheduler ({no_reply})"
+    elif isinstance(error, OSError) and stage[0] == "connect":
+        why = f"no Dask scheduler answers at {address} ({_brief(error)})"
+    elif error is not None:
+        why = f"{address} answers, but not as a Dask scheduler ({_brief(error)})"
+    else:
+        reply = answer.get("reply")
+        kind = reply.get("type") if isinstance(reply, dict) else None
+        if kind == "Scheduler":
+            return reply
+        what = (f"it is a Dask {kind}" if isinstance(kind, str) and kind
+                else f"its identity reply is {type(reply).__name__} {str(reply)[:80]!r}")
+        why = f"{address} answers, but not as a Dask scheduler ({what})"
+    raise ConnectionError(f"{why}; {_START_ONE}")
 
 
 class Sandboxes:
