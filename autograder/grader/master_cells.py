@@ -10,10 +10,12 @@ runs twice per notebook (in the planner and in nbgrader's sanitize step).
 :func:`read_master` reads the master notebook once (the notebook, its source cells,
 its graded and solution cells: five SELECTs, no commit; the kernelspec alone: one)
 into plain values, and the two preprocessors here are nbgrader's with their gradebook
-replaced by that snapshot: nbgrader's own ``preprocess_cell``,
-``add_missing_grade_cells`` and ``add_missing_task_cells`` run unchanged on it. The
-relationships are read with nbgrader's own mapping, so the cells come in the order
-nbgrader would see them.
+replaced by that snapshot: nbgrader's own ``preprocess_cell`` and
+``missing_cell_transform`` run unchanged on it. Missing test and task cells are put
+back in the master's place, after whatever master cell precedes them (nbgrader's
+``add_missing_grade_cells`` fails when that is a read-only cell, and its
+``add_missing_task_cells`` appends at the end). The relationships are read with
+nbgrader's own mapping, so the cells come in the order nbgrader would see them.
 
 The snapshot is read again for each notebook, never kept: the master changes with
 ``generate_assignment``, from this process or another, and a snapshot kept across
@@ -26,6 +28,8 @@ import json
 from dataclasses import dataclass
 
 from nbgrader.preprocessors import OverwriteCells, OverwriteKernelspec
+
+from autograder.grader.preprocessor import grade_id
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,8 @@ def read_master(db_url: str, notebook: str, assignment: str, *,
 
 class OverwriteCellsFromMaster(OverwriteCells):
     """nbgrader's ``OverwriteCells``, its gradebook lookups served by one read of the
-    master notebook (:func:`read_master`)."""
+    master notebook (:func:`read_master`), and missing test and task cells put back
+    where the master has them (:meth:`add_missing_master_cells`)."""
 
     def preprocess(self, nb, resources):
         # OverwriteCells.preprocess, with the snapshot in place of a Gradebook
@@ -159,9 +164,84 @@ class OverwriteCellsFromMaster(OverwriteCells):
         self.gradebook = read_master(self.db_url, self.notebook_id, self.assignment_id)
         nb, resources = super(OverwriteCells, self).preprocess(nb, resources)
         if self.add_missing_cells:
-            nb, resources = self.add_missing_grade_cells(nb, resources)
-            nb, resources = self.add_missing_task_cells(nb, resources)
+            nb, resources = self.add_missing_master_cells(nb, resources)
         return nb, resources
+
+    def add_missing_master_cells(self, nb, resources):
+        """Put the master's grade (test) and task cells missing from ``nb`` back.
+
+        Replaces nbgrader's ``add_missing_grade_cells`` and ``add_missing_task_cells``.
+        The first puts a missing cell after the master cell before it, looked up among
+        the submission's grade and solution cells only: it raises ``KeyError`` when
+        that cell is any other master cell, such as a locked read-only one. The second
+        puts every missing task cell at the end of the notebook.
+
+        Here each missing cell, in the master's order, goes right after the nearest
+        master cell before it that the notebook holds (of any kind: read-only,
+        solution, grade, task, or one put back just before), or first if there is none.
+        The cell itself is nbgrader's (``missing_cell_transform``): the master's
+        source under nbgrader's notice, its metadata and points, no outputs; a cell
+        that is both a grade and a task cell (a written answer) keeps both flags, as
+        nbgrader's metadata check requires of a markdown grade cell. A cell is
+        missing as nbgrader decides it: a grade cell when no grade or solution cell of
+        the notebook has its grade_id, a task cell when no cell with nbgrader metadata
+        has it.
+
+        Parameters
+        ----------
+        nb : nbformat.NotebookNode
+            The submitted notebook, changed in place.
+        resources : dict
+            nbconvert's resources, returned unchanged.
+
+        Returns
+        -------
+        nb : nbformat.NotebookNode
+            The notebook with the missing cells put back.
+        resources : dict
+            ``resources``.
+        """
+        from nbgrader import utils
+
+        master = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        grade_points = {c.name: c.max_score for c in master.grade_cells}
+        task_points = {c.name: c.max_score for c in master.task_cells}
+        solutions = {c.name for c in master.solution_cells}
+        present_grades = {c.metadata.nbgrader["grade_id"] for c in nb.cells
+                          if utils.is_grade(c) or utils.is_solution(c)}
+        present_tasks = {grade_id(c) for c in nb.cells}
+        order = [c.name for c in master.source_cells]
+
+        for position, source_cell in enumerate(master.source_cells):
+            name = source_cell.name
+            if name in grade_points and name not in present_grades:
+                self.log.warning(f"Missing grade cell {name} encountered, adding to notebook")
+                cell = self.missing_cell_transform(source_cell, grade_points[name],
+                                                   is_solution=name in solutions)
+                # a written answer is a grade and a task cell: without its task flag
+                # nbgrader's check refuses it (a markdown grade cell must be a solution)
+                if name in task_points:
+                    cell["metadata"]["nbgrader"]["task"] = True
+            elif name in task_points and name not in present_tasks:
+                self.log.warning(f"Missing task cell {name} encountered, adding to notebook")
+                cell = self.missing_cell_transform(source_cell, task_points[name],
+                                                   is_task=True)
+            else:
+                continue
+            nb.cells.insert(_after_nearest(nb.cells, order[:position]), cell)
+            present_grades.add(name)
+            present_tasks.add(name)
+        return nb, resources
+
+
+def _after_nearest(cells, earlier: list[str]) -> int:
+    """The index just after the cell of ``cells`` whose grade_id comes last in
+    ``earlier`` (master cell names in the master's order); 0 if none of them is there."""
+    where = {grade_id(cell): index for index, cell in enumerate(cells)}
+    for name in reversed(earlier):
+        if name in where:
+            return where[name] + 1
+    return 0
 
 
 class OverwriteKernelspecFromMaster(OverwriteKernelspec):
