@@ -191,7 +191,7 @@ def reference(template: str, work: str, env: dict, students: int) -> Run:
 def bare_sandboxes(template: str, work: str, env: dict, students: int, cores: int,
                    rounds: int) -> tuple[list[tuple[float, float]], int]:
     """The first ``students``' plans (made here, as the coordinator makes them) run by
-    one process, then by ``cores`` processes at once, each a share, ``rounds`` times:
+    one worker process, then by ``cores`` at once, ``rounds`` times:
     ([(wall of one, wall of ``cores``), ...], plans). No coordinator, no Dask, no
     nbgrader: what parallelism the sandboxed work itself gets from the machine."""
     from autograder.tools.planning import Planner, find_submissions
@@ -205,13 +205,12 @@ def bare_sandboxes(template: str, work: str, env: dict, students: int, cores: in
     with open(path, "wb") as fh:
         pickle.dump(plans, fh)
 
-    def run(parts: int) -> float:
+    def run(processes: int) -> float:
         start = time.monotonic()
-        procs = [subprocess.Popen([sys.executable, __file__, "--execute-plans", path,
-                                   f"{i}/{parts}"], env=env) for i in range(parts)]
-        codes = [proc.wait() for proc in procs]
-        if any(codes):
-            raise RuntimeError(f"a bare sandbox process failed: exit codes {codes}")
+        code = subprocess.run([sys.executable, __file__, "--execute-plans", path,
+                               str(processes)], env=env).returncode
+        if code:
+            raise RuntimeError(f"bare sandboxes on {processes} processes failed: exit {code}")
         return time.monotonic() - start
 
     walls = []
@@ -222,14 +221,20 @@ def bare_sandboxes(template: str, work: str, env: dict, students: int, cores: in
     return walls, len(plans)
 
 
-def execute_share(path: str, share: str) -> int:
-    """``--execute-plans PATH i/k``: run every k-th plan from the i-th on."""
+def execute_on_processes(path: str, processes: str) -> int:
+    """``--execute-plans PATH K``: the plans at ``PATH`` run by ``K`` worker processes,
+    each taking the next plan when it is free (as Dask's workers do), so unequal plans
+    (ps4's cost several times ps1's) share out evenly."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     from autograder.grader.plan import execute_plan
 
-    i, k = (int(x) for x in share.split("/"))
     with open(path, "rb") as fh:
-        plans = pickle.load(fh)[i::k]
-    failed = [p.key() for p in plans if execute_plan(p).setup_error]
+        plans = pickle.load(fh)
+    with ProcessPoolExecutor(int(processes),
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        failed = [o for o in pool.map(execute_plan, plans, chunksize=1) if o.setup_error]
     return 1 if failed else 0
 
 
@@ -370,11 +375,11 @@ def main() -> int:
                         help="students whose plans bare processes run (default 20)")
     parser.add_argument("--work", default=os.path.join(C.AUTOGRADER, ".scratch", "bench"))
     parser.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
-    parser.add_argument("--execute-plans", nargs=2, metavar=("PATH", "I/K"),
+    parser.add_argument("--execute-plans", nargs=2, metavar=("PATH", "K"),
                         help=argparse.SUPPRESS)  # one bare process's share
     args = parser.parse_args()
     if args.execute_plans:
-        return execute_share(*args.execute_plans)
+        return execute_on_processes(*args.execute_plans)
     load = os.getloadavg()
     started = time.monotonic()
     cores = default_workers()

@@ -62,10 +62,6 @@ class BatchResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
-    def graded(self) -> list[Row]:
-        return [r for r in self.rows if r.status == "graded"]
-
-    @property
     def feedback_due(self) -> list[SubmissionRef]:
         """Graded by this run, or by an earlier one that stopped before its feedback."""
         return [r.ref for r in self.rows if r.status == "graded" or r.feedback_due]
@@ -118,7 +114,6 @@ class Log:
         self._fh.close()
 
 
-_ERROR_LINE = re.compile(r"\[\w+App \| (ERROR|CRITICAL)\] (.*)")
 _PROCESSING = "There was an error processing assignment '"
 
 
@@ -128,13 +123,13 @@ def _nbgrader_failures(lines: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     cause = ""
     for line in lines:
-        m = _ERROR_LINE.search(line)
+        m = C.NBGRADER_ERROR.search(line)
         if m is None:
             tail = line.strip()
-            if re.match(r"^[A-Za-z_.]+(Error|Exception|Mismatch): ", tail):
+            if C.TRACEBACK_END.match(tail):
                 cause = tail  # the last line of a traceback
             continue
-        text = m.group(2).strip()
+        text = m.group(1).strip()
         if _PROCESSING in text:
             found = re.findall(r"'([^']*)'", text)
             student = found[-1] if found else "?"
@@ -198,7 +193,7 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
                 row = rows[r]
                 row.status, row.score, row.max_score = "unchanged", entry.score, entry.max_score
                 row.seconds = entry.seconds
-                row.feedback_due = not entry.feedback
+                row.feedback_due = state.feedback_due(str(r))
         store_dir = os.path.join(course, RESULTS)
         store = ResultStore(store_dir)
         # assignment after assignment, so each one's gradebook pass can start while the
@@ -292,8 +287,8 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
                      if "GRADEBOOK GUARD: " in ln]
             failures.extend(f"gradebook check: {g}" for g in guard)
             if code != 0 and not broken:
-                cause = next((m.group(2) for ln in lines
-                              if (m := _ERROR_LINE.search(ln))), f"exit {code}")
+                cause = next((m.group(1) for ln in lines
+                              if (m := C.NBGRADER_ERROR.search(ln))), f"exit {code}")
                 failures.append(f"{assignment}: nbgrader autograde failed: {cause}")
                 broken = dict.fromkeys(names, cause)
             problems = gradebook_guard.verify(C.db_url(course),

@@ -69,18 +69,21 @@ def run_nbgrader(course: str, *args: str, env: Mapping[str, str] | None = None,
 
 #: Where a run's log and a failed nbgrader command's whole log are written.
 LOGS = os.path.join(".cnnlab", "logs")
-_TRACEBACK_END = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Mismatch|Exit)\b.*: \S")
-_LOGGED_ERROR = re.compile(r"\[\w+App \| (?:ERROR|CRITICAL)\] (.+)")
+#: The last line of a Python traceback (``ValueError: ...``, ``pkg.SomeError: ...``).
+TRACEBACK_END = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Mismatch|Exit): ")
+#: An error nbgrader's log states; group 1 is its text.
+NBGRADER_ERROR = re.compile(r"\[\w+App \| (?:ERROR|CRITICAL)\] (.*)")
 
 
 def nbgrader_cause(lines: Sequence[str]) -> str:
     """The one line of an nbgrader log that says why it failed: the last exception
     line of a traceback, else the last error it logged, else its last line."""
     for line in reversed(lines):
-        if _TRACEBACK_END.match(line.strip()):
+        if TRACEBACK_END.match(line.strip()):
             return line.strip()
     for line in reversed(lines):
-        if (m := _LOGGED_ERROR.search(line)) and not m.group(1).startswith("Traceback"):
+        if (m := NBGRADER_ERROR.search(line)) and m.group(1).strip() and \
+                not m.group(1).startswith("Traceback"):
             return m.group(1).strip()
     return next((ln.strip() for ln in reversed(lines) if ln.strip()), "no output")
 
@@ -154,7 +157,7 @@ def import_roster(course: str, path: str, *, env: Mapping[str, str] | None = Non
     columns ``id,first_name,last_name,email``; returns the number of students."""
     ids = read_roster(path)  # the ids are checked first, with a clear message
     with open(path, newline="", encoding=ROSTER_ENCODING) as fh:
-        rows = list(csv.reader(fh))
+        rows = [[cell.strip() for cell in row] for row in csv.reader(fh)]
     header = [h.strip().lower() for h in (rows[0] if rows else [])]
     missing = [c for c in ROSTER_COLUMNS if c not in header]
     if missing:

@@ -250,11 +250,13 @@ def grade(course: str, assignments: Sequence[str] | None, submissions: str | Non
                               f"in {course} (the course has: {', '.join(known) or 'none'})")
     folders = sorted((s, a) for s in os.listdir(submitted)
                      if os.path.isdir(os.path.join(submitted, s))
-                     for a in os.listdir(os.path.join(submitted, s)))
+                     for a in os.listdir(os.path.join(submitted, s))
+                     if not a.startswith(".") and os.path.isdir(os.path.join(submitted, s, a)))
     # grading everything: a folder that is no assignment of the course is said, not skipped
     strays = [] if assignments else [
         f"submitted/{s}/{a}: not an assignment of this course (there is no "
-        f"source/{a}/{a}.ipynb); not graded" for s, a in folders if a not in known]
+        f"source/{a}/{a}.ipynb); not graded" for s, a in folders
+        if a not in known and (not students or s in students)]
     lost = [f"--student {s}: no submission in {submitted}" for s in students or ()
             if not os.path.isdir(os.path.join(submitted, s))]
     assignments = list(assignments or sorted({a for _, a in folders if a in known}))
