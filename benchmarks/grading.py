@@ -234,7 +234,7 @@ def execute_on_processes(path: str, processes: str) -> int:
         plans = pickle.load(fh)
     with ProcessPoolExecutor(int(processes),
                              mp_context=multiprocessing.get_context("spawn")) as pool:
-        failed = [o for o in pool.map(execute_plan, plans, chunksize=1) if o.setup_error]
+        failed = any(o.setup_error for o in pool.map(execute_plan, plans, chunksize=1))
     return 1 if failed else 0
 
 
@@ -376,7 +376,7 @@ def main() -> int:
     parser.add_argument("--work", default=os.path.join(C.AUTOGRADER, ".scratch", "bench"))
     parser.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     parser.add_argument("--execute-plans", nargs=2, metavar=("PATH", "K"),
-                        help=argparse.SUPPRESS)  # one bare process's share
+                        help=argparse.SUPPRESS)  # the bare sandboxes' process pool
     args = parser.parse_args()
     if args.execute_plans:
         return execute_on_processes(*args.execute_plans)
