@@ -133,6 +133,21 @@ def test_a_sandbox_that_cannot_start_is_one_line(monkeypatch):
                                    "Operation not permitted")
 
 
+def test_a_worker_executing_plans_imports_no_nbgrader():
+    """What a Dask worker loads to run plans and judge them: the course and the
+    sandbox, not nbgrader or nbformat (a second or more of CPU in each worker)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from autograder.grader import plan; "
+            "plan._course('cnnlab.grading', ''); import autograder.tools.workers; "
+            "print(sorted(m for m in ('nbgrader', 'nbformat', 'jsonschema', 'sklearn') "
+            "if m in sys.modules))")
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, cwd=C.REPO).stdout.strip()
+    assert found == "[]"
+
+
 def test_nbgrader_failures_name_the_real_cause():
     lines = ["[AutogradeApp | INFO] Autograding x",
              "[AutogradeApp | ERROR] There was an error processing assignment: /c/s/a",

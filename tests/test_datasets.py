@@ -37,6 +37,35 @@ def test_load_digits_variants():
         load_digits(upsample=0)
 
 
+def test_digits_are_scikit_learns_whichever_way_they_are_read(monkeypatch):
+    """The CSV read directly (no scikit-learn import) and scikit-learn's own loader
+    (used when the file is not where it is expected) give the same digits."""
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits as sklearn_load_digits
+
+    from cnnlab import datasets
+
+    bunch = sklearn_load_digits()
+    datasets._raw_digits.cache_clear()
+    direct = datasets._raw_digits()
+    monkeypatch.setattr(datasets, "_DIGITS_FILE", ("no", "such", "file.csv.gz"))
+    datasets._raw_digits.cache_clear()
+    fallback = datasets._raw_digits()
+    datasets._raw_digits.cache_clear()
+    for images, labels in (direct, fallback):
+        np.testing.assert_array_equal(images, bunch.images / 16.0)
+        np.testing.assert_array_equal(labels, bunch.target)
+        assert not images.flags.writeable
+        assert not labels.flags.writeable
+    imported = subprocess.run(
+        [sys.executable, "-c", "import sys; from cnnlab.datasets import load_digits; "
+         "load_digits(); print('sklearn' in sys.modules)"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    assert imported == "False"
+
+
 def test_train_test_split_is_stratified_seeded_and_disjoint():
     _, y = load_digits()
     ids = np.arange(len(y))

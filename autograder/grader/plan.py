@@ -199,7 +199,7 @@ _COURSES: dict[tuple[str, str], Any] = {}
 
 
 def _course(module: str, plain_path: str):
-    from .preprocessor import Course
+    from .course_content import Course
 
     if (module, plain_path) not in _COURSES:
         _COURSES[(module, plain_path)] = Course(module, plain_path)

@@ -15,15 +15,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import importlib
-import importlib.util
 import os
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_markdown_cell, new_output
 from nbgrader import utils
@@ -31,9 +26,8 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Enum, Float, Integer, List, Unicode
 
-from cnnlab.grading.variants import read_secret
-
 from . import gradebook_guard, sandbox
+from .course_content import Course, case_seed
 from .plan import (
     GradingOutcome,
     GradingPlan,
@@ -85,60 +79,6 @@ def course_root_from(resources: dict) -> str:
     if url.startswith("sqlite:///"):
         return os.path.dirname(os.path.abspath(url[len("sqlite:///"):]))
     return os.getcwd()
-
-
-def case_seed(secret: str | bytes | None, assignment: str, student: str) -> int:
-    """Seed of a student's hidden cases: HMAC-SHA256(secret, "<assignment>:<student>:cases")."""
-    key = secret.encode() if isinstance(secret, str) else (secret or b"")
-    digest = hmac.new(key, f"{assignment}:{student}:cases".encode(), hashlib.sha256).digest()
-    return int.from_bytes(digest, "big")
-
-
-class Course:
-    """The course-content side, as DESIGN.md describes it (``cnnlab.grading`` by default)."""
-
-    def __init__(self, module: str = "cnnlab.grading", plain_path: str = "",
-                 course_root: str | None = None) -> None:
-        self.module = importlib.import_module(module)
-        adder = getattr(self.module, "add_course_source", None)
-        if course_root and adder is not None:  # assignments the course added (authoring.md)
-            adder(os.path.join(course_root, "source"))
-        if hasattr(self.module, "variant_for"):
-            self.variants = self.module
-        else:
-            self.variants = importlib.import_module(module + ".variants")
-        self.plain_path = plain_path or getattr(self.module, "PLAIN_PATH", "") or ""
-        if not self.plain_path:
-            spec = importlib.util.find_spec(module + ".plain")
-            if spec is None or not spec.origin:
-                raise ImportError(f"{module}.plain not found: no plain-data module")
-            self.plain_path = spec.origin
-        self.plain = sandbox.load_plain(self.plain_path)
-
-    def secret(self, course_root: str | None) -> str | None:
-        """The course secret, read by the course's ``read_secret`` if it has one, else
-        by :func:`cnnlab.grading.variants.read_secret` (``$CNNLAB_COURSE_SECRET``,
-        ``$CNNLAB_COURSE_SECRET_FILE``, ``<course root>/course_secret``; stripped)."""
-        default = os.path.join(course_root, "course_secret") if course_root else None
-        return getattr(self.variants, "read_secret", read_secret)(default)
-
-    def question(self, assignment: str, gid: str):
-        """The question a test cell grades: by grade_id, or ``<assignment>.<grade_id>``."""
-        for key in (gid, f"{assignment}.{gid}"):
-            try:
-                return self.module.question(key)
-            except (KeyError, LookupError, ValueError):
-                continue
-        return None
-
-    def variant(self, assignment: str, student: str | None, secret) -> dict:
-        return dict(self.variants.variant_for(assignment, student, secret))
-
-    def rng(self, secret, assignment: str, student: str) -> np.random.Generator:
-        seed = getattr(self.variants, "hidden_case_seed", None)
-        value = seed(assignment, student, secret) if seed else case_seed(secret, assignment,
-                                                                          student)
-        return np.random.default_rng(value)
 
 
 def _stream(name: str, text: str) -> NotebookNode:

@@ -4,13 +4,14 @@
 own (nbgrader's gradebook reads, nbconvert's HTML template and bleach: about 0.09 s
 of CPU a notebook), so a class's feedback splits into independent jobs: each assignment's
 students in contiguous chunks, one ``generate_feedback`` per chunk, limited to it by
-``--CourseDirectory.student_id_exclude``. The jobs run on up to ``processes`` fresh
-interpreters of this machine (``spawn``), each running nbgrader in its own process
-(:mod:`autograder.tools.nbgrader_app`); with one process, or too few notebooks to pay
-for the start-up of another interpreter (2 to 3 s of imports, the feedback of some 30
-notebooks), they run here, one after another.
+``--CourseDirectory.student_id_exclude``. Each assignment's first chunk runs here, the
+others on up to ``processes - 1`` fresh interpreters of this machine (``spawn``), each
+running nbgrader in its own process (:mod:`autograder.tools.nbgrader_app`); with one
+process, or too few notebooks to pay for the start-up of another interpreter (2 to 3 s
+of imports, the feedback of some 30 notebooks), every chunk runs here, one after
+another.
 
-The feedback processes never write the gradebook (its single writer stays the
+The other feedback processes never write the gradebook (its single writer stays the
 coordinator, and feedback starts after the gradebook pass) and never get the course
 secret: feedback does not use it, and their environment is nbgrader's without the
 secret's variables. Each file is written by exactly one job, so the feedback is the
@@ -94,26 +95,33 @@ def _forget_secret() -> None:
 def generate_feedback(course: str, graded: Mapping[str, Sequence[str]], *,
                       env: Mapping[str, str], processes: int = 1) -> None:
     """``nbgrader generate_feedback --force`` for the students ``graded[assignment]`` of
-    each assignment, on up to ``processes`` local processes; a failure is a
+    each assignment, on up to ``processes`` local processes (this one included: it has
+    nbgrader imported already); a failure is a
     :class:`~autograder.tools.course.ToolError` naming its cause."""
     from autograder.tools import nbgrader_app
 
     graded = {a: sorted(s) for a, s in graded.items() if s}
     n = processes_for(sum(len(s) for s in graded.values()), processes)
-    jobs = [["generate_feedback", a, "--force", *only(course, a, chunk)]
-            for a, students in sorted(graded.items()) for chunk in split(students, n)]
+    jobs = [(i, ["generate_feedback", a, "--force", *only(course, a, chunk)])
+            for a, students in sorted(graded.items())
+            for i, chunk in enumerate(split(students, n))]
+    here = [args for i, args in jobs if i == 0]  # each assignment's first chunk
     if n == 1:
-        for args in jobs:
+        for args in here:
             _check(course, args, nbgrader_app.run(course, args, env=env))
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     quiet_env = without_secret(env)
-    with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
+    with ProcessPoolExecutor(max_workers=n - 1,
+                             mp_context=multiprocessing.get_context("spawn"),
                              initializer=_forget_secret) as pool:
-        done = [(args, pool.submit(_job, course, args, quiet_env)) for args in jobs]
-        for args, future in done:
+        elsewhere = [(args, pool.submit(_job, course, args, quiet_env))
+                     for i, args in jobs if i != 0]
+        for args in here:  # while the other interpreters start
+            _check(course, args, nbgrader_app.run(course, args, env=env))
+        for args, future in elsewhere:
             _check(course, args, future.result())
 
 
