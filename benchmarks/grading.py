@@ -69,6 +69,7 @@ class Run:
     phases: dict
     outcomes: list = dataclasses.field(default_factory=list)
     exit_code: int = 0
+    coordinator_cpu: float | None = None  # the grade command's own process
 
 
 def build_class(course: str, students: int) -> dict[str, int]:
@@ -113,6 +114,12 @@ def _phases(stdout: str) -> dict:
     return {k: float(v) for k, v in re.findall(r"(\w[\w.]*) ([\d.]+)", match.group(1))}
 
 
+def _coordinator_cpu(stdout: str) -> float | None:
+    """The grade command's own CPU seconds, as its report states them."""
+    match = re.search(r"CPU of this process: ([\d.]+) s", stdout)
+    return float(match.group(1)) if match else None
+
+
 def _outcomes(course: str) -> list[dict]:
     out = []
     for dirpath, _, files in os.walk(os.path.join(course, RESULTS)):
@@ -136,7 +143,8 @@ def grade(template: str, work: str, name: str, extra: list[str], env: dict,
         [sys.executable, "-m", "autograder.tools", "grade", "--course", course, *extra],
         cwd=course, env=env)
     print(f"{name}: {wall:.1f} s wall, {cpu:.1f} s CPU, exit {code}", flush=True)
-    return Run(name, wall, cpu, n, _phases(stdout), _outcomes(course), code)
+    return Run(name, wall, cpu, n, _phases(stdout), _outcomes(course), code,
+               _coordinator_cpu(stdout))
 
 
 def with_dask_workers(template: str, work: str, env: dict, n: int) -> Run:
@@ -243,6 +251,22 @@ def _median(values) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def _extra_cpu(rounds: list[tuple[Run, Run]]) -> str:
+    """What the all-cores runs spent on top of the 1-worker runs (medians of the
+    rounds), split into the coordinator's process and all the others."""
+    pairs = [(a, b) for a, b in rounds
+             if a.coordinator_cpu is not None and b.coordinator_cpu is not None]
+    if not pairs:
+        return ""
+    total = _median(b.cpu - a.cpu for a, b in pairs)
+    own = _median(b.coordinator_cpu - a.coordinator_cpu for a, b in pairs)
+    others = _median((b.cpu - b.coordinator_cpu) - (a.cpu - a.coordinator_cpu)
+                     for a, b in pairs)
+    return (f" the all-cores run used {total:+.1f} s of CPU more than the 1-worker run: "
+            f"{own:+.1f} s in the coordinator's process, {others:+.1f} s in the others "
+            "(workers, sandboxes, feedback helpers)")
+
+
 def report(rounds: list[tuple[Run, Run]], runs: dict[str, Run], rerun: Run,
            bare: tuple[list[tuple[float, float]], int], cores: int, load: tuple,
            class_size: int, students: int, minutes: float) -> list[str]:
@@ -262,14 +286,16 @@ def report(rounds: list[tuple[Run, Run]], runs: dict[str, Run], rerun: Run,
               "notebook). Every run is `python -m autograder.tools grade` on a fresh copy, "
               "feedback and exports included; CPU is the whole process tree's.", ""]
     lines += ["| run | wall (s) | wall / submission (s) | CPU (s) | CPU / submission (s) "
-              "| cores busy | exit |", "|---|---:|---:|---:|---:|---:|---:|"]
+              "| of which the coordinator (s) | cores busy | exit |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     named = [dataclasses.replace(run, name=f"{run.name} (round {i + 1})")
              for i, pair in enumerate(rounds) for run in pair]
     for run in (*named, dask, ref):
+        own = "" if run.coordinator_cpu is None else f"{run.coordinator_cpu:.1f}"
         lines.append(f"| {run.name} | {run.wall:.1f} | {run.wall / run.submissions:.2f} | "
-                     f"{run.cpu:.1f} | {run.cpu / run.submissions:.2f} | "
+                     f"{run.cpu:.1f} | {run.cpu / run.submissions:.2f} | {own} | "
                      f"{run.cpu / run.wall:.2f} | {run.exit_code} |")
-    lines.append(f"| re-run, nothing new | {rerun.wall:.1f} | | {rerun.cpu:.1f} | | | "
+    lines.append(f"| re-run, nothing new | {rerun.wall:.1f} | | {rerun.cpu:.1f} | | | | "
                  f"{rerun.exit_code} |")
     lines.append("")
     lines += ["Per assignment (1 worker; each sandboxed run's own figures, medians):", "",
@@ -325,7 +351,7 @@ def report(rounds: list[tuple[Run, Run]], runs: dict[str, Run], rerun: Run,
               f"cores, nothing waiting) is {ceiling:.2f}x; the coordinator's own work "
               "(planning, nbgrader's gradebook pass, feedback) runs beside the one "
               f"worker, so the 1-worker run kept {one.cpu / one.wall:.2f} cores busy on "
-              "average;",
+              f"average;{_extra_cpu(rounds)}",
               f"- the sandboxed work alone on this machine ({bare_plans} plans, run by one "
               f"bare process, then shared by {cores} at once; no coordinator, Dask or "
               f"nbgrader): {statistics.median(bare_ratios):.2f}x (rounds: "

@@ -276,6 +276,44 @@ def test_a_killed_run_resumes_without_redoing_finished_work(serial, tmp_path):
     assert autograded(course) == autograded(serial[0])
 
 
+def test_ctrl_c_stops_a_run_with_one_message_and_the_next_run_goes_on(serial, tmp_path):
+    """SIGINT to the run's whole process group, as Ctrl-C in a terminal sends it, while
+    two embedded workers run sandboxes: the coordinator says it was interrupted (exit
+    130), no worker prints a traceback, no process of the run is left, and the next run
+    takes the finished results from the store."""
+    course = str(tmp_path / "course")
+    make_class(course)
+    run = subprocess.Popen([sys.executable, "-m", "autograder.tools", "grade", "--course",
+                            course, "--workers", "2"], env=env_for_workers(), cwd=course,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    try:
+        _wait_for(lambda: _stored(course) >= 2 or run.poll() is not None, 300,
+                  "two results")
+        assert run.poll() is None, "the run ended before Ctrl-C"
+        os.killpg(run.pid, signal.SIGINT)
+        _, err = run.communicate(timeout=120)
+    finally:
+        _stop(run)
+    assert run.returncode == 130, err[-3000:]
+    assert "interrupted: finished results are kept" in err
+    assert "Traceback" not in err, err[-3000:]
+    assert "KeyboardInterrupt" not in err, err[-3000:]
+
+    def left() -> str:  # the run's processes still there (pgrep lists the group's)
+        return subprocess.run(["pgrep", "-a", "-g", str(run.pid)], capture_output=True,
+                              text=True).stdout.strip()
+
+    try:
+        _wait_for(lambda: not left(), 10, "the run's processes to end")
+    except AssertionError:
+        raise AssertionError(f"processes of the run outlived it: {left()}") from None
+    kept = _stored(course)
+    proc = grade_cli(course, "--workers", "1")
+    assert f"{kept} already computed" in log_of(proc.stdout)
+    assert C.scores(course, [ASSIGNMENT]) == C.scores(serial[0], [ASSIGNMENT])
+
+
 def test_a_run_killed_while_nbgrader_writes_the_gradebook_resumes(serial, tmp_path):
     """SIGKILL of the whole run (coordinator and its processes) after nbgrader has
     written two submissions of the gradebook pass and before it wrote the others: held
@@ -354,19 +392,49 @@ def _copy_course(course: str, dest: str) -> str:
     return dest
 
 
-def test_feedback_on_two_processes_is_the_serial_feedback(serial, tmp_path, monkeypatch):
+@pytest.mark.parametrize("how", ["on the helper only", "shared", "helper started before"])
+def test_feedback_shared_with_a_helper_is_the_serial_feedback(serial, tmp_path, monkeypatch,
+                                                              how):
     from autograder.tools import feedback as F
 
     course, students, _ = serial
     copy = _copy_course(course, str(tmp_path / "course"))
     shutil.rmtree(os.path.join(copy, "feedback"))
-    monkeypatch.setattr(F, "MIN_NOTEBOOKS_PER_PROCESS", 1)
-    assert F.processes_for(len(students), 2) == 2
-    assert [len(c) for c in F.split(students, 2)] == [len(students) - len(students) // 2,
-                                                     len(students) // 2]
-    F.generate_feedback(copy, {ASSIGNMENT: students}, env=env_for_workers(), processes=2)
+    monkeypatch.setattr(F, "NOTEBOOKS_PER_JOB", 1)
+    assert len(F.jobs_for(copy, {ASSIGNMENT: students}, 1)) == len(students) > 1
+    env = env_for_workers()
+    helpers = F.Helpers(copy, env, 1)
+    if how == "helper started before":  # as the pipeline does, when the workers are done
+        helpers.start(len(students))
+        _wait_for(lambda: helpers.processes[0].is_alive(), 60, "the helper")
+    try:
+        # take_part=False: every job on the helper; True: whoever is free first
+        F.generate_feedback(copy, {ASSIGNMENT: students}, env=env, processes=2,
+                            take_part=how != "on the helper only",
+                            helpers=helpers if how == "helper started before" else None)
+    finally:
+        helpers.close()
     assert feedback(copy) == {k: v.replace(course, copy) for k, v in feedback(course).items()}
     assert sorted(feedback(copy)) == sorted(feedback(course))
+
+
+def test_feedback_jobs_are_chunks_of_at_most_the_job_size():
+    from autograder.tools import feedback as F
+
+    names = [f"s{i:02d}" for i in range(23)]
+    assert [len(c) for c in F.chunks(names, 10)] == [8, 8, 7]
+    assert [s for c in F.chunks(list(reversed(names)), 10) for s in c] == names
+    assert F.chunks(names[:4], 10) == [names[:4]]
+
+
+def test_a_failing_feedback_job_on_a_helper_names_its_cause(tmp_path):
+    from autograder.tools import feedback as F
+
+    course = str(tmp_path / "nothing")  # no nbgrader_config.py, no gradebook
+    os.makedirs(course)
+    with pytest.raises(C.ToolError, match="generate_feedback"):
+        F.generate_feedback(course, {"ps_missing": ["a", "b"]}, env=env_for_workers(),
+                            processes=2, take_part=False)
 
 
 def test_a_feedback_process_gets_no_secret():

@@ -30,7 +30,7 @@ import queue
 import re
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from autograder.tools import course as C
@@ -166,8 +166,14 @@ def _autograde(course: str, assignment: str, *, env: Mapping[str, str], store: s
 def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, str],
                 workers: int | None = None, scheduler: str | None = None,
                 force: bool = False, students: Sequence[str] | None = None,
-                quiet: bool = False) -> BatchResult:
-    """Grade what is new or changed in ``course`` (see the module docstring)."""
+                quiet: bool = False,
+                on_sandboxes_done: Callable[[int], None] | None = None) -> BatchResult:
+    """Grade what is new or changed in ``course`` (see the module docstring).
+
+    ``on_sandboxes_done(n)`` is called once the workers have returned every outcome,
+    with the number ``n`` of submissions this run grades: from then on only the
+    coordinator works (what is left of the gradebook passes), so the pipeline starts
+    its feedback helpers there."""
     from autograder.grader import gradebook_guard, intake
     from autograder.grader.plan import ResultStore
     from autograder.tools import gradebook_engines
@@ -339,6 +345,8 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
                 # from the first plan sent to the last outcome (it overlaps planning)
                 timing["execute"] = last_arrival[0] - first_sent
                 sandboxes.close()
+                if on_sandboxes_done is not None:
+                    on_sandboxes_done(sum(len(rs) for rs in by_assignment.values()))
             for a in order:
                 if a not in passed:
                     gradebook_pass(a)

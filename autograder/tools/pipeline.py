@@ -5,9 +5,9 @@ Both go through the same steps with nbgrader's own commands: generate_assignment
 (sandboxed: see ``autograder/grader``), the gradebook check, generate_feedback (test
 sources hidden) and the CSV export, then print the student x assignment table.
 autograde and export run in this process (one import of nbgrader and the course for
-the whole run: :mod:`autograder.tools.nbgrader_app`); generate_feedback too, or, for a
-larger class, on several local processes (:mod:`autograder.tools.feedback`, as many
-as ``workers``).
+the whole run: :mod:`autograder.tools.nbgrader_app`); generate_feedback too, shared with
+up to ``workers - 1`` helper processes of this machine (:mod:`autograder.tools.feedback`),
+started as soon as the workers have returned every outcome.
 """
 
 from __future__ import annotations
@@ -76,26 +76,36 @@ def run_pipeline(course: str, assignments: Sequence[str], *, env: dict[str, str]
         for a in batches:
             C.run_nbgrader(course, "generate_assignment", a, "--force", env=env)
         timing["generate_assignment"] = time.monotonic() - t
-    t = time.monotonic()
-    batch = grade_class(course, assignments, env=env, workers=workers, scheduler=scheduler,
-                        force=force, students=students, quiet=quiet)
-    timing["autograde"] = time.monotonic() - t
-    timing.update({f"autograde.{k}": v for k, v in batch.seconds.items()})
-    problems = gradebook_guard.verify(C.db_url(course),
-                                      gradebook_guard.default_ledger_dir(course), assignments)
-    if feedback and batch.feedback_due:
-        from autograder.tools.feedback import generate_feedback
-        from autograder.tools.state import GradingState
+    from autograder.tools.feedback import NOTEBOOKS_PER_JOB, Helpers, generate_feedback
 
+    # feedback helpers, started when the workers are done: their imports then use a
+    # core the last gradebook pass leaves free
+    helpers = Helpers(course, env, _local_processes(workers) - 1 if feedback else 0)
+    try:
         t = time.monotonic()
-        due: dict[str, list[str]] = {}
-        for ref in batch.feedback_due:
-            due.setdefault(ref.assignment, []).append(ref.student)
-        generate_feedback(course, due, env=env, processes=_local_processes(workers))
-        state = GradingState(course)
-        state.feedback_written(str(ref) for ref in batch.feedback_due)
-        state.save()
-        timing["generate_feedback"] = time.monotonic() - t
+        batch = grade_class(course, assignments, env=env, workers=workers,
+                            scheduler=scheduler, force=force, students=students,
+                            quiet=quiet, on_sandboxes_done=lambda n: helpers.start(
+                                -(-n // NOTEBOOKS_PER_JOB)))
+        timing["autograde"] = time.monotonic() - t
+        timing.update({f"autograde.{k}": v for k, v in batch.seconds.items()})
+        problems = gradebook_guard.verify(C.db_url(course),
+                                          gradebook_guard.default_ledger_dir(course),
+                                          assignments)
+        if feedback and batch.feedback_due:
+            from autograder.tools.state import GradingState
+
+            t = time.monotonic()
+            due: dict[str, list[str]] = {}
+            for ref in batch.feedback_due:
+                due.setdefault(ref.assignment, []).append(ref.student)
+            generate_feedback(course, due, env=env, helpers=helpers)
+            state = GradingState(course)
+            state.feedback_written(str(ref) for ref in batch.feedback_due)
+            state.save()
+            timing["generate_feedback"] = time.monotonic() - t
+    finally:
+        helpers.close()
     fb = C.feedback_files(course) if feedback else []
     csv_path = None
     if export:
@@ -171,6 +181,9 @@ def report(result: PipelineResult, *, quiet: bool = False) -> None:
         phases = {**result.batch.seconds,
                   "feedback": result.seconds.get("generate_feedback", 0.0)}
         _say(quiet, "Seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in phases.items()))
+        _say(quiet, f"CPU of this process: {time.process_time():.1f} s (planning, nbgrader, "
+                    "feedback; the workers', sandboxes' and feedback helpers' are their "
+                    "own)")
         _say(quiet, f"Log (with nbgrader's): {result.batch.log_path}")
     for f in result.failures:
         _say(quiet, "FAILED: " + f)

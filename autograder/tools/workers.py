@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import queue
+import signal
 import threading
 from collections.abc import Callable, Iterator
 
@@ -63,9 +64,19 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
                            # one, so a second cluster on the machine (another course,
                            # a test) never clashes with the default 8787.
                            processes=True, dashboard_address="127.0.0.1:0",
-                           silence_logs=logging.ERROR)
+                           silence_logs=logging.ERROR,
+                           preload=[__name__])  # dask_setup below, in each worker
     with cluster, Client(cluster) as client:
         yield client
+
+
+def dask_setup(worker) -> None:
+    """Dask's preload hook, run in each worker process of the embedded cluster as it
+    starts: Ctrl-C in the instructor's terminal reaches every process of the run, and
+    only the coordinator acts on it (it closes the cluster, which stops its workers).
+    Without this each worker printed a ``KeyboardInterrupt`` traceback. The sandboxes
+    are not concerned: each runs in a session of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _brief(exc: BaseException) -> str:
