@@ -427,6 +427,45 @@ def test_feedback_jobs_are_chunks_of_at_most_the_job_size():
     assert F.chunks(names[:4], 10) == [names[:4]]
 
 
+HELPERS_OF_A_KILLED_PROCESS = """
+import os, sys, time
+from autograder.tools import course as C, feedback as F
+if __name__ == "__main__":
+    helpers = F.Helpers(sys.argv[1], C.nbgrader_env(), 1)
+    helpers.start()
+    print(helpers.processes[0].pid, flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_feedback_helpers_die_with_a_coordinator_killed_outright(tmp_path):
+    script = tmp_path / "coordinator.py"
+    script.write_text(HELPERS_OF_A_KILLED_PROCESS)
+    coordinator = subprocess.Popen([sys.executable, str(script), str(tmp_path)],
+                                   env={**env_for_workers(), "PYTHONPATH": REPO},
+                                   stdout=subprocess.PIPE, text=True)
+    try:
+        helper = int(coordinator.stdout.readline())
+        time.sleep(1.0)  # the helper is past its start
+        os.kill(coordinator.pid, signal.SIGKILL)
+        coordinator.wait(timeout=30)
+        _wait_for(lambda: not _alive(helper), 30, "the helper to die with its coordinator")
+    finally:
+        coordinator.kill()
+        coordinator.stdout.close()
+        coordinator.wait()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not: its parent is gone, init reaps it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def test_a_failing_feedback_job_on_a_helper_names_its_cause(tmp_path):
     from autograder.tools import feedback as F
 

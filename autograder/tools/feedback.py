@@ -19,8 +19,9 @@ the last gradebook pass leaves idle.
 The helpers never write the gradebook (its single writer stays the coordinator, and
 feedback starts after the gradebook pass), never get the course secret (feedback does
 not use it; their environment is nbgrader's without the secret's variables) and
-ignore Ctrl-C (this process stops them). Each file is written by exactly one job, so
-the feedback is the same, byte for byte, whoever runs which job.
+ignore Ctrl-C (this process stops them); on Linux they die with it. Each file is
+written by exactly one job, so the feedback is the same, byte for byte, whoever runs
+which job.
 """
 
 from __future__ import annotations
@@ -90,10 +91,25 @@ def jobs_for(course: str, graded: Mapping[str, Sequence[str]],
             for chunk in chunks(students, size)]
 
 
-def _helper(course: str, env: Mapping[str, str], todo, done) -> None:
-    """A helper process: jobs ``(index, args)`` from ``todo`` until ``None``; each
-    one's :class:`~autograder.tools.nbgrader_app.NbgraderRun` (or the text of the
-    exception it raised) onto ``done``."""
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when ``parent`` dies (Linux), so that a
+    coordinator killed outright (``kill -9``, the OOM killer) leaves no helper waiting
+    on its queue for ever; end now if it is gone already."""
+    try:
+        from autograder.grader.nsinit import PR_SET_PDEATHSIG, prctl
+
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (AttributeError, OSError):  # not Linux: the coordinator's close() only
+        return
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _helper(course: str, env: Mapping[str, str], todo, done, parent: int) -> None:
+    """A helper process of ``parent``: jobs ``(index, args)`` from ``todo`` until
+    ``None``; each one's :class:`~autograder.tools.nbgrader_app.NbgraderRun` (or the
+    text of the exception it raised) onto ``done``."""
+    _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator stops helpers
     for name in SECRET_VARIABLES:
         os.environ.pop(name, None)
@@ -129,7 +145,8 @@ class Helpers:
         self.todo, self.done = spawn.Queue(), spawn.Queue()
         wanted = self.count if jobs is None else min(self.count, jobs - 1)
         self.processes = [
-            spawn.Process(target=_helper, args=(self.course, self.env, self.todo, self.done),
+            spawn.Process(target=_helper, args=(self.course, self.env, self.todo, self.done,
+                                                os.getpid()),
                           name=f"cnnlab feedback helper {i + 1}", daemon=True)
             for i in range(wanted)]
         for process in self.processes:
