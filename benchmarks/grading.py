@@ -331,11 +331,10 @@ def report(rounds: list[tuple[Run, Run]], runs: dict[str, Run], rerun: Run,
               f"median {_median(o['seconds'] for o in one.outcomes):.2f} s wall, "
               f"{_median(sandbox_cpu):.2f} s CPU;",
               f"- planning in the coordinator: {ph.get('plan', 0) / one.submissions:.3f} s;",
-              f"- nbgrader writing the gradebook (one `autograde` per assignment in the "
-              f"coordinator's process, results "
-              f"taken from the store, while the workers run the later assignments' "
-              f"sandboxes): {ph.get('gradebook', 0) / one.submissions:.2f} s "
-              "wall;",
+              f"- nbgrader writing the gradebook (one `autograde` per group of students in "
+              f"the coordinator's process, results taken from the store, while the "
+              f"workers run the later groups' sandboxes): "
+              f"{ph.get('gradebook', 0) / one.submissions:.2f} s wall;",
               f"- feedback and exports: {ph.get('feedback', 0) / one.submissions:.2f} s "
               f"(all cores: {many.phases.get('feedback', 0) / many.submissions:.2f} s);",
               f"- everything outside the sandboxes (worker processes, nbgrader, planning, "

@@ -216,6 +216,29 @@ def _wait_for(predicate, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
+def test_gradebook_passes_of_a_few_students_each_give_the_serial_result(serial, tmp_path,
+                                                                       monkeypatch):
+    """Groups of 4 students, each written by its own ``nbgrader autograde`` as soon as
+    its sandboxes are done (here, in-process, on two embedded workers)."""
+    from autograder.tools import batch, pipeline
+
+    course, students, _ = serial
+    copy = _copy_course(course, str(tmp_path / "course"))
+    monkeypatch.setattr(batch, "STUDENTS_PER_PASS", 4)
+    monkeypatch.syspath_prepend(FIXTURE)
+    monkeypatch.delenv("CNNLAB_COURSE_SECRET", raising=False)
+    monkeypatch.delenv("CNNLAB_COURSE_SECRET_FILE", raising=False)
+    result = pipeline.grade(copy, None, None, quiet=True, workers=2, force=True)
+    assert result.ok, result.failures
+    with open(result.batch.log_path) as fh:
+        log = fh.read()
+    groups = -(-len(students) // 4)
+    assert log.count(f"$ nbgrader autograde {ASSIGNMENT} --force") == groups > 1
+    assert C.scores(copy, [ASSIGNMENT]) == C.scores(course, [ASSIGNMENT])
+    assert autograded(copy) == autograded(course)
+    assert feedback(copy) == {k: v.replace(course, copy) for k, v in feedback(course).items()}
+
+
 def test_a_dask_cluster_with_a_worker_killed_mid_batch(serial, tmp_path):
     """A real ``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1."""
     dask = os.path.join(os.path.dirname(sys.executable), "dask")
