@@ -441,6 +441,52 @@ def test_feedback_shared_with_a_helper_is_the_serial_feedback(serial, tmp_path, 
     assert sorted(feedback(copy)) == sorted(feedback(course))
 
 
+def test_feedback_ends_when_a_helper_took_every_job_but_the_coordinators_first(
+        serial, tmp_path, monkeypatch):
+    """The coordinator is slow on its first job; a ready helper takes all the others
+    and its stop meanwhile. The coordinator then finds a stop of its own, not an empty
+    queue to wait on for ever."""
+    import threading
+
+    from autograder.tools import feedback as F
+    from autograder.tools import nbgrader_app
+
+    course, students, _ = serial
+    copy = _copy_course(course, str(tmp_path / "course"))
+    shutil.rmtree(os.path.join(copy, "feedback"))
+    monkeypatch.setattr(F, "NOTEBOOKS_PER_JOB", 1)
+    run, calls = nbgrader_app.run, []
+
+    def slow_first(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            time.sleep(8)  # the helper, ready, takes every other job meanwhile
+        return run(*args, **kwargs)
+
+    monkeypatch.setattr(nbgrader_app, "run", slow_first)
+    env = env_for_workers()
+    helpers = F.Helpers(copy, env, 1)
+    helpers.start(len(students))
+    _wait_for(lambda: helpers.processes[0].is_alive(), 60, "the helper")
+    time.sleep(5)  # its imports done
+    errors: list[BaseException] = []
+
+    def feedback_now() -> None:
+        try:
+            F.generate_feedback(copy, {ASSIGNMENT: students}, env=env, helpers=helpers)
+        except BaseException as exc:  # asserted below
+            errors.append(exc)
+
+    worker = threading.Thread(target=feedback_now, daemon=True)
+    worker.start()
+    worker.join(timeout=180)
+    helpers.close()
+    assert not worker.is_alive(), "generate_feedback waited for ever"
+    assert not errors, errors
+    assert len(calls) < len(students)  # the helper did some of the jobs
+    assert feedback(copy) == {k: v.replace(course, copy) for k, v in feedback(course).items()}
+
+
 def test_feedback_jobs_are_chunks_of_at_most_the_job_size():
     from autograder.tools import feedback as F
 

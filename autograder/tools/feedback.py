@@ -197,15 +197,13 @@ def generate_feedback(course: str, graded: Mapping[str, Sequence[str]], *,
             return
         for index, args in enumerate(jobs):
             helpers.todo.put((index, args))
-        for _ in helpers.processes:
-            helpers.todo.put(None)  # one stop for each helper, after every job
+        for _ in range(len(helpers.processes) + take_part):
+            helpers.todo.put(None)  # after every job, one stop for each taker of jobs
         left = len(jobs)
         while take_part and (job := helpers.todo.get()) is not None:
             index, args = job
             _check(course, args, nbgrader_app.run(course, args, env=env))
             left -= 1
-        if take_part:
-            helpers.todo.put(None)  # the stop it took is a helper's
         ended_before = False  # every helper had ended at the previous empty look
         while left:
             try:
