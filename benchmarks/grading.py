@@ -267,6 +267,22 @@ def _extra_cpu(rounds: list[tuple[Run, Run]]) -> str:
             "(workers, sandboxes, feedback helpers)")
 
 
+def _what_the_target_needs(one: Run, many: Run, cores: int) -> str:
+    """The CPU budget of an all-cores run at the target speed-up over ``one``, against
+    what ``many`` spent: its sandboxes' own CPU, its coordinator's, the rest."""
+    wall = one.wall / TARGET_SPEEDUP
+    sandboxes = sum(o.get("cpu_seconds") or 0.0 for o in many.outcomes)
+    own = many.coordinator_cpu or 0.0
+    return (f"{TARGET_SPEEDUP}x over this 1-worker run means the all-cores run done in "
+            f"{wall:.1f} s, so at most {cores * wall:.0f} s of CPU with all {cores} cores "
+            f"busy the whole time; it used {many.cpu:.0f} s: {sandboxes:.0f} s in the "
+            f"sandboxes themselves, {own:.0f} s in the coordinator (planning, the "
+            f"gradebook, feedback: {own / many.submissions:.2f} s a submission, one "
+            f"process that every extra core leaves as it is), "
+            f"{many.cpu - sandboxes - own:.0f} s in the rest (Dask's worker processes, "
+            "starting the sandboxes, feedback helpers)")
+
+
 def report(rounds: list[tuple[Run, Run]], runs: dict[str, Run], rerun: Run,
            bare: tuple[list[tuple[float, float]], int], cores: int, load: tuple,
            class_size: int, students: int, minutes: float) -> list[str]:
@@ -323,6 +339,7 @@ def report(rounds: list[tuple[Run, Run]], runs: dict[str, Run], rerun: Run,
     bare_walls, bare_plans = bare
     bare_ratios = [a / b for a, b in bare_walls]
     ph = one.phases
+    extra = _extra_cpu(rounds)
     lines += ["", "Where a submission's time goes (1 worker, per submission):", ""]
     lines += [f"- sandbox start-up (interpreter, imports, namespaces, until the first "
               f"cell): median {_median(o.get('startup_seconds') for o in one.outcomes):.2f}"
@@ -350,7 +367,8 @@ def report(rounds: list[tuple[Run, Run]], runs: dict[str, Run], rerun: Run,
               f"cores, nothing waiting) is {ceiling:.2f}x; the coordinator's own work "
               "(planning, nbgrader's gradebook pass, feedback) runs beside the one "
               f"worker, so the 1-worker run kept {one.cpu / one.wall:.2f} cores busy on "
-              f"average;{_extra_cpu(rounds)}",
+              f"average{(';' + extra) if extra else ''}. "
+              f"{_what_the_target_needs(one, many, cores)};",
               f"- the sandboxed work alone on this machine ({bare_plans} plans, run by one "
               f"bare process, then shared by {cores} at once; no coordinator, Dask or "
               f"nbgrader): {statistics.median(bare_ratios):.2f}x (rounds: "

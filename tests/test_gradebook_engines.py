@@ -76,3 +76,46 @@ def test_a_complete_gradebook_is_not_asked_for_each_table(tmp_path):
         version = gb.db.execute(__import__("sqlalchemy").text(
             "SELECT version_num FROM alembic_version")).scalar()
     assert version  # stamped like any new gradebook
+
+
+def test_within_one_command_a_gradebook_is_not_asked_again_what_it_has_shown(tmp_path):
+    from nbgrader.api import Gradebook
+
+    gradebook_engines.share()
+    path = tmp_path / "gradebook.db"
+    url = "sqlite:///" + str(path)
+    with gradebook_engines.remembering():
+        with Gradebook(url, course_id="cnn") as gb:  # new: tables, stamp, course row
+            gb.add_student("s1")
+        with Gradebook(url, course_id="cnn") as gb:  # complete now: seen once more
+            seen = _statements(gb.engine)
+        for _ in range(3):
+            with Gradebook(url, course_id="cnn") as gb:
+                assert gb.find_student("s1").id == "s1"
+        assert not [s for s in seen if "sqlite_master" in s], seen
+        assert not [s for s in seen if "FROM course" in s], seen
+        with Gradebook(url, course_id="other") as gb:  # another course: asked, and made
+            assert {c.id for c in gb.db.query(__import__("nbgrader.api").api.Course)} == {
+                "cnn", "other"}
+        seen.clear()
+    path.unlink()  # after the command: nothing is remembered, a new file is made whole
+    with Gradebook(url, course_id="cnn") as gb:
+        gb.add_student("s2")
+        assert [s.id for s in gb.students] == ["s2"]
+    assert [s for s in seen if "sqlite_master" in s]
+
+
+def test_remembering_blocks_start_empty_and_nest(tmp_path):
+    from nbgrader.api import Gradebook
+
+    gradebook_engines.share()
+    path = tmp_path / "gradebook.db"
+    url = "sqlite:///" + str(path)
+    with gradebook_engines.remembering():
+        with Gradebook(url) as gb:
+            gb.add_student("s1")
+        path.unlink()
+        # a block of its own: it asks, and makes the tables again
+        with gradebook_engines.remembering(), Gradebook(url) as gb:
+            gb.add_student("s2")
+            assert [s.id for s in gb.students] == ["s2"]

@@ -15,6 +15,14 @@ first, and ``create_all`` runs only when one is missing
 (:func:`_create_missing_tables`): a new or incomplete database gets its tables as
 before.
 
+Within one nbgrader command (:func:`remembering`, which :mod:`nbgrader_app` wraps
+around each), what a gradebook has already shown is not asked again: that the database
+has all its tables (nbgrader asks for the list of tables on every new ``Gradebook``,
+and :func:`_create_missing_tables` once more), and that the course's row exists
+(nbgrader's ``check_course``, a query and a commit on every new ``Gradebook``). Both
+are facts that only grow while one command runs; the next command asks again, so a
+gradebook deleted or replaced between commands is seen as it is.
+
 Nothing else changes: every ``Gradebook`` still gets its own session and transactions,
 and its ``close()`` still disposes of the engine's connections (SQLAlchemy then opens
 new ones on the next use, on the same file), so the database is read and written
@@ -23,12 +31,96 @@ exactly as before, by the same single process.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 _engines: dict[tuple, Any] = {}
 _lock = threading.Lock()
+
+
+class _Seen:
+    """What the gradebooks of one nbgrader command have shown: database URL -> its
+    table names (once it had all of nbgrader's), and (URL, course id) pairs whose
+    course row exists."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, list[str]] = {}
+        self.courses: set[tuple[str, str]] = set()
+
+
+_seen: _Seen | None = None  # inside a remembering() block only
+
+
+@contextlib.contextmanager
+def remembering() -> Iterator[None]:
+    """Within the block, a gradebook that has shown all its tables, or its course row,
+    is not asked for them again (see the module docstring). Blocks nest; each starts
+    with nothing remembered."""
+    global _seen
+    outer, _seen = _seen, _Seen()
+    try:
+        yield
+    finally:
+        _seen = outer
+
+
+class _KnownTables:
+    """What ``sqlalchemy.inspect(engine)`` answers nbgrader for a remembered database."""
+
+    def __init__(self, names: list[str]) -> None:
+        self._names = names
+
+    def get_table_names(self) -> list[str]:
+        return list(self._names)
+
+
+def _url_of(bind) -> str | None:
+    """The database URL of an engine or connection, password included (two databases
+    that differ only by their password are two databases)."""
+    url = getattr(bind, "url", None) or getattr(getattr(bind, "engine", None), "url", None)
+    return None if url is None else url.render_as_string(hide_password=False)
+
+
+def _inspect_remembering(subject):
+    """``sqlalchemy.inspect`` for ``nbgrader.api`` (which asks it only for the table
+    names): inside a :func:`remembering` block, a database once seen with all of
+    nbgrader's tables is not asked again."""
+    import nbgrader.api
+    import sqlalchemy
+
+    seen = _seen
+    url = _url_of(subject) if seen is not None else None
+    if url is None:
+        return sqlalchemy.inspect(subject)
+    if url not in seen.tables:
+        names = sqlalchemy.inspect(subject).get_table_names()
+        if set(nbgrader.api.Base.metadata.tables) <= set(names):
+            seen.tables[url] = names
+        return _KnownTables(names)
+    return _KnownTables(seen.tables[url])
+
+
+def _check_course_once(check_course):
+    """``Gradebook.check_course``, skipped inside a :func:`remembering` block once the
+    course's row was found or made (it returns ``None`` then: nbgrader's
+    ``Gradebook.__init__``, its only caller, ignores the result)."""
+
+    @functools.wraps(check_course)
+    def check_course_once(self, course_id: str = "default_course", **kwargs):
+        seen = _seen
+        key = (_url_of(self.engine), course_id)
+        if seen is not None and not kwargs and key in seen.courses:
+            return None
+        course = check_course(self, course_id, **kwargs)
+        if seen is not None:
+            seen.courses.add(key)
+        return course
+
+    check_course_once.original = check_course
+    return check_course_once
 
 
 def shared_engine(url, **options):
@@ -53,8 +145,14 @@ def _create_missing_tables(create_all):
         import sqlalchemy
 
         if bind is not None and not kwargs.get("tables"):
+            seen, url = _seen, _url_of(bind)
+            if seen is not None and url in seen.tables:
+                return
             wanted = set(create_all.__self__.tables)
-            if wanted <= set(sqlalchemy.inspect(bind).get_table_names()):
+            names = sqlalchemy.inspect(bind).get_table_names()
+            if wanted <= set(names):
+                if seen is not None and url is not None:
+                    seen.tables[url] = names
                 return
         create_all(bind, *args, **kwargs)
 
@@ -64,10 +162,15 @@ def _create_missing_tables(create_all):
 
 def share() -> None:
     """From now on, nbgrader's gradebooks in this process share their engines, and
-    a gradebook with all its tables is not asked for each one."""
+    a gradebook with all its tables is not asked for each one, and inside a
+    :func:`remembering` block not asked again what it has shown."""
     import nbgrader.api
 
     nbgrader.api.create_engine = shared_engine
+    nbgrader.api.inspect = _inspect_remembering
+    gradebook = nbgrader.api.Gradebook
+    if not hasattr(gradebook.check_course, "original"):
+        gradebook.check_course = _check_course_once(gradebook.check_course)
     metadata = nbgrader.api.Base.metadata
     if not hasattr(metadata.create_all, "original"):
         metadata.create_all = _create_missing_tables(metadata.create_all)

@@ -13,7 +13,8 @@ as lines, in order.
 
 There is still one writer of the gradebook: the commands run one after another in
 the coordinator, never at once. Their gradebooks share one SQLAlchemy engine per
-database (:mod:`autograder.tools.gradebook_engines`), so a query is compiled once.
+database (:mod:`autograder.tools.gradebook_engines`), so a query is compiled once,
+and within one command a gradebook is not asked again for its tables and its course.
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ def run(course: str, args: Sequence[str], *, env: Mapping[str, str],
     gradebook_engines.share()
     stream = _Lines(on_line)
     code = 0
-    with _as_the_command_line(course, env), contextlib.redirect_stderr(stream):
+    with (_as_the_command_line(course, env), contextlib.redirect_stderr(stream),
+          gradebook_engines.remembering()):
         app = NbGraderApp.instance()
         try:
             app.initialize(list(args))
