@@ -259,3 +259,42 @@ def test_force_runs_every_sandbox_again(tmp_path):
     with open(again.batch.log_path, encoding="utf-8") as fh:
         log = fh.read()
     assert "1 notebooks to run on workers (0 already computed)" in log
+
+
+def test_more_workers_than_the_machine_can_use_are_refused_before_anything_starts(
+        tmp_path):
+    from autograder.tools.workers import WORKERS_PER_CORE, default_workers
+
+    course = _course(tmp_path)
+    _submit(course, "alice")
+    too_many = WORKERS_PER_CORE * default_workers() + 1
+    with pytest.raises(C.ToolError, match=rf"--workers {too_many}: this machine gives "
+                                          rf"{default_workers()} cores.*--scheduler"):
+        pipeline.grade(course, None, None, quiet=True, workers=too_many)
+    with pytest.raises(C.ToolError, match="--workers must be 0 or more"):
+        pipeline.grade(course, None, None, quiet=True, workers=-1)
+    assert not os.path.exists(os.path.join(course, "autograded"))  # nothing ran
+
+
+def test_the_cluster_has_no_more_workers_than_notebooks_to_run(tmp_path):
+    course = _course(tmp_path)
+    _submit(course, "alice")
+    result = pipeline.grade(course, None, None, quiet=True, workers=2)
+    assert result.ok
+    with open(result.batch.log_path, encoding="utf-8") as fh:
+        log = fh.read()
+    assert "1 notebooks to run on workers" in log
+    assert "the Dask cluster had 1 workers" in log, log
+
+
+def test_the_instructor_docs_state_the_grading_limits_the_code_has():
+    from autograder.tools import batch, workers
+
+    root = os.path.dirname(HERE)
+    with open(os.path.join(root, "docs", "instructors.md"), encoding="utf-8") as fh:
+        docs = " ".join(fh.read().split())
+    with open(os.path.join(root, "README.md"), encoding="utf-8") as fh:
+        readme = " ".join(fh.read().split())
+    assert f"group of {batch.STUDENTS_PER_PASS} students" in docs
+    for text in (docs, readme):
+        assert f"most {workers.WORKERS_PER_CORE} a core" in text

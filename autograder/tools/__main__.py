@@ -137,8 +137,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = demo(args.workdir, assignments=args.assignment)
             return 0 if result.ok else 1
         if args.command == "grade":
-            if args.workers is not None and args.workers < 0:
-                raise C.ToolError("--workers must be 0 or more")
             result = grade(args.course, args.assignment, args.submissions,
                            workers=args.workers, scheduler=args.scheduler, force=args.force,
                            students=args.students, roster=args.roster)

@@ -184,7 +184,7 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
     from autograder.grader import gradebook_guard, intake
     from autograder.grader.plan import ResultStore
     from autograder.tools import gradebook_engines
-    from autograder.tools.workers import Sandboxes
+    from autograder.tools.workers import Sandboxes, local_workers
 
     gradebook_engines.share()  # planning, nbgrader and the checks: one engine
     course = os.path.abspath(course)
@@ -243,7 +243,8 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
 
         events: queue.Queue = queue.Queue()
         workers_side = None if workers == 0 else Sandboxes(
-            store, events, on_result=on_result, workers=workers, scheduler=scheduler)
+            store, events, on_result=on_result, scheduler=scheduler,
+            workers=local_workers(workers, sum(expected.values())))
         plans = []
         results: dict[SubmissionRef, list[str]] = {}  # the outcomes' keys, by submission
         unmatched: dict[tuple[str, str], int] = {}
@@ -360,6 +361,7 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
                     running[group_of[SubmissionRef(event.student, event.assignment)]] -= 1
                 # from the first plan sent to the last outcome (it overlaps planning)
                 timing["execute"] = last_arrival[0] - first_sent
+                log.write(f"the Dask cluster had {workers_side.cluster_workers} workers")
                 sandboxes.close()
                 if on_sandboxes_done is not None:
                     on_sandboxes_done(sum(len(rs) for rs in by_group.values()))

@@ -135,10 +135,11 @@ def _nbgrader(course: str, *args: str, env: dict[str, str]) -> None:
 
 def _local_processes(workers: int | None) -> int:
     """Processes of this machine the coordinator's own work may use: ``workers`` (all
-    cores by default, one with ``workers=0``)."""
+    cores by default, one with ``workers=0``), never more than the cores (that work
+    keeps a core busy: a process more only costs its start-up)."""
     from autograder.tools.workers import default_workers
 
-    return 1 if workers == 0 else (workers or default_workers())
+    return 1 if workers == 0 else min(workers or default_workers(), default_workers())
 
 
 def report(result: PipelineResult, *, quiet: bool = False) -> None:
@@ -245,6 +246,12 @@ def grade(course: str, assignments: Sequence[str] | None, submissions: str | Non
           roster: str | None = None) -> PipelineResult:
     """Autograde a real class in ``course`` (default: autograder/): what is new or
     changed since the last run (everything with ``force``)."""
+    from autograder.tools.workers import check_local_workers
+
+    try:
+        check_local_workers(workers)
+    except ValueError as exc:
+        raise C.ToolError(str(exc)) from None
     course = os.path.abspath(course)
     if not os.path.exists(os.path.join(course, "nbgrader_config.py")):
         raise C.ToolError(f"{course} has no nbgrader_config.py")

@@ -37,6 +37,43 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+#: Most worker processes of the embedded cluster per core. Each runs one sandbox at a
+#: time, and a sandbox keeps a core busy (its waits are short), so workers beyond the
+#: cores only add processes and memory (a Dask worker is some 150 MB, and each of its
+#: sandboxes may use up to ``SandboxedGrading.memory_limit``); a few per core are
+#: allowed for the odd submission that waits.
+WORKERS_PER_CORE = 4
+
+
+def check_local_workers(workers: int | None) -> None:
+    """Refuse a number of embedded workers this machine cannot use.
+
+    Raises
+    ------
+    ValueError
+        ``workers`` is negative, or more than :data:`WORKERS_PER_CORE` per core.
+    """
+    if workers is None:
+        return
+    if workers < 0:
+        raise ValueError("--workers must be 0 or more")
+    cores = default_workers()
+    if workers > WORKERS_PER_CORE * cores:
+        raise ValueError(
+            f"--workers {workers}: this machine gives {cores} cores, so at most "
+            f"{WORKERS_PER_CORE * cores} workers ({WORKERS_PER_CORE} a core; each runs one "
+            "sandbox at a time, more only add processes and memory); to grade on more "
+            "cores, start Dask workers on other machines and pass --scheduler "
+            "(docs/instructors.md)")
+
+
+def local_workers(workers: int | None, notebooks: int) -> int:
+    """Worker processes to start for ``notebooks`` notebooks: ``workers`` (default all
+    cores), never more than there are notebooks (a process with nothing to run costs
+    its start-up, seconds of CPU), at least one."""
+    return max(1, min(workers or default_workers(), notebooks))
+
+
 @contextlib.contextmanager
 def dask_client(workers: int | None = None, scheduler: str | None = None) -> Iterator:
     """A Dask client: of the cluster at ``scheduler`` (``tcp://host:port``), else of an
@@ -201,6 +238,7 @@ class Sandboxes:
         self.store, self.events, self.on_result = store, events, on_result
         self.workers, self.scheduler = workers, scheduler
         self.sent = 0
+        self.cluster_workers: int | None = None  # the cluster's, once it is up
         self._inbox: queue.Queue = queue.Queue()  # plans, finished futures, signals
         self._thread: threading.Thread | None = None
 
@@ -227,6 +265,7 @@ class Sandboxes:
     def _run(self) -> None:
         try:
             with dask_client(self.workers, self.scheduler) as client:
+                self.cluster_workers = len(client.scheduler_info().get("workers", {}))
                 self._serve(client)
         except BaseException as exc:  # handed to the coordinator's thread
             self.events.put(exc)
