@@ -7,3 +7,7 @@ personalize     write one release notebook per student with that student's numbe
 init-secret     create the course secret (``autograder/course_secret``, git-ignored)
 protections     print which sandbox protections this machine gives
 """
+
+from autograder.tools.start_up import skip_unused_format_checkers
+
+skip_unused_format_checkers()  # before anything imports nbformat (see start_up)
