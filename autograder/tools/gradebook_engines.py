@@ -84,6 +84,20 @@ def _url_of(bind) -> str | None:
     return None if url is None else url.render_as_string(hide_password=False)
 
 
+def _table_names(bind, wanted) -> list[str]:
+    """The database's table names: asked of it, or inside a :func:`remembering` block
+    what it answered once it had every table in ``wanted``."""
+    import sqlalchemy
+
+    seen, url = _seen, _url_of(bind)
+    if seen is not None and url in seen.tables:
+        return seen.tables[url]
+    names = sqlalchemy.inspect(bind).get_table_names()
+    if seen is not None and url is not None and set(wanted) <= set(names):
+        seen.tables[url] = names
+    return names
+
+
 def _inspect_remembering(subject):
     """``sqlalchemy.inspect`` for ``nbgrader.api`` (which asks it only for the table
     names): inside a :func:`remembering` block, a database once seen with all of
@@ -91,16 +105,9 @@ def _inspect_remembering(subject):
     import nbgrader.api
     import sqlalchemy
 
-    seen = _seen
-    url = _url_of(subject) if seen is not None else None
-    if url is None:
+    if _seen is None or _url_of(subject) is None:
         return sqlalchemy.inspect(subject)
-    if url not in seen.tables:
-        names = sqlalchemy.inspect(subject).get_table_names()
-        if set(nbgrader.api.Base.metadata.tables) <= set(names):
-            seen.tables[url] = names
-        return _KnownTables(names)
-    return _KnownTables(seen.tables[url])
+    return _KnownTables(_table_names(subject, nbgrader.api.Base.metadata.tables))
 
 
 def _check_course_once(check_course):
@@ -142,17 +149,9 @@ def _create_missing_tables(create_all):
 
     @functools.wraps(create_all)
     def create_all_when_missing(bind=None, *args, **kwargs):
-        import sqlalchemy
-
         if bind is not None and not kwargs.get("tables"):
-            seen, url = _seen, _url_of(bind)
-            if seen is not None and url in seen.tables:
-                return
-            wanted = set(create_all.__self__.tables)
-            names = sqlalchemy.inspect(bind).get_table_names()
-            if wanted <= set(names):
-                if seen is not None and url is not None:
-                    seen.tables[url] = names
+            wanted = create_all.__self__.tables
+            if set(wanted) <= set(_table_names(bind, wanted)):
                 return
         create_all(bind, *args, **kwargs)
 
