@@ -75,3 +75,20 @@ def test_preprocessor_refuses_like_nbgraders():
     _graded_cells(bad)[0].metadata["nbgrader"]["grade_id"] = 7
     with pytest.raises(ValidationError, match="nbgrader metadata may be corrupted"):
         check.preprocess(bad, {})
+
+
+def test_metadata_found_valid_is_not_validated_again(monkeypatch):
+    """A value the schema accepted once is accepted without asking the validator; any
+    other value (an edited copy of it) is still validated, and still refused."""
+    nb = nbformat.read(RELEASED, as_version=4)
+    cell_metadata.MetadataValidator().validate_nb(nb)  # remembered now
+    asked = []
+    real = cell_metadata.schema_validator
+    monkeypatch.setattr(cell_metadata, "schema_validator",
+                        lambda schema: asked.append(1) or real(schema))
+    cell_metadata.MetadataValidator().validate_nb(copy.deepcopy(nb))
+    assert asked == []
+    bad = copy.deepcopy(nb)
+    _graded_cells(bad)[0].metadata["nbgrader"]["points"] = "ten"
+    assert _error(cell_metadata.MetadataValidator, bad) is not None
+    assert asked

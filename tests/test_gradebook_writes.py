@@ -290,6 +290,39 @@ def test_overwrite_cells_reads_the_master_as_it_is_now(graded, tmp_path, caplog)
     assert "changed" in cells["fixture_ps-answer"].source
 
 
+def test_within_one_command_the_master_is_read_once(graded, tmp_path):
+    """Inside a remembering() block (one nbgrader command, or a run's planning) the
+    master is read once, with no SQL after; the next block reads it as it is then."""
+    from sqlalchemy import event
+
+    from autograder.tools import gradebook_engines
+
+    course = str(tmp_path / "course")
+    shutil.copytree(graded[0], course, symlinks=True)
+    url = C.db_url(course)
+    statements: list[str] = []
+    engine = gradebook_engines.shared_engine(url, echo=False, future=True)
+    event.listen(engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *rest: statements.append(statement))
+    with gradebook_engines.remembering():
+        first = master_cells.read_master(url, ASSIGNMENT, ASSIGNMENT)
+        asked = len(statements)
+        assert asked > 0
+        again = master_cells.read_master(url, ASSIGNMENT, ASSIGNMENT)
+        assert again is first
+        assert len(statements) == asked
+        master_cells.read_master(url, ASSIGNMENT, ASSIGNMENT, cells=False)
+        assert len(statements) > asked  # what was read is part of what is remembered
+    with sqlite3.connect(os.path.join(course, "gradebook.db")) as con:
+        con.execute("UPDATE grade_cells SET max_score = 5 WHERE id IN "
+                    "(SELECT id FROM base_cell WHERE name = 'fixture_ps-answer')")
+    con.close()
+    with gradebook_engines.remembering():
+        after = master_cells.read_master(url, ASSIGNMENT, ASSIGNMENT)
+    assert after.find_graded_cell("fixture_ps-answer", ASSIGNMENT, ASSIGNMENT).max_score == 5.0
+    assert first.find_graded_cell("fixture_ps-answer", ASSIGNMENT, ASSIGNMENT).max_score != 5.0
+
+
 def test_an_unknown_notebook_fails_as_in_nbgrader(graded):
     from nbgrader.api import MissingEntry
 

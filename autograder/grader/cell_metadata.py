@@ -10,6 +10,10 @@ is validated against the same schema, in the same order, and a failure raises th
 error (``jsonschema.exceptions.best_match`` of the validator's errors, as
 ``jsonschema.validate`` does), which nbgrader's check logs and turns into the same
 ``ValidationError``.
+
+The metadata a schema has accepted is remembered too (:func:`valid_metadata`): after
+the sanitize step every nbgrader cell carries exactly its master cell's metadata, so
+the same few dozen values recur in every notebook of a class.
 """
 
 from __future__ import annotations
@@ -45,13 +49,35 @@ def schema_validator(schema: dict):
     return validator
 
 
+_ACCEPTED: dict[tuple[str, str], None] = {}  # (schema, metadata) pairs found valid
+_ACCEPTED_MOST = 4096
+
+
+def valid_metadata(schema: dict, metadata: Any) -> Any:
+    """The best-matching error of ``metadata`` against ``schema`` (as
+    ``jsonschema.validate`` raises it), or None when it is valid; a value found valid
+    once is not validated again (the last :data:`_ACCEPTED_MOST` of them)."""
+    import jsonschema
+
+    try:
+        key = (json.dumps(schema, sort_keys=True), json.dumps(metadata, sort_keys=True))
+    except (TypeError, ValueError):  # not JSON (not from a notebook file): not remembered
+        key = None
+    if key in _ACCEPTED:
+        return None
+    error = jsonschema.exceptions.best_match(schema_validator(schema).iter_errors(metadata))
+    if error is None and key is not None:
+        if len(_ACCEPTED) >= _ACCEPTED_MOST:
+            _ACCEPTED.pop(next(iter(_ACCEPTED)))
+        _ACCEPTED[key] = None
+    return error
+
+
 class _SchemaCheckedOnce(BaseMetadataValidator):
     """nbgrader's per-cell check (schema version, then the JSON schema) with the
     schema's validator from :func:`schema_validator`."""
 
     def validate_cell(self, cell: NotebookNode) -> None:
-        import jsonschema
-
         if "nbgrader" not in cell.metadata:
             return
         schema = cell.metadata["nbgrader"].get("schema_version", 0)
@@ -63,8 +89,7 @@ class _SchemaCheckedOnce(BaseMetadataValidator):
             raise SchemaTooNewError(
                 f"Schema version is too new: {schema} (expected {self.schema_version})",
                 schema, self.schema_version)
-        error = jsonschema.exceptions.best_match(
-            schema_validator(self.schema).iter_errors(cell.metadata["nbgrader"]))
+        error = valid_metadata(self.schema, cell.metadata["nbgrader"])
         if error is not None:
             raise error
 

@@ -29,6 +29,11 @@ def case_seed(secret: str | bytes | None, assignment: str, student: str) -> int:
     return int.from_bytes(digest, "big")
 
 
+def _file_version(path: str) -> tuple[int, int, int]:
+    st = os.stat(path)
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 class Course:
     """The course-content side, as DESIGN.md describes it (``cnnlab.grading`` by default)."""
 
@@ -49,6 +54,23 @@ class Course:
                 raise ImportError(f"{module}.plain not found: no plain-data module")
             self.plain_path = spec.origin
         self.plain = sandbox.load_plain(self.plain_path)
+
+    @classmethod
+    def shared(cls, module: str = "cnnlab.grading", plain_path: str = "",
+               course_root: str | None = None) -> Course:
+        """The :class:`Course` of these arguments, made once per process and made again
+        when the plain-data module's file changes (the one thing it reads from a file;
+        the course module is Python's, imported once).
+
+        A grading process asks for it once per notebook it plans or grades; making it
+        loads the plain-data module, some milliseconds each time."""
+        key = (module, plain_path, course_root)
+        kept = _SHARED.get(key)
+        if kept is not None and kept[0] == _file_version(kept[1].plain_path):
+            return kept[1]
+        course = cls(module, plain_path, course_root)
+        _SHARED[key] = (_file_version(course.plain_path), course)
+        return course
 
     def secret(self, course_root: str | None) -> str | None:
         """The course secret, read by the course's ``read_secret`` if it has one, else
@@ -74,3 +96,6 @@ class Course:
         value = seed(assignment, student, secret) if seed else case_seed(secret, assignment,
                                                                           student)
         return np.random.default_rng(value)
+
+
+_SHARED: dict[tuple, tuple[tuple[int, int, int], Course]] = {}

@@ -17,9 +17,11 @@ back in the master's place, after whatever master cell precedes them (nbgrader's
 ``add_missing_task_cells`` appends at the end). The relationships are read with
 nbgrader's own mapping, so the cells come in the order nbgrader would see them.
 
-The snapshot is read again for each notebook, never kept: the master changes with
-``generate_assignment``, from this process or another, and a snapshot kept across
-notebooks would need a rule for when it is stale; one read per notebook needs none.
+The snapshot is kept for the rest of one nbgrader command, and of the planning of a
+grading run
+(:func:`autograder.tools.gradebook_engines.remembered_master`): the master changes only
+with ``generate_assignment``, which is a command of its own. Outside such a block it is
+read again for each notebook.
 """
 
 from __future__ import annotations
@@ -111,7 +113,16 @@ class MasterNotebook:
 def read_master(db_url: str, notebook: str, assignment: str, *,
                 cells: bool = True) -> MasterNotebook:
     """The master notebook ``assignment/notebook`` of the gradebook at ``db_url``
-    (``cells`` False: only whether it exists and its kernelspec, one SELECT)."""
+    (``cells`` False: only whether it exists and its kernelspec, one SELECT), read once
+    per nbgrader command (see the module docstring)."""
+    from autograder.tools.gradebook_engines import remembered_master
+
+    return remembered_master((db_url, notebook, assignment, cells),
+                             lambda: _read_master(db_url, notebook, assignment, cells=cells))
+
+
+def _read_master(db_url: str, notebook: str, assignment: str, *,
+                 cells: bool) -> MasterNotebook:
     from nbgrader.api import Assignment, GradeCell, Notebook, SolutionCell, TaskCell
     from sqlalchemy.orm import Session
 

@@ -195,15 +195,10 @@ def read_files(folders: Sequence[str | None], *, ignore: Sequence[str] = IGNORED
 # -------------------------------------------------------------------------- execution
 
 
-_COURSES: dict[tuple[str, str], Any] = {}
-
-
 def _course(module: str, plain_path: str):
     from .course_content import Course
 
-    if (module, plain_path) not in _COURSES:
-        _COURSES[(module, plain_path)] = Course(module, plain_path)
-    return _COURSES[(module, plain_path)]
+    return Course.shared(module, plain_path)
 
 
 def _write_files(files: Sequence[tuple[str, bytes]], folder: str) -> None:

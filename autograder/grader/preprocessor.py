@@ -22,7 +22,6 @@ from typing import Any
 from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_markdown_cell, new_output
 from nbgrader import utils
-from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Enum, Float, Integer, List, Unicode
 
@@ -125,16 +124,16 @@ class RestoreCellMetadata(NbGraderPreprocessor):
     """
 
     def preprocess(self, nb: NotebookNode, resources: dict):
+        from .master_cells import read_master
+
         nbg = resources["nbgrader"]
-        with Gradebook(nbg["db_url"]) as gb:
-            try:
-                source_nb = gb.find_notebook(nbg["notebook"], nbg["assignment"])
-            except MissingEntry:
-                return nb, resources
-            sources = {c.name: c for c in source_nb.source_cells}
-            grades = {c.name: float(c.max_score) for c in source_nb.grade_cells}
-            solutions = {c.name for c in source_nb.solution_cells}
-            tasks = {c.name: float(c.max_score) for c in source_nb.task_cells}
+        master = read_master(nbg["db_url"], nbg["notebook"], nbg["assignment"])
+        if not master.exists:
+            return nb, resources
+        sources = {c.name: c for c in master.source_cells}
+        grades = {c.name: float(c.max_score) for c in master.grade_cells}
+        solutions = {c.name for c in master.solution_cells}
+        tasks = {c.name: float(c.max_score) for c in master.task_cells}
         seen: set[str] = set()
         for cell in reversed(nb.cells):  # like nbgrader's DeduplicateIds, the last copy wins
             if "nbgrader" not in cell.get("metadata", {}):
@@ -229,7 +228,7 @@ class SandboxedGrading(NbGraderPreprocessor):
         nbg = resources["nbgrader"]
         assignment, student, notebook = nbg["assignment"], nbg["student"], nbg["notebook"]
         root = course_root_from(resources)
-        course = Course(self.course_module, self.plain_path, root)
+        course = Course.shared(self.course_module, self.plain_path, root)
         secret = course.secret(root)
         if secret is None and self.require_secret:
             raise RuntimeError(

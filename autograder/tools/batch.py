@@ -249,29 +249,31 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
         results: dict[SubmissionRef, list[str]] = {}  # the outcomes' keys, by submission
         unmatched: dict[tuple[str, str], int] = {}
         first_sent = None
-        for r in todo:
-            try:
-                got = planner.plan(r)
-            except PlanError as exc:
-                rows[r].status, rows[r].reason = "failed", str(exc)
-                failures.append(str(exc))
-                book.shrink(expected[r])
-                sandboxes.shrink(expected[r])  # no bar with workers=0: nothing to shrink
-                continue
-            plans += got
-            results[r] = [p.key() for p in got]
-            for p in got:
-                for gid in p.unmatched:
-                    unmatched[(p.assignment, gid)] = unmatched.get((p.assignment, gid), 0) + 1
-            if workers_side is None:
-                continue
-            # --force runs every sandbox again (a timeout on a busy machine is redone)
-            new = [p for p in got if force or p.key() not in store]
-            for p in new:  # sent now: the workers start while the rest is planned
-                running[group_of[r]] += 1
-                workers_side.send(p)
-                first_sent = first_sent or time.monotonic()
-            sandboxes.shrink(expected[r] - len(new))
+        # the masters and the gradebook's tables, read once for the whole planning
+        with gradebook_engines.remembering():
+            for r in todo:
+                try:
+                    got = planner.plan(r)
+                except PlanError as exc:
+                    rows[r].status, rows[r].reason = "failed", str(exc)
+                    failures.append(str(exc))
+                    book.shrink(expected[r])
+                    sandboxes.shrink(expected[r])  # no bar with workers=0: nothing to shrink
+                    continue
+                plans += got
+                results[r] = [p.key() for p in got]
+                for p in got:
+                    for gid in p.unmatched:
+                        unmatched[(p.assignment, gid)] = unmatched.get((p.assignment, gid), 0) + 1
+                if workers_side is None:
+                    continue
+                # --force runs every sandbox again (a timeout on a busy machine is redone)
+                new = [p for p in got if force or p.key() not in store]
+                for p in new:  # sent now: the workers start while the rest is planned
+                    running[group_of[r]] += 1
+                    workers_side.send(p)
+                    first_sent = first_sent or time.monotonic()
+                sandboxes.shrink(expected[r] - len(new))
         for (assignment, gid), n in sorted(unmatched.items()):
             failures.append(f"{assignment}: test cell {gid!r} has no cnnlab question (scored 0 "
                             f"in {n} submissions; question keys are the test cells' grade ids)")

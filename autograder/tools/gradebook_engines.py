@@ -21,7 +21,9 @@ has all its tables (nbgrader asks for the list of tables on every new ``Gradeboo
 and :func:`_create_missing_tables` once more), and that the course's row exists
 (nbgrader's ``check_course``, a query and a commit on every new ``Gradebook``). Both
 are facts that only grow while one command runs; the next command asks again, so a
-gradebook deleted or replaced between commands is seen as it is.
+gradebook deleted or replaced between commands is seen as it is. The master notebooks
+(:func:`remembered_master`) are remembered the same way: only ``generate_assignment``
+writes them, and it is a command of its own.
 
 Nothing else changes: every ``Gradebook`` still gets its own session and transactions,
 and its ``close()`` still disposes of the engine's connections (SQLAlchemy then opens
@@ -34,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 _engines: dict[tuple, Any] = {}
@@ -43,12 +45,13 @@ _lock = threading.Lock()
 
 class _Seen:
     """What the gradebooks of one nbgrader command have shown: database URL -> its
-    table names (once it had all of nbgrader's), and (URL, course id) pairs whose
-    course row exists."""
+    table names (once it had all of nbgrader's), (URL, course id) pairs whose course
+    row exists, and the master notebooks read (:func:`remembered_master`)."""
 
     def __init__(self) -> None:
         self.tables: dict[str, list[str]] = {}
         self.courses: set[tuple[str, str]] = set()
+        self.masters: dict[tuple, Any] = {}
 
 
 _seen: _Seen | None = None  # inside a remembering() block only
@@ -65,6 +68,28 @@ def remembering() -> Iterator[None]:
         yield
     finally:
         _seen = outer
+
+
+def remembered_master(key: tuple, read: Callable[[], Any]) -> Any:
+    """``read()``: a snapshot of a master notebook
+    (:func:`autograder.grader.master_cells.read_master`), or inside a
+    :func:`remembering` block the one read for ``key`` earlier in the block.
+
+    Parameters
+    ----------
+    key : tuple
+        What identifies the snapshot: the database URL, the notebook, the assignment
+        and what was read of it.
+    read : callable
+        Reads the snapshot; it must be immutable (it is shared by every later caller
+        in the block).
+    """
+    seen = _seen
+    if seen is None:
+        return read()
+    if key not in seen.masters:
+        seen.masters[key] = read()
+    return seen.masters[key]
 
 
 class _KnownTables:
