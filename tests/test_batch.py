@@ -298,3 +298,34 @@ def test_the_instructor_docs_state_the_grading_limits_the_code_has():
     assert f"group of {batch.STUDENTS_PER_PASS} students" in docs
     for text in (docs, readme):
         assert f"most {workers.WORKERS_PER_CORE} a core" in text
+
+
+def _flattened(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flattened(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def test_the_embedded_cluster_runs_with_its_settings_and_the_docs_give_the_same():
+    """Its workers start with EMBEDDED_CLUSTER_CONFIG (no profiler, slower ticks), and
+    the YAML docs/instructors.md gives for a cluster of one's own is that same dict."""
+    import re
+
+    import dask
+    import yaml
+
+    from autograder.tools import workers
+
+    with workers.dask_client(workers=1) as client:
+        seen = client.run(lambda: {k: dask.config.get(k)
+                                   for k in workers.EMBEDDED_CLUSTER_CONFIG})
+    assert list(seen.values()) == [workers.EMBEDDED_CLUSTER_CONFIG]
+    assert dask.config.get("distributed.worker.profile.enabled") is True  # only there
+    with open(os.path.join(os.path.dirname(HERE), "docs", "instructors.md"),
+              encoding="utf-8") as fh:
+        block = re.search(r"```yaml\n(distributed:.*?)```", fh.read(), re.S).group(1)
+    assert _flattened(yaml.safe_load(block)) == workers.EMBEDDED_CLUSTER_CONFIG
