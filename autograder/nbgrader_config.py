@@ -25,7 +25,7 @@ _OURS_HTML = "autograder.grader.html_safety."
 _OURS_VARIANT = "autograder.grader.variant_check."
 _OURS_CHECK = "autograder.grader.cell_metadata."  # nbgrader's check, its schema checked once
 _OURS_MASTER = "autograder.grader.master_cells."  # nbgrader's, the master read once
-_OURS_WRITES = "autograder.grader.gradebook_writes."  # nbgrader's, one commit a notebook
+_OURS_WRITES = "autograder.grader.gradebook_writes."  # nbgrader's, one read or commit a notebook
 
 # Before nbgrader copies or reads a submission's files: only regular files within
 # limits (no links, FIFOs, devices; see grader/intake.py); otherwise it is refused.
@@ -88,7 +88,7 @@ c.Exporter.optimistic_validation = True
 # Feedback: test cells' sources (visible and hidden tests) become a one-line header;
 # written answers' rubrics are removed.
 c.GenerateFeedback.preprocessors = [
-    _NB + "GetGrades",
+    _OURS_WRITES + "GetGradesAtOnce",  # nbgrader's, one read a notebook
     _OURS + "HideTestSources",
     _NB + "ClearMarkScheme",  # the TAs' rubrics of written answers stay with the TAs
     _OURS_HTML + "SanitizeStudentHTML",

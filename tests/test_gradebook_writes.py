@@ -241,6 +241,62 @@ def test_a_notebooks_grades_land_together_or_not_at_all(graded, tmp_path, monkey
     assert ours.count == theirs.count - (2 + 2) + 1
 
 
+def test_feedback_reads_a_notebooks_grades_as_nbgrader_does_in_fewer_queries(graded, tmp_path,
+                                                                            caplog):
+    """GetGradesAtOnce gives the notebook, the resources and the warnings nbgrader's
+    GetGrades gives, a TA's manual score, comment and a late penalty included."""
+    import logging
+
+    from nbgrader.preprocessors import GetGrades
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    course = str(tmp_path / "course")
+    shutil.copytree(graded[0], course, symlinks=True)
+    with sqlite3.connect(os.path.join(course, "gradebook.db")) as con:
+        con.execute("UPDATE grade SET manual_score = 0.5, extra_credit = 1 WHERE id IN "
+                    "(SELECT x.id FROM grade x " + _SUBMITTED + " WHERE sa.student_id = "
+                    "'correct' AND bc.name = 'fixture_ps-answer')")
+        con.execute("UPDATE comment SET manual_comment = 'see me' WHERE id IN "
+                    "(SELECT x.id FROM comment x " + _SUBMITTED + " WHERE sa.student_id = "
+                    "'correct')")
+        con.execute("UPDATE submitted_notebook SET late_submission_penalty = 0.25 WHERE "
+                    "assignment_id IN (SELECT id FROM submitted_assignment WHERE "
+                    "student_id = 'correct')")
+    con.close()
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *rest) -> None:
+        statements.append(statement)
+
+    students = sorted(os.listdir(os.path.join(course, "autograded")))
+    assert "correct" in students
+    for student in students:
+        nb = _autograded_nb(course, student)
+        asked = {}
+        outputs = {}
+        for name, pre in (("ours", gradebook_writes.GetGradesAtOnce()), ("nbgrader", GetGrades())):
+            caplog.clear()
+            statements.clear()
+            event.listen(Engine, "before_cursor_execute", count)
+            try:
+                with caplog.at_level(logging.WARNING):
+                    out, res = pre.preprocess(copy.deepcopy(nb), _resources(course, student))
+            finally:
+                event.remove(Engine, "before_cursor_execute", count)
+            asked[name] = len(statements)
+            outputs[name] = (out, res, [r.getMessage() for r in caplog.records])
+        assert outputs["ours"] == outputs["nbgrader"], student
+        assert asked["ours"] < asked["nbgrader"], (student, asked)
+    nb = _autograded_nb(course, "correct")
+    out, res = gradebook_writes.GetGradesAtOnce().preprocess(nb, _resources(course, "correct"))
+    cells = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"] for c in out.cells
+             if "nbgrader" in c.metadata}
+    assert cells["fixture_ps-answer"]["score"] == 1.5
+    assert "see me" in [c.get("comment") for c in cells.values()]
+    assert res["nbgrader"]["late_penalty"] == 0.25
+
+
 def _run(preprocessor, nb, course: str, caplog) -> tuple:
     caplog.clear()
     out, _ = preprocessor.preprocess(copy.deepcopy(nb), _resources(course, "edited"))

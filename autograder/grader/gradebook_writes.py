@@ -10,11 +10,16 @@ notebook left some of its scores new and the others old.
 submitted notebook's grades and comments in one query each and commits once, after
 the last cell: the notebook's scores land together or not at all (an error rolls all
 of them back).
+
+:class:`GetGradesAtOnce` is the same for feedback: nbgrader's ``GetGrades`` reads the
+scores and comments back into the notebook with two queries per graded cell (three
+for a task); it reads them through the same one-query-each lookups, and the points
+with them.
 """
 
 from __future__ import annotations
 
-from nbgrader.preprocessors import SaveAutoGrades
+from nbgrader.preprocessors import GetGrades, SaveAutoGrades
 
 from autograder.grader.gradebook_guard import by_cell_name
 
@@ -76,13 +81,18 @@ def _by_cell_name(gradebook, row, preferred: str, notebook: str, assignment: str
     from nbgrader.api import (
         Assignment,
         BaseCell,
+        Grade,
         Notebook,
         Student,
         SubmittedAssignment,
         SubmittedNotebook,
     )
+    from sqlalchemy.orm import undefer
 
-    rows = (gradebook.db.query(row, BaseCell.name, BaseCell.type)
+    query = gradebook.db.query(row, BaseCell.name, BaseCell.type)
+    if row is Grade:  # its points, a deferred column: else one more query per grade
+        query = query.options(undefer(Grade.max_score))
+    rows = (query
             .join(BaseCell, BaseCell.id == row.cell_id)
             .join(SubmittedNotebook, SubmittedNotebook.id == row.notebook_id)
             .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
@@ -115,4 +125,34 @@ class SaveAutoGradesAtOnce(SaveAutoGrades):
             except BaseException:
                 gradebook.db.rollback()  # none of this notebook's scores, not some
                 raise
+        return nb, resources
+
+
+class GetGradesAtOnce(GetGrades):
+    """nbgrader's ``GetGrades`` (feedback) with the notebook's grades and comments read
+    in one query each (:class:`NotebookGrades`); nbgrader's ``preprocess_cell``,
+    ``_get_score`` and ``_get_comment`` run unchanged on them."""
+
+    def preprocess(self, nb, resources):
+        from nbgrader.api import Gradebook
+
+        self.notebook_id = resources["nbgrader"]["notebook"]
+        self.assignment_id = resources["nbgrader"]["assignment"]
+        self.student_id = resources["nbgrader"]["student"]
+        self.db_url = resources["nbgrader"]["db_url"]
+        with Gradebook(self.db_url) as gradebook:
+            self.gradebook = NotebookGrades(gradebook, self.notebook_id, self.assignment_id,
+                                            self.student_id)
+            nb, resources = super(GetGrades, self).preprocess(nb, resources)
+            # the rest as nbgrader's GetGrades.preprocess
+            notebook = gradebook.find_submission_notebook(
+                self.notebook_id, self.assignment_id, self.student_id)
+            late_penalty = notebook.late_submission_penalty
+            if late_penalty is None:
+                late_penalty = 0
+            else:
+                self.log.warning(f"Late submission penalty: {late_penalty}")
+            resources["nbgrader"]["score"] = notebook.score - late_penalty
+            resources["nbgrader"]["max_score"] = notebook.max_score
+            resources["nbgrader"]["late_penalty"] = late_penalty
         return nb, resources
