@@ -329,3 +329,22 @@ def test_the_embedded_cluster_runs_with_its_settings_and_the_docs_give_the_same(
               encoding="utf-8") as fh:
         block = re.search(r"```yaml\n(distributed:.*?)```", fh.read(), re.S).group(1)
     assert _flattened(yaml.safe_load(block)) == workers.EMBEDDED_CLUSTER_CONFIG
+
+
+@pytest.mark.parametrize("students", [1, 2, 3, 7, 25, 26, 40, 50, 51, 100, 499, 500])
+@pytest.mark.parametrize("most", [1, 4, 25])
+def test_pass_sizes_cover_every_student_and_end_small(students, most):
+    from autograder.tools.batch import TAPER_LEAST, pass_sizes
+
+    for tapered in (False, True):
+        sizes = pass_sizes(students, most, tapered=tapered)
+        assert sum(sizes) == students
+        assert all(0 < s <= most for s in sizes)
+        if not tapered or students <= most:
+            assert max(sizes) - min(sizes) <= 1  # as even as groups of `most` allow
+            assert len(sizes) == -(-students // most)
+    tapered = pass_sizes(students, most, tapered=True)
+    if students > most and most // 2 >= TAPER_LEAST:
+        assert tapered[-1] < most  # what is left after the last sandbox is small
+        assert tapered[-1] >= TAPER_LEAST or students - sum(tapered[:-1]) == tapered[-1]
+    assert len(tapered) <= len(pass_sizes(students, most, tapered=False)) + 3

@@ -127,6 +127,34 @@ def test_png_attachments_survive_svg_ones_do_not():
     assert "image/svg" not in nb.cells[0].source
 
 
+def test_markdown_without_attachments_is_rendered_once_with_them_each_time(monkeypatch):
+    """The same source gives the same HTML; without attachments the second time costs
+    no rendering, and a cell's attachments are never taken from another cell's."""
+    png = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMI"
+           "QAAAABJRU5ErkJggg==")
+    source = "Some *prose* <b onclick=x>bold</b>"
+    first = H.render_markdown(source)
+    rendered = []
+    real = H._rendered
+    monkeypatch.setattr(H, "_rendered", lambda s, c: rendered.append(s) or real(s, c))
+    assert H.render_markdown(source) == first
+    assert rendered == []
+    source += " ![dot](attachment:dot.png)"
+    cell = nbformat.v4.new_markdown_cell(source)
+    cell["attachments"] = {"dot.png": {"image/png": png}}
+    with_image = H.render_markdown(source, cell)
+    assert H.render_markdown(source, cell) == with_image
+    assert rendered == [source, source]
+    assert f"data:image/png;base64,{png}" in with_image
+    assert "data:image" not in first
+    assert "onclick" not in first
+    assert "onclick" not in with_image
+    huge = "x" * (H.REMEMBERED_MARKDOWN_CHARS + 1)
+    H.render_markdown(huge)
+    H.render_markdown(huge)
+    assert rendered.count(huge) == 2
+
+
 def test_feedback_exporter_sanitizes_rendered_markdown_and_outputs():
     nb = _hostile_notebook()  # not preprocessed: the exporter alone must hold too
     html, _ = H.SafeHTMLExporter().from_notebook_node(nb)

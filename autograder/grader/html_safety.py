@@ -102,13 +102,34 @@ def render_markdown(source: str, cell=None) -> str:
     """A student's markdown rendered once (nbconvert's renderer, attachments embedded)
     and sanitized, as one line of HTML in a ``<div>``: Markdown passes such a block
     through unchanged, so rendering it again (feedback, formgrader) changes nothing and
-    cannot turn text back into markup."""
-    wrapper = f'<div class="{STUDENT_MARKDOWN_CLASS}">'
-    if source.startswith(wrapper) and "\n" not in source:  # rendered before
+    cannot turn text back into markup.
+
+    Without attachments the result depends on ``source`` alone and is remembered for
+    the last few thousand: a markdown cell nbgrader does not lock (the instructor's
+    prose between the questions, unless the student edited it) recurs in every
+    student's notebook (sources of at most :data:`REMEMBERED_MARKDOWN_CHARS`)."""
+    if source.startswith(_WRAPPER) and "\n" not in source:  # rendered before
         return clean(source)
+    if not (cell or {}).get("attachments") and len(source) <= REMEMBERED_MARKDOWN_CHARS:
+        return _rendered_without_attachments(source)
+    return _rendered(source, cell)
+
+
+#: Longest markdown source whose rendering is remembered (a class of huge cells would
+#: otherwise keep thousands of them in memory).
+REMEMBERED_MARKDOWN_CHARS = 20_000
+_WRAPPER = f'<div class="{STUDENT_MARKDOWN_CLASS}">'
+
+
+@functools.lru_cache(maxsize=4096)
+def _rendered_without_attachments(source: str) -> str:
+    return _rendered(source, None)
+
+
+def _rendered(source: str, cell) -> str:
     html = _exporter().markdown2html({"cell": cell or {}, "resources": {}}, source)
     body = clean(html).strip().replace("\r", "").replace("\n", "&#10;")
-    return f"{wrapper}{body}</div>"
+    return f"{_WRAPPER}{body}</div>"
 
 
 _EXPORTER: list[HTMLExporter] = []

@@ -12,7 +12,8 @@
    a thread of this process. With ``workers=0`` nothing is sent anywhere and nbgrader
    grades each notebook here.
 4. **Write.** One ``nbgrader autograde --force`` per assignment and group of at most
-   :data:`STUDENTS_PER_PASS` of its selected students, in the order they were sent,
+   :data:`STUDENTS_PER_PASS` of its selected students (:func:`pass_sizes`: the run's
+   last groups smaller), in the order they were sent,
    run in this process's main thread (:mod:`autograder.tools.nbgrader_app`), whose
    ``SandboxedGrading`` takes each notebook's outcome from the store: the gradebook has
    a single writer, and scores and feedback are those of a serial run. A group's pass
@@ -121,6 +122,40 @@ class Log:
 #: notebooks (some 0.16 s each), against a command's own start of about 0.3 s.
 STUDENTS_PER_PASS = 25
 
+#: The smallest of the run's last, tapered groups (:func:`pass_sizes`).
+TAPER_LEAST = 3
+
+
+def pass_sizes(students: int, most: int, *, tapered: bool) -> list[int]:
+    """How many students each gradebook pass of one assignment writes, in order.
+
+    At most ``most`` each, as even as that allows. ``tapered`` (the run's last
+    assignment, when it needs more than one pass): its last passes halve in size,
+    ``most // 2``, ``most // 4``, ... down to :data:`TAPER_LEAST`. The passes before the
+    last one run while the workers still run the last sandboxes, so what is left when
+    the last sandbox ends is a pass of a few students, not of ``most`` (some 0.13 s a
+    notebook, on one core, while the others wait); each pass more costs nbgrader's
+    start of a command, some 0.3 s.
+
+    >>> pass_sizes(50, 25, tapered=False)
+    [25, 25]
+    >>> pass_sizes(50, 25, tapered=True)
+    [15, 14, 12, 6, 3]
+    >>> pass_sizes(20, 25, tapered=True)
+    [20]
+    """
+    tail: list[int] = []
+    if tapered and students > most:
+        size = most // 2
+        while size >= TAPER_LEAST and sum(tail) + size < students:
+            tail.append(size)
+            size //= 2
+    rest = students - sum(tail)
+    parts = -(-rest // max(1, most)) if rest else 0
+    base, extra = divmod(rest, parts) if parts else (0, 0)
+    return [base + (i < extra) for i in range(parts)] + tail
+
+
 _PROCESSING = "There was an error processing assignment '"
 
 
@@ -216,8 +251,11 @@ def grade_class(course: str, assignments: Sequence[str], *, env: Mapping[str, st
         size = STUDENTS_PER_PASS if workers != 0 else max(1, len(todo))
         group_of: dict[SubmissionRef, tuple[str, int]] = {}  # its gradebook pass
         for a in order:
-            for i, r in enumerate(r for r in todo if r.assignment == a):
-                group_of[r] = (a, i // size)
+            theirs = [r for r in todo if r.assignment == a]
+            sizes = pass_sizes(len(theirs), size, tapered=workers != 0 and a == order[-1])
+            groups_in_turn = [g for g, count in enumerate(sizes) for _ in range(count)]
+            for r, group in zip(theirs, groups_in_turn, strict=True):
+                group_of[r] = (a, group)
         groups = sorted(set(group_of.values()), key=lambda g: (order.index(g[0]), g[1]))
         running = dict.fromkeys(groups, 0)  # plans still on the workers, by group
         last_arrival = [time.monotonic()]
