@@ -19,6 +19,9 @@ with them.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from nbgrader.preprocessors import GetGrades, SaveAutoGrades
 
 from autograder.grader.gradebook_guard import by_cell_name
@@ -106,19 +109,29 @@ def _by_cell_name(gradebook, row, preferred: str, notebook: str, assignment: str
     return by_cell_name(((name, kind, obj) for obj, name, kind in rows), preferred)
 
 
+@contextlib.contextmanager
+def _grades_of(preprocessor, resources) -> Iterator:
+    """Inside: ``preprocessor`` has the notebook's ids (as nbgrader's own ``preprocess``
+    sets them) and, as its ``gradebook``, the notebook's :class:`NotebookGrades`; the
+    value is nbgrader's ``Gradebook`` they were read from (its session, to commit)."""
+    from nbgrader.api import Gradebook
+
+    preprocessor.notebook_id = resources["nbgrader"]["notebook"]
+    preprocessor.assignment_id = resources["nbgrader"]["assignment"]
+    preprocessor.student_id = resources["nbgrader"]["student"]
+    preprocessor.db_url = resources["nbgrader"]["db_url"]
+    with Gradebook(preprocessor.db_url) as gradebook:
+        preprocessor.gradebook = NotebookGrades(gradebook, preprocessor.notebook_id,
+                                                preprocessor.assignment_id,
+                                                preprocessor.student_id)
+        yield gradebook
+
+
 class SaveAutoGradesAtOnce(SaveAutoGrades):
     """nbgrader's ``SaveAutoGrades`` with one read and one commit per notebook."""
 
     def preprocess(self, nb, resources):
-        from nbgrader.api import Gradebook
-
-        self.notebook_id = resources["nbgrader"]["notebook"]
-        self.assignment_id = resources["nbgrader"]["assignment"]
-        self.student_id = resources["nbgrader"]["student"]
-        self.db_url = resources["nbgrader"]["db_url"]
-        with Gradebook(self.db_url) as gradebook:
-            self.gradebook = NotebookGrades(gradebook, self.notebook_id, self.assignment_id,
-                                            self.student_id)
+        with _grades_of(self, resources) as gradebook:
             try:
                 nb, resources = super(SaveAutoGrades, self).preprocess(nb, resources)
                 gradebook.db.commit()
@@ -134,15 +147,7 @@ class GetGradesAtOnce(GetGrades):
     ``_get_score`` and ``_get_comment`` run unchanged on them."""
 
     def preprocess(self, nb, resources):
-        from nbgrader.api import Gradebook
-
-        self.notebook_id = resources["nbgrader"]["notebook"]
-        self.assignment_id = resources["nbgrader"]["assignment"]
-        self.student_id = resources["nbgrader"]["student"]
-        self.db_url = resources["nbgrader"]["db_url"]
-        with Gradebook(self.db_url) as gradebook:
-            self.gradebook = NotebookGrades(gradebook, self.notebook_id, self.assignment_id,
-                                            self.student_id)
+        with _grades_of(self, resources) as gradebook:
             nb, resources = super(GetGrades, self).preprocess(nb, resources)
             # the rest as nbgrader's GetGrades.preprocess
             notebook = gradebook.find_submission_notebook(
