@@ -83,9 +83,9 @@ def test_metadata_found_valid_is_not_validated_again(monkeypatch):
     nb = nbformat.read(RELEASED, as_version=4)
     cell_metadata.MetadataValidator().validate_nb(nb)  # remembered now
     asked = []
-    real = cell_metadata.schema_validator
-    monkeypatch.setattr(cell_metadata, "schema_validator",
-                        lambda schema: asked.append(1) or real(schema))
+    real = cell_metadata._validator
+    monkeypatch.setattr(cell_metadata, "_validator",
+                        lambda key, schema: asked.append(1) or real(key, schema))
     cell_metadata.MetadataValidator().validate_nb(copy.deepcopy(nb))
     assert asked == []
     bad = copy.deepcopy(nb)

@@ -38,9 +38,13 @@ _VALIDATORS: dict[str, Any] = {}
 def schema_validator(schema: dict):
     """The validator of ``schema``, whose own validity is checked on the first call
     (``jsonschema.validate``'s ``check_schema``) and remembered after."""
+    return _validator(json.dumps(schema, sort_keys=True), schema)
+
+
+def _validator(key: str, schema: dict):
+    """:func:`schema_validator`, ``key`` being the schema as sorted JSON."""
     import jsonschema
 
-    key = json.dumps(schema, sort_keys=True)
     validator = _VALIDATORS.get(key)
     if validator is None:
         cls = jsonschema.validators.validator_for(schema)
@@ -59,13 +63,14 @@ def valid_metadata(schema: dict, metadata: Any) -> Any:
     once is not validated again (the last :data:`_ACCEPTED_MOST` of them)."""
     import jsonschema
 
+    schema_key = json.dumps(schema, sort_keys=True)
     try:
-        key = (json.dumps(schema, sort_keys=True), json.dumps(metadata, sort_keys=True))
+        key = (schema_key, json.dumps(metadata, sort_keys=True))
     except (TypeError, ValueError):  # not JSON (not from a notebook file): not remembered
         key = None
     if key in _ACCEPTED:
         return None
-    error = jsonschema.exceptions.best_match(schema_validator(schema).iter_errors(metadata))
+    error = jsonschema.exceptions.best_match(_validator(schema_key, schema).iter_errors(metadata))
     if error is None and key is not None:
         if len(_ACCEPTED) >= _ACCEPTED_MOST:
             _ACCEPTED.pop(next(iter(_ACCEPTED)))
